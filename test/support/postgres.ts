@@ -1,0 +1,220 @@
+import { spawn, spawnSync } from "node:child_process";
+import { chownSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import postgres from "postgres";
+
+/**
+ * A private PostgreSQL 15 for tests: its own data directory under /tmp, a random loopback port, its
+ * unix socket inside the data directory, password (scram) authentication over TCP so tests can also
+ * present a wrong password. We run as root and PostgreSQL refuses to, so every binary runs as the
+ * `postgres` OS user through `runuser`.
+ *
+ * Durability trade-off: `fsync=off` (tests need speed, and killing the server process never loses
+ * data that the OS already holds; only an OS crash would), while sessions keep `synchronous_commit=on`
+ * so the server only acknowledges committed transactions, as in production.
+ */
+
+const BIN = process.env.PG_BIN ?? "/usr/lib/postgresql/15/bin";
+const OS_USER = "postgres";
+
+export interface PrivatePostgres {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  /** The database created for the caller; more can be made with createDatabase(). */
+  database: string;
+  /** A fresh empty database on the same server, for tests that need isolation. */
+  createDatabase(): Promise<string>;
+  /** Stops the server and removes its files. Safe to call twice. */
+  stop(): Promise<void>;
+  /** Crash: immediate shutdown, data kept; start() brings it back on the same port. */
+  kill(): Promise<void>;
+  /** Starts the server again (after kill) on the same port and data directory. */
+  start(): Promise<void>;
+  /** Freezes every server process (SIGSTOP): connections hang instead of failing. */
+  pause(): void;
+  /** Undoes pause(). */
+  resume(): void;
+}
+
+interface PgIds {
+  uid: number;
+  gid: number;
+}
+
+function osUserIds(): PgIds {
+  const uid = Number(spawnSync("id", ["-u", OS_USER], { encoding: "utf8" }).stdout.trim());
+  const gid = Number(spawnSync("id", ["-g", OS_USER], { encoding: "utf8" }).stdout.trim());
+  if (!Number.isInteger(uid) || !Number.isInteger(gid)) throw new Error(`no OS user ${OS_USER}`);
+  return { uid, gid };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      const port = typeof addr === "object" && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function runAsPostgres(args: string[]): Promise<{ code: number; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("runuser", ["-u", OS_USER, "--", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    child.once("error", reject);
+    child.once("exit", (code) => resolve({ code: code ?? 1, output }));
+  });
+}
+
+async function mustRun(args: string[]): Promise<void> {
+  const { code, output } = await runAsPostgres(args);
+  if (code !== 0) throw new Error(`${args.join(" ")} failed (${code}): ${output}`);
+}
+
+/** The postmaster and every process it forked, from /proc (no process-name matching). */
+function serverPids(dataDir: string): number[] {
+  let postmaster: number;
+  try {
+    postmaster = Number(readFileSync(join(dataDir, "postmaster.pid"), "utf8").split("\n")[0]);
+  } catch {
+    return [];
+  }
+  const pids = [postmaster];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === postmaster) pids.push(Number(entry));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return pids;
+}
+
+function signalAll(dataDir: string, signal: NodeJS.Signals): void {
+  for (const pid of serverPids(dataDir)) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+export async function startPostgres(): Promise<PrivatePostgres> {
+  const ids = osUserIds();
+  const root = mkdtempSync("/tmp/reports-pg-");
+  chownSync(root, ids.uid, ids.gid);
+  const dataDir = join(root, "data");
+  const password = `pw-${Math.random().toString(36).slice(2)}`;
+  const pwFile = join(root, "pwfile");
+  writeFileSync(pwFile, `${password}\n`, { mode: 0o600 });
+  chownSync(pwFile, ids.uid, ids.gid);
+  const user = "reports";
+  const port = await freePort();
+  const logFile = join(root, "server.log");
+
+  await mustRun([
+    join(BIN, "initdb"),
+    "-D",
+    dataDir,
+    "-U",
+    user,
+    "--pwfile",
+    pwFile,
+    "--auth-host=scram-sha-256",
+    "--auth-local=trust",
+    "--no-sync",
+    "-E",
+    "UTF8",
+    "--locale=C",
+  ]);
+  rmSync(pwFile);
+
+  const serverOptions = [
+    `-p ${port}`,
+    `-k ${root}`,
+    "-c listen_addresses=127.0.0.1",
+    "-c fsync=off",
+    "-c full_page_writes=off",
+    "-c max_connections=300",
+    "-c shared_buffers=64MB",
+  ].join(" ");
+
+  const pgStart = () =>
+    mustRun([join(BIN, "pg_ctl"), "-D", dataDir, "-o", serverOptions, "-l", logFile, "-w", "-t", "60", "start"]);
+  const pgStop = (mode: "fast" | "immediate") =>
+    runAsPostgres([join(BIN, "pg_ctl"), "-D", dataDir, "-m", mode, "-w", "-t", "60", "stop"]);
+
+  // If the test process dies without calling stop(), do not leave a server behind.
+  const onExit = () => {
+    signalAll(dataDir, "SIGCONT");
+    spawnSync("runuser", ["-u", OS_USER, "--", join(BIN, "pg_ctl"), "-D", dataDir, "-m", "immediate", "stop"]);
+    rmSync(root, { recursive: true, force: true });
+  };
+  process.once("exit", onExit);
+
+  try {
+    await pgStart();
+  } catch (err) {
+    onExit();
+    process.removeListener("exit", onExit);
+    throw err;
+  }
+
+  let dbCounter = 0;
+  const admin = () =>
+    postgres({ host: "127.0.0.1", port, user, password, database: "postgres", max: 1, onnotice: () => {} });
+
+  const createDatabase = async (): Promise<string> => {
+    const name = `reports_${process.pid}_${++dbCounter}`;
+    const sql = admin();
+    try {
+      await sql.unsafe(`CREATE DATABASE ${name}`);
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+    return name;
+  };
+
+  const database = await createDatabase();
+  let stopped = false;
+
+  return {
+    host: "127.0.0.1",
+    port,
+    user,
+    password,
+    database,
+    createDatabase,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      signalAll(dataDir, "SIGCONT");
+      await pgStop("fast");
+      process.removeListener("exit", onExit);
+      rmSync(root, { recursive: true, force: true });
+    },
+    async kill() {
+      signalAll(dataDir, "SIGCONT");
+      await pgStop("immediate");
+    },
+    start: pgStart,
+    pause() {
+      signalAll(dataDir, "SIGSTOP");
+    },
+    resume() {
+      signalAll(dataDir, "SIGCONT");
+    },
+  };
+}
