@@ -1,0 +1,36 @@
+# syntax=docker/dockerfile:1
+# reports-server: build with the dev toolchain, run on production dependencies only.
+#   docker build -t reports-server:0.1.0 .
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# 1. Compile TypeScript to dist/.
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# No install scripts: the build needs only tsc, and scripts are code we would run as root.
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+# 2. Production dependencies alone (pure JavaScript: no compiler is needed).
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+# 3. Runtime: distroless Node.js 20, no shell or package manager; uid 65532 is its "nonroot".
+FROM gcr.io/distroless/nodejs20-debian12:nonroot
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+COPY bin ./bin
+# The served kinds are the CRDs in resources/crds/, read at startup from beside dist/.
+COPY resources ./resources
+USER 65532:65532
+EXPOSE 4443
+# Node itself, not bin/reports-server: the image has no /usr/bin/env for a shebang to use.
+ENTRYPOINT ["/nodejs/bin/node", "--enable-source-maps", "dist/main.js"]
