@@ -1,0 +1,173 @@
+/**
+ * What kube-apiserver does to a custom resource on create and update, in its order:
+ * decode (type meta, duplicate and unknown fields per `fieldValidation`, pruning) → the caller's
+ * defaulting (generateName, uid, timestamps) → validate (ObjectMeta rules, then the CRD schema) → 422.
+ */
+import { badRequest, invalid, type StatusCause } from "../apimachinery/status.js";
+import { isPlainObject, type KubeObject, type ObjectMeta } from "../apimachinery/types.js";
+import type { ResourceDef } from "../resources/types.js";
+import { invalidValue, toCause } from "./validation/field-errors.js";
+import { coerceObjectMeta, MetadataTypeError, objectMetaErrors } from "./validation/objectmeta.js";
+import {
+  compileSchema,
+  dropDisallowedNulls,
+  prune,
+  type SchemaNode,
+  validateSchema,
+} from "./validation/schema.js";
+
+export { findDuplicateFields } from "./validation/duplicates.js";
+
+/** The `fieldValidation` query parameter; the real server's default is Warn. */
+export type FieldValidation = "Strict" | "Warn" | "Ignore";
+
+export interface DecodeResult {
+  object: KubeObject;
+  /** `unknown field "spec.bogus"` / `duplicate field "a"`: one Warning header each in Warn mode. */
+  warnings: string[];
+}
+
+export interface ValidateOptions {
+  /** Paths from findDuplicateFields(rawBody), reported before unknown fields as the real server does. */
+  duplicates?: string[];
+  /** Check ObjectMeta (name, namespace, labels…) too; default true. */
+  checkMetadata?: boolean;
+  isCreate?: boolean;
+}
+
+const compiled = new WeakMap<ResourceDef, SchemaNode>();
+
+function schemaOf(def: ResourceDef): SchemaNode {
+  let node = compiled.get(def);
+  if (!node) {
+    node = compileSchema(def.schema);
+    compiled.set(def, node);
+  }
+  return node;
+}
+
+/** The schema check for a kind, compiled on first use and cached: returns the 422 causes of an object. */
+export function compileValidator(def: ResourceDef): (obj: unknown) => StatusCause[] {
+  const root = schemaOf(def);
+  return (obj) => validateSchema(obj, root).map(toCause);
+}
+
+function summarize(obj: unknown): string {
+  const s = JSON.stringify(obj) ?? "";
+  if (s.length === 0) return "<empty>";
+  return s.length > 30 ? `${s.slice(0, 30)} ...` : s;
+}
+
+function unrecognized(def: ResourceDef, obj: unknown, why: string): never {
+  throw badRequest(
+    `the object provided is unrecognized (must be of type ${def.kind}): ${why} (${summarize(obj)})`,
+  );
+}
+
+function cannotBeHandled(def: ResourceDef, why: string): never {
+  throw badRequest(`${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: ${why}`);
+}
+
+function jsonKind(v: unknown): string {
+  if (Array.isArray(v)) return "array";
+  if (v === null) return "null";
+  if (typeof v === "boolean") return "bool";
+  return typeof v;
+}
+
+/**
+ * The decoding step: checks apiVersion and kind, then drops unknown fields (in place, on `obj`), which
+ * Strict mode turns into a 400 and Warn mode into warnings. Throws StatusError.
+ */
+export function decodeObject(
+  def: ResourceDef,
+  obj: unknown,
+  mode: FieldValidation,
+  duplicates: string[] = [],
+): DecodeResult {
+  if (!isPlainObject(obj)) {
+    unrecognized(
+      def,
+      obj,
+      `couldn't get version/kind; json parse error: json: cannot unmarshal ${jsonKind(obj)} into Go value of type struct { APIVersion string "json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }`,
+    );
+  }
+  const kind = typeof obj.kind === "string" ? obj.kind : "";
+  if (!kind) unrecognized(def, obj, `Object 'Kind' is missing in '${JSON.stringify(obj)}'`);
+  const apiVersion = typeof obj.apiVersion === "string" ? obj.apiVersion : "";
+  if (apiVersion !== def.groupVersion) {
+    throw badRequest(
+      `the API version in the data (${apiVersion}) does not match the expected API version (${def.groupVersion})`,
+    );
+  }
+  if (kind !== def.kind) {
+    const name =
+      isPlainObject(obj.metadata) && typeof obj.metadata.name === "string" ? obj.metadata.name : "";
+    throw invalid(def.group, def.kind, name, [toCause(invalidValue("kind", kind, `must be ${def.kind}`))]);
+  }
+  if (obj.metadata === undefined || obj.metadata === null) obj.metadata = {};
+  if (!isPlainObject(obj.metadata)) {
+    cannotBeHandled(
+      def,
+      `json: cannot unmarshal ${jsonKind(obj.metadata)} into Go value of type v1.ObjectMeta`,
+    );
+  }
+  let metaUnknown: string[];
+  try {
+    metaUnknown = coerceObjectMeta(obj.metadata);
+  } catch (e) {
+    if (e instanceof MetadataTypeError) cannotBeHandled(def, e.message);
+    throw e;
+  }
+  const root = schemaOf(def);
+  const pruned = prune(obj, root, true);
+  dropDisallowedNulls(obj, root);
+
+  const problems = [
+    ...duplicates.map((p) => `duplicate field "${p}"`),
+    ...metaUnknown.map((p) => `unknown field "${p}"`),
+    ...pruned.map((p) => `unknown field "${p}"`),
+  ];
+  if (problems.length && mode === "Strict") {
+    cannotBeHandled(def, `strict decoding error: ${problems.join(", ")}`);
+  }
+  return { object: obj as KubeObject, warnings: mode === "Warn" ? problems : [] };
+}
+
+/** The 422 causes for a decoded (and defaulted) object: ObjectMeta first, then the schema. */
+export function validationCauses(
+  def: ResourceDef,
+  object: KubeObject,
+  opts: ValidateOptions = {},
+): StatusCause[] {
+  const causes: StatusCause[] = [];
+  if (opts.checkMetadata !== false) {
+    causes.push(...objectMetaErrors(def, object.metadata, { isCreate: opts.isCreate ?? true }).map(toCause));
+  }
+  causes.push(...compileValidator(def)(object));
+  return causes;
+}
+
+/** Throws the 422 Invalid for a decoded (and defaulted) object, if it has any problem. */
+export function validateDecoded(def: ResourceDef, object: KubeObject, opts: ValidateOptions = {}): void {
+  const causes = validationCauses(def, object, opts);
+  if (causes.length) throw invalid(def.group, def.kind, object.metadata.name ?? "", causes);
+}
+
+/** Decode and validate in one step (for bodies that need no defaulting between the two). */
+export function validateObject(
+  def: ResourceDef,
+  obj: unknown,
+  mode: FieldValidation,
+  opts: ValidateOptions = {},
+): DecodeResult {
+  const result = decodeObject(def, obj, mode, opts.duplicates);
+  validateDecoded(def, result.object, opts);
+  return result;
+}
+
+/** ObjectMeta rules alone (name or generateName, namespace, labels, annotations, finalizers…): throws 422. */
+export function validateMetadata(def: ResourceDef, meta: ObjectMeta, opts: { isCreate: boolean }): void {
+  const causes = objectMetaErrors(def, meta, opts).map(toCause);
+  if (causes.length) throw invalid(def.group, def.kind, meta.name ?? "", causes);
+}

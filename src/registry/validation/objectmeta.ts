@@ -1,0 +1,234 @@
+/**
+ * `metadata` of a custom resource is ObjectMeta, whatever the CRD schema says: unknown fields inside it
+ * are reported and dropped like any other (apiextensions-apiserver `schema/objectmeta`), and its values
+ * are validated by `ValidateObjectMetaAccessor` (k8s.io/apimachinery/pkg/api/validation/objectmeta.go).
+ */
+import { isPlainObject } from "../../apimachinery/types.js";
+import type { ObjectMeta } from "../../apimachinery/types.js";
+import type { ResourceDef } from "../../resources/types.js";
+import { type FieldError, forbidden, invalidValue, required, tooLong } from "./field-errors.js";
+import { isDNS1123Label, isQualifiedName, isValidLabelValue, nameIsDNSSubdomain } from "./names.js";
+
+type FieldKind =
+  "string" | "int" | "bool" | "stringMap" | "stringList" | "object" | "ownerRefs" | "managedFields";
+
+const OBJECT_META: Record<string, FieldKind> = {
+  name: "string",
+  generateName: "string",
+  namespace: "string",
+  selfLink: "string",
+  uid: "string",
+  resourceVersion: "string",
+  generation: "int",
+  creationTimestamp: "string",
+  deletionTimestamp: "string",
+  deletionGracePeriodSeconds: "int",
+  labels: "stringMap",
+  annotations: "stringMap",
+  ownerReferences: "ownerRefs",
+  finalizers: "stringList",
+  managedFields: "managedFields",
+};
+
+const OWNER_REFERENCE: Record<string, FieldKind> = {
+  apiVersion: "string",
+  kind: "string",
+  name: "string",
+  uid: "string",
+  controller: "bool",
+  blockOwnerDeletion: "bool",
+};
+
+const MANAGED_FIELDS_ENTRY: Record<string, FieldKind> = {
+  manager: "string",
+  operation: "string",
+  apiVersion: "string",
+  time: "string",
+  fieldsType: "string",
+  fieldsV1: "object",
+  subresource: "string",
+};
+
+/** A metadata value of the wrong JSON type: the real decoder fails with Go's unmarshal message. */
+export class MetadataTypeError extends Error {}
+
+const GO_TYPES: Record<FieldKind, string> = {
+  string: "string",
+  int: "int64",
+  bool: "bool",
+  stringMap: "map[string]string",
+  stringList: "[]string",
+  object: "v1.FieldsV1",
+  ownerRefs: "[]v1.OwnerReference",
+  managedFields: "[]v1.ManagedFieldsEntry",
+};
+
+function jsonTypeName(v: unknown): string {
+  if (Array.isArray(v)) return "array";
+  if (typeof v === "boolean") return "bool";
+  if (typeof v === "object") return "object";
+  return typeof v;
+}
+
+function typeError(goStruct: string, path: string, kind: FieldKind, v: unknown): MetadataTypeError {
+  return new MetadataTypeError(
+    `json: cannot unmarshal ${jsonTypeName(v)} into Go struct field ${goStruct}.${path} of type ${GO_TYPES[kind]}`,
+  );
+}
+
+/**
+ * Drops unknown fields (and nulls, which mean "absent") from `metadata` in place and returns the paths
+ * of the unknown ones. Throws MetadataTypeError when a known field has the wrong type.
+ */
+export function coerceObjectMeta(meta: Record<string, unknown>): string[] {
+  return coerceStruct(meta, OBJECT_META, "metadata", "ObjectMeta");
+}
+
+function coerceStruct(
+  obj: Record<string, unknown>,
+  fields: Record<string, FieldKind>,
+  path: string,
+  goStruct: string,
+): string[] {
+  const unknown: string[] = [];
+  for (const k of Object.keys(obj)) {
+    const kind = Object.hasOwn(fields, k) ? fields[k] : undefined;
+    const p = `${path}.${k}`;
+    if (!kind) {
+      unknown.push(p);
+      delete obj[k];
+      continue;
+    }
+    const v = obj[k];
+    if (v === null) {
+      delete obj[k];
+      continue;
+    }
+    unknown.push(...coerceValue(obj, k, v, kind, p, goStruct));
+  }
+  return unknown;
+}
+
+function coerceValue(
+  obj: Record<string, unknown>,
+  k: string,
+  v: unknown,
+  kind: FieldKind,
+  p: string,
+  goStruct: string,
+): string[] {
+  const fail = (): never => {
+    throw typeError(goStruct, p, kind, v);
+  };
+  switch (kind) {
+    case "string":
+      if (typeof v !== "string") fail();
+      return [];
+    case "int":
+      if (typeof v !== "number" || !Number.isInteger(v)) fail();
+      return [];
+    case "bool":
+      if (typeof v !== "boolean") fail();
+      return [];
+    case "object":
+      if (!isPlainObject(v)) fail();
+      return [];
+    case "stringMap":
+      if (!isPlainObject(v)) fail();
+      for (const [mk, mv] of Object.entries(v as Record<string, unknown>)) {
+        if (mv === null) (v as Record<string, unknown>)[mk] = "";
+        else if (typeof mv !== "string") throw typeError(goStruct, p, "string", mv);
+      }
+      return [];
+    case "stringList":
+      if (!Array.isArray(v) || v.some((s) => typeof s !== "string")) fail();
+      return [];
+    case "ownerRefs":
+    case "managedFields": {
+      if (!Array.isArray(v)) fail();
+      const struct = kind === "ownerRefs" ? OWNER_REFERENCE : MANAGED_FIELDS_ENTRY;
+      const name = kind === "ownerRefs" ? "OwnerReference" : "ManagedFieldsEntry";
+      const out: string[] = [];
+      (v as unknown[]).forEach((item, i) => {
+        if (!isPlainObject(item)) throw typeError(goStruct, p, kind, v);
+        out.push(...coerceStruct(item, struct, `${p}[${i}]`, name));
+      });
+      obj[k] = v;
+      return out;
+    }
+  }
+}
+
+export interface MetadataOptions {
+  isCreate: boolean;
+}
+
+const TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024;
+
+/** The field errors `ValidateObjectMetaAccessor` reports, in its order. */
+export function objectMetaErrors(def: ResourceDef, meta: ObjectMeta, _opts: MetadataOptions): FieldError[] {
+  const errs: FieldError[] = [];
+  const name = meta.name ?? "";
+  const generateName = meta.generateName ?? "";
+  if (generateName) {
+    for (const m of nameIsDNSSubdomain(generateName, true)) {
+      errs.push(invalidValue("metadata.generateName", generateName, m));
+    }
+  }
+  if (!name) errs.push(required("metadata.name", "name or generateName is required"));
+  else for (const m of nameIsDNSSubdomain(name, false)) errs.push(invalidValue("metadata.name", name, m));
+
+  const ns = meta.namespace ?? "";
+  if (def.namespaced) {
+    if (!ns) errs.push(required("metadata.namespace"));
+    else for (const m of isDNS1123Label(ns)) errs.push(invalidValue("metadata.namespace", ns, m));
+  } else if (ns) {
+    errs.push(forbidden("metadata.namespace", "not allowed on this type"));
+  }
+  if (typeof meta.generation === "number" && meta.generation < 0) {
+    errs.push(invalidValue("metadata.generation", meta.generation, "must be greater than or equal to 0"));
+  }
+  for (const [k, v] of Object.entries(meta.labels ?? {})) {
+    for (const m of isQualifiedName(k)) errs.push(invalidValue("metadata.labels", k, m));
+    for (const m of isValidLabelValue(v)) errs.push(invalidValue("metadata.labels", v, m));
+  }
+  let annotationBytes = 0;
+  for (const [k, v] of Object.entries(meta.annotations ?? {})) {
+    for (const m of isQualifiedName(k.toLowerCase())) errs.push(invalidValue("metadata.annotations", k, m));
+    annotationBytes += Buffer.byteLength(k) + Buffer.byteLength(v);
+  }
+  if (annotationBytes > TOTAL_ANNOTATION_SIZE_LIMIT) {
+    errs.push(tooLong("metadata.annotations", TOTAL_ANNOTATION_SIZE_LIMIT));
+  }
+  errs.push(...ownerReferenceErrors(meta.ownerReferences ?? []));
+  (meta.finalizers ?? []).forEach((f, i) => {
+    for (const m of isQualifiedName(f)) errs.push(invalidValue(`metadata.finalizers[${i}]`, f, m));
+  });
+  return errs;
+}
+
+function ownerReferenceErrors(refs: Record<string, unknown>[]): FieldError[] {
+  const errs: FieldError[] = [];
+  const path = "metadata.ownerReferences";
+  const controllers: string[] = [];
+  for (const ref of refs) {
+    const apiVersion = String(ref.apiVersion ?? "");
+    const kind = String(ref.kind ?? "");
+    const version = apiVersion.includes("/") ? apiVersion.slice(apiVersion.lastIndexOf("/") + 1) : apiVersion;
+    if (!version) errs.push(invalidValue(`${path}.apiVersion`, apiVersion, "version must not be empty"));
+    if (!kind) errs.push(invalidValue(`${path}.kind`, kind, "kind must not be empty"));
+    if (!ref.name) errs.push(invalidValue(`${path}.name`, String(ref.name ?? ""), "name must not be empty"));
+    if (!ref.uid) errs.push(invalidValue(`${path}.uid`, String(ref.uid ?? ""), "uid must not be empty"));
+    if (ref.controller === true) controllers.push(`${kind}/${String(ref.name ?? "")}`);
+  }
+  if (controllers.length > 1) {
+    errs.push(
+      invalidValue(
+        path,
+        refs,
+        `Only one reference can have Controller set to true. Found "true" in references for ${controllers.join(" and ")}`,
+      ),
+    );
+  }
+  return errs;
+}
