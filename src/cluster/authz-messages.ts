@@ -1,0 +1,41 @@
+import type { AuthzAttributes } from "../apimachinery/auth.js";
+import { forbidden, type StatusError } from "../apimachinery/status.js";
+
+/**
+ * The 403 kubectl users know, as k8s.io/apiserver writes it (responsewriters.Forbidden wrapped in
+ * apierrors.NewForbidden): `policyreports.wgpolicyk8s.io is forbidden: User "bob" cannot list resource
+ * "policyreports" in API group "wgpolicyk8s.io" in the namespace "team-a"`, plus `: <reason>` when the
+ * authorizer gave one; details {group, kind: resource, name}.
+ */
+
+/** Go's %q for the strings that occur here (names, paths). */
+const q = (s: string): string => JSON.stringify(s);
+
+/** The same characters Go's responsewriters sanitizer replaces, so messages never look like HTML. */
+const sanitize = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
+export function forbiddenMessage(a: AuthzAttributes): string {
+  const user = a.user.name;
+  if (!a.resourceRequest) return `User ${q(user)} cannot ${a.verb} path ${q(a.path)}`;
+  const resource = a.subresource ? `${a.resource}/${a.subresource}` : a.resource;
+  const scope = a.namespace ? `in the namespace ${q(a.namespace)}` : "at the cluster scope";
+  return `User ${q(user)} cannot ${a.verb} resource ${q(resource)} in API group ${q(a.apiGroup)} ${scope}`;
+}
+
+export function forbiddenError(a: AuthzAttributes, reason?: string): StatusError {
+  const msg = sanitize(forbiddenMessage(a));
+  const err = reason ? `${msg}: ${reason}` : msg;
+  const group = a.resourceRequest ? a.apiGroup : "";
+  const resource = a.resourceRequest ? a.resource : "";
+  const name = a.resourceRequest ? a.name : "";
+  const qualified = group ? `${resource}.${group}` : resource;
+  let message: string;
+  if (!qualified) message = `forbidden: ${err}`;
+  else if (!name) message = `${qualified} is forbidden: ${err}`;
+  else message = `${qualified} ${q(name)} is forbidden: ${err}`;
+  const details: { name?: string; group?: string; kind?: string } = {};
+  if (name) details.name = name;
+  if (group) details.group = group;
+  if (resource) details.kind = resource;
+  return forbidden(message, details);
+}

@@ -1,0 +1,119 @@
+import type { AuthzAttributes, AuthzDecision, Authorizer } from "../apimachinery/auth.js";
+import { internalError } from "../apimachinery/status.js";
+import type { KubeClient } from "./kubeclient.js";
+import { errorMessage, silentLog, type ClusterLog } from "./log.js";
+import { TtlCache } from "./ttl-cache.js";
+
+export { forbiddenError, forbiddenMessage } from "./authz-messages.js";
+
+/**
+ * Delegated authorization: a SubjectAccessReview (authorization.k8s.io/v1) per distinct request,
+ * allow and deny cached apart (10 s each by default, as the delegating authorizer of k8s.io/apiserver).
+ * Members of `system:masters` and the always-allowed non-resource paths skip the review.
+ * A review that cannot be made is an error (the server answers 500), never an allow, and is not cached.
+ */
+
+export interface AuthorizerConfig {
+  client: KubeClient;
+  /** --authorization-webhook-cache-authorized-ttl (10 s) */
+  allowTtlMs?: number;
+  /** --authorization-webhook-cache-unauthorized-ttl (10 s) */
+  denyTtlMs?: number;
+  /** --authorization-always-allow-paths (default /healthz, /readyz, /livez); a trailing `*` matches a prefix. */
+  alwaysAllowPaths?: string[];
+  /** --authorization-always-allow-groups (default system:masters). */
+  alwaysAllowGroups?: string[];
+  log?: ClusterLog;
+}
+
+export const SAR_PATH = "/apis/authorization.k8s.io/v1/subjectaccessreviews";
+export const DEFAULT_ALWAYS_ALLOW_PATHS = ["/healthz", "/readyz", "/livez"];
+
+/** k8s path authorizer: leading "/" ignored, exact paths or a trailing `*` prefix. Throws on a `*` elsewhere. */
+export function alwaysAllowPathMatcher(paths: string[]): (path: string) => boolean {
+  const exact = new Set<string>();
+  const prefixes: string[] = [];
+  for (const raw of paths) {
+    const p = raw.replace(/^\//, "");
+    if (p.slice(0, -1).includes("*")) throw new Error(`only trailing * allowed in "${raw}"`);
+    if (p.endsWith("*")) prefixes.push(p.slice(0, -1));
+    else exact.add(p);
+  }
+  return (path) => {
+    const p = path.replace(/^\//, "");
+    return exact.has(p) || prefixes.some((pre) => p.startsWith(pre));
+  };
+}
+
+/** The SubjectAccessReview spec for a request. Pure. */
+export function subjectAccessReviewSpec(a: AuthzAttributes): Record<string, unknown> {
+  const spec: Record<string, unknown> = { user: a.user.name, groups: a.user.groups };
+  if (a.user.uid) spec.uid = a.user.uid;
+  if (a.user.extra && Object.keys(a.user.extra).length > 0) spec.extra = a.user.extra;
+  if (a.resourceRequest) {
+    spec.resourceAttributes = {
+      namespace: a.namespace,
+      verb: a.verb,
+      group: a.apiGroup,
+      version: a.apiVersion,
+      resource: a.resource,
+      subresource: a.subresource,
+      name: a.name,
+    };
+  } else {
+    spec.nonResourceAttributes = { path: a.path, verb: a.verb };
+  }
+  return spec;
+}
+
+interface SarResponse {
+  status?: { allowed?: boolean; denied?: boolean; reason?: string; evaluationError?: string };
+}
+
+export function createAuthorizer(cfg: AuthorizerConfig): Authorizer {
+  const allowTtl = cfg.allowTtlMs ?? 10_000;
+  const denyTtl = cfg.denyTtlMs ?? 10_000;
+  const alwaysAllowPath = alwaysAllowPathMatcher(cfg.alwaysAllowPaths ?? DEFAULT_ALWAYS_ALLOW_PATHS);
+  const privileged = new Set(cfg.alwaysAllowGroups ?? ["system:masters"]);
+  const log = cfg.log ?? silentLog;
+  const cache = new TtlCache<AuthzDecision>();
+  const inFlight = new Map<string, Promise<AuthzDecision>>();
+
+  const review = async (spec: Record<string, unknown>): Promise<AuthzDecision> => {
+    const res = await cfg.client.create<SarResponse>(SAR_PATH, {
+      apiVersion: "authorization.k8s.io/v1",
+      kind: "SubjectAccessReview",
+      spec,
+    });
+    const s = res.status ?? {};
+    if (s.allowed === true) return { allowed: true };
+    if (s.evaluationError)
+      log.warn({ evaluationError: s.evaluationError }, "SubjectAccessReview evaluation error");
+    return s.reason ? { allowed: false, reason: s.reason } : { allowed: false };
+  };
+
+  return async (attrs) => {
+    if (attrs.user.groups.some((g) => privileged.has(g))) return { allowed: true };
+    if (!attrs.resourceRequest && alwaysAllowPath(attrs.path)) return { allowed: true };
+    const spec = subjectAccessReviewSpec(attrs);
+    const key = JSON.stringify(spec);
+    const cached = cache.get(key);
+    if (cached) return cached;
+    let p = inFlight.get(key);
+    if (!p) {
+      p = review(spec)
+        .then((d) => {
+          cache.set(key, d, d.allowed ? allowTtl : denyTtl);
+          return d;
+        })
+        .finally(() => inFlight.delete(key));
+      inFlight.set(key, p);
+    }
+    try {
+      return await p;
+    } catch (err) {
+      log.error({ err: errorMessage(err) }, "SubjectAccessReview failed");
+      throw internalError(`authorization failed: ${errorMessage(err)}`);
+    }
+  };
+}

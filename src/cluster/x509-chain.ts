@@ -1,0 +1,109 @@
+import { X509Certificate } from "node:crypto";
+import type { TLSSocket } from "node:tls";
+
+/**
+ * Client certificate verification for the authentication chain, as Go's x509.Verify does it for
+ * k8s.io/apiserver's x509 authenticator: the leaf must chain, through the intermediates the client
+ * sent, to one of the trusted roots; every certificate must be within its validity period, every
+ * issuer must be a CA, and a leaf that names extended key usages must allow client authentication.
+ */
+
+const EKU_CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
+const EKU_ANY = "2.5.29.37.0";
+const MAX_DEPTH = 10;
+
+/** Split a PEM bundle into certificates; anything that is not a certificate is ignored. */
+export function parsePemBundle(pem: string): X509Certificate[] {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  return blocks.map((b) => new X509Certificate(b));
+}
+
+/** Throws (with the reason) when the PEM bundle holds no usable certificate. */
+export function requirePemBundle(pem: string, what: string): X509Certificate[] {
+  const certs = parsePemBundle(pem);
+  if (certs.length === 0) throw new Error(`${what}: no certificate found`);
+  return certs;
+}
+
+function withinValidity(c: X509Certificate, now: number): boolean {
+  return Date.parse(c.validFrom) <= now && now <= Date.parse(c.validTo);
+}
+
+function signedBy(child: X509Certificate, issuer: X509Certificate, now: number): boolean {
+  return (
+    issuer.ca && withinValidity(issuer, now) && child.checkIssued(issuer) && child.verify(issuer.publicKey)
+  );
+}
+
+export type ChainResult = { ok: true } | { ok: false; reason: string };
+
+/**
+ * Verify `chain` (leaf first, as the TLS peer sent it) against `roots`. The peer's extra certificates
+ * are only candidate intermediates: a self-signed certificate the client sent is never trusted by itself.
+ */
+export function verifyClientChain(
+  chain: X509Certificate[],
+  roots: X509Certificate[],
+  now: number = Date.now(),
+): ChainResult {
+  const leaf = chain[0];
+  if (!leaf) return { ok: false, reason: "no client certificate" };
+  if (roots.length === 0) return { ok: false, reason: "no trusted certificate authority" };
+  if (!withinValidity(leaf, now))
+    return { ok: false, reason: "x509: certificate has expired or is not yet valid" };
+  const eku = leaf.keyUsage;
+  if (eku && eku.length > 0 && !eku.includes(EKU_CLIENT_AUTH) && !eku.includes(EKU_ANY)) {
+    return { ok: false, reason: "x509: certificate specifies an incompatible key usage" };
+  }
+  const intermediates = chain.slice(1);
+  const reaches = (cert: X509Certificate, depth: number, used: Set<X509Certificate>): boolean => {
+    if (depth > MAX_DEPTH) return false;
+    if (roots.some((r) => signedBy(cert, r, now))) return true;
+    for (const i of intermediates) {
+      if (used.has(i) || !signedBy(cert, i, now)) continue;
+      used.add(i);
+      if (reaches(i, depth + 1, used)) return true;
+      used.delete(i);
+    }
+    return false;
+  };
+  return reaches(leaf, 0, new Set())
+    ? { ok: true }
+    : { ok: false, reason: "x509: certificate signed by unknown authority" };
+}
+
+/**
+ * The subject's common name and organizations. Node prints one attribute per line and escapes control
+ * characters (so a value cannot forge a line); the attributes of a multi-valued RDN are joined by " + ".
+ */
+export function subjectOf(cert: X509Certificate): { commonName: string; organizations: string[] } {
+  let commonName = "";
+  const organizations: string[] = [];
+  for (const line of cert.subject.split("\n")) {
+    for (const attr of line.split(" + ")) {
+      const eq = attr.indexOf("=");
+      if (eq < 0) continue;
+      const key = attr.slice(0, eq);
+      const value = attr.slice(eq + 1);
+      if (key === "CN" && !commonName) commonName = value;
+      else if (key === "O") organizations.push(value);
+    }
+  }
+  return { commonName, organizations };
+}
+
+/**
+ * The TLS peer's chain as the authenticators want it (leaf first), for the server's request handler.
+ * Node links the chain through `issuerCertificate`; a self-signed root points at itself.
+ */
+export function peerCertificates(socket: TLSSocket): X509Certificate[] {
+  const out: X509Certificate[] = [];
+  let c = socket.getPeerCertificate(true);
+  const seen = new Set<string>();
+  while (c && c.raw && !seen.has(c.fingerprint256)) {
+    seen.add(c.fingerprint256);
+    out.push(new X509Certificate(c.raw));
+    c = c.issuerCertificate;
+  }
+  return out;
+}
