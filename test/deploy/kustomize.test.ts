@@ -45,6 +45,7 @@ interface Container {
   image: string;
   args: string[];
   env?: { name: string; value?: string; valueFrom?: unknown }[];
+  envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
   ports: { name: string; containerPort: number }[];
   livenessProbe?: Probe;
   readinessProbe?: Probe;
@@ -85,6 +86,9 @@ interface Deployment extends Rendered {
 }
 interface Service extends Rendered {
   spec: { selector: Record<string, string>; ports: { port: number; targetPort: string | number }[] };
+}
+interface ConfigMap extends Rendered {
+  data: Record<string, string>;
 }
 interface Pdb extends Rendered {
   spec: { minAvailable?: number | string; maxUnavailable?: number | string };
@@ -207,8 +211,13 @@ describe.each(OVERLAYS)("deploy/overlays/%s", (overlay) => {
     const { c } = server(overlay);
     expect(flag(c, "storage-backend")).toBe(BACKEND[overlay]);
     if (BACKEND[overlay] === "postgres") {
-      for (const f of ["db-host", "db-port", "db-name", "db-user", "db-sslmode"])
-        expect(flag(c, f), f).toBeTruthy();
+      // Where the database is comes from a ConfigMap, so an operator's overlay can merge into it.
+      const refs = (c.envFrom ?? []).map((e) => e.configMapRef?.name);
+      const cm = all<ConfigMap>(overlay, "ConfigMap").filter((x) => refs.includes(x.metadata.name));
+      expect(cm).toHaveLength(1);
+      for (const k of ["DB_HOST", "DB_PORT", "DB_DATABASE", "DB_USER", "DB_SSLMODE"])
+        expect(cm[0].data[k], k).toBeTruthy();
+      expect(cm[0].data.DB_SSLMODE).not.toBe("disable");
       expect(c.args.some((a) => a.startsWith("--etcd-"))).toBe(false);
     }
     if (overlay === "etcd") {
@@ -366,6 +375,9 @@ describe.each(OVERLAYS)("deploy/overlays/%s", (overlay) => {
     expect(passwordFlags.filter((a) => !a.startsWith("--db-password-file="))).toEqual([]);
     for (const e of c.env ?? []) {
       if (/PASSWORD|TOKEN|SECRET/.test(e.name)) expect(e.value, e.name).toBeUndefined();
+    }
+    for (const cm of all<ConfigMap>(overlay, "ConfigMap")) {
+      expect(Object.keys(cm.data).filter((k) => /PASSWORD|TOKEN|SECRET/.test(k))).toEqual([]);
     }
     expect(all(overlay, "Secret")).toEqual([]);
   });
