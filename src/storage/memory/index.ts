@@ -1,0 +1,2 @@
+export { createMemoryStorage } from "./store.js";
+export type { MemoryStorageOptions } from "./store.js";
