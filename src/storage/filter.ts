@@ -37,6 +37,10 @@ export function filterChange(change: RawChange, sel: Selection): WatchEvent | un
   const before = inSelection(change.prevObject, sel);
   if (now && before) return { type: "MODIFIED", object: change.object, resourceVersion: change.resourceVersion };
   if (now) return { type: "ADDED", object: change.object, resourceVersion: change.resourceVersion };
-  if (before) return { type: "DELETED", object: change.object, resourceVersion: change.resourceVersion };
+  if (before) {
+    // as kube-apiserver's cacheWatcher: the content the watcher last saw, at the update's version
+    const metadata = { ...change.prevObject.metadata, resourceVersion: String(change.resourceVersion) };
+    return { type: "DELETED", object: { ...change.prevObject, metadata }, resourceVersion: change.resourceVersion };
+  }
   return undefined;
 }

@@ -162,6 +162,10 @@ export function watchTests(current: () => StoreUnderTest, makeStore: MakeStore):
           line("ADDED", "w/z", rvOf(z)),
         ]);
         expect(events[1]).toMatchObject({ object: { metadata: { labels: { env: "prod", tier: "web" } } } });
+        // leaving the selection: the content the watcher last saw, at the update's resource version
+        expect(events[2]).toMatchObject({
+          object: { metadata: { labels: { env: "prod", tier: "web" }, resourceVersion: String(rvOf(x4)) } },
+        });
         expect(yGone).toBeGreaterThan(rvOf(y));
       } finally {
         watch.stop();
