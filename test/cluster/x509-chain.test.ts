@@ -10,7 +10,10 @@ describe("client certificate chains", () => {
 
   it("accepts a leaf signed by a trusted root and reads CN and O", () => {
     expect(verifyClientChain([pki.userCert.x509], [pki.clientCa.x509])).toEqual({ ok: true });
-    expect(subjectOf(pki.userCert.x509)).toEqual({ commonName: "alice", organizations: ["team-a", "developers"] });
+    expect(subjectOf(pki.userCert.x509)).toEqual({
+      commonName: "alice",
+      organizations: ["team-a", "developers"],
+    });
   });
 
   it("rejects a leaf signed by another CA with the same name", () => {

@@ -159,17 +159,20 @@ export class FakeKubeApiServer {
 
   // ---- direct access for tests (as another client of the real API would do it) ----
 
-  getObject(res: FakeResource, namespace: string, name: string): KubeObject | undefined {
+  getObject(r: FakeResource, namespace: string, name: string): KubeObject | undefined {
+    const res = this.registered(r);
     const s = this.objects.get(this.key(res, namespace, name));
     return s ? clone(s.obj) : undefined;
   }
 
-  listObjects(res: FakeResource): KubeObject[] {
+  listObjects(r: FakeResource): KubeObject[] {
+    const res = this.registered(r);
     return [...this.objects.values()].filter((s) => s.res === res).map((s) => clone(s.obj));
   }
 
   /** Create or replace, ignoring resourceVersion: an administrator's `kubectl replace --force`. */
-  putObject(res: FakeResource, obj: KubeObject): KubeObject {
+  putObject(r: FakeResource, obj: KubeObject): KubeObject {
+    const res = this.registered(r);
     const ns = res.namespaced ? (obj.metadata.namespace ?? "default") : "";
     const existing = this.objects.get(this.key(res, ns, obj.metadata.name ?? ""));
     return existing
@@ -182,7 +185,8 @@ export class FakeKubeApiServer {
       : this.insert(res, ns, clone(obj));
   }
 
-  deleteObject(res: FakeResource, namespace: string, name: string): void {
+  deleteObject(r: FakeResource, namespace: string, name: string): void {
+    const res = this.registered(r);
     const k = this.key(res, namespace, name);
     const s = this.objects.get(k);
     if (!s) return;
@@ -194,6 +198,13 @@ export class FakeKubeApiServer {
   }
 
   // ---- HTTP ----
+
+  /** Resources are compared by identity inside; tests may pass an equal literal. */
+  private registered(r: FakeResource): FakeResource {
+    const found = this.resources.find((x) => x.group === r.group && x.resource === r.resource);
+    if (!found) throw new Error(`resource ${r.resource}.${r.group} is not registered with the fake`);
+    return found;
+  }
 
   private key(res: FakeResource, namespace: string, name: string): string {
     return `${res.group}/${res.resource}/${namespace}/${name}`;
