@@ -80,7 +80,9 @@ function apply(step: Step, input: unknown[]): unknown[] | undefined {
     if (v === null || v === undefined) continue;
     if (step.kind === "field") {
       if (typeof v === "object" && !Array.isArray(v) && Object.hasOwn(v, step.name)) {
-        out.push((v as Record<string, unknown>)[step.name]);
+        const x = (v as Record<string, unknown>)[step.name];
+        // undefined never comes from JSON; an object built in code means "absent" by it.
+        if (x !== undefined) out.push(x);
       }
     } else if (step.kind === "wildcard") {
       if (Array.isArray(v)) out.push(...v);
