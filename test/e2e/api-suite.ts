@@ -9,6 +9,7 @@ import { listTests } from "./suite/lists.js";
 import { mutationTests } from "./suite/mutations.js";
 import { versionTests } from "./suite/versions.js";
 import { watchTests } from "./suite/watch.js";
+import { historyTests } from "./suite/history.js";
 
 /**
  * The API as kubectl, client-go and client-node see it, against one server on `backend`. Every test
@@ -17,8 +18,8 @@ import { watchTests } from "./suite/watch.js";
  */
 export function runApiSuite(backend: Backend): void {
   describe(`reports-server API on ${backend}`, () => {
-    const server = useServer(backend);
-    const ctx: SuiteContext = { backend, server };
+    const fixture = useServer(backend);
+    const ctx: SuiteContext = { backend, server: fixture.server, store: fixture.store };
     discoveryTests(ctx);
     crudTests(ctx);
     mutationTests(ctx);
@@ -27,5 +28,7 @@ export function runApiSuite(backend: Backend): void {
     watchTests(ctx);
     informerTests(ctx);
     versionTests(ctx);
+    // Last and alone: compaction would expire other tests' continue tokens and watch positions.
+    historyTests(ctx);
   });
 }

@@ -207,6 +207,12 @@ export interface BackendHandle {
   args: string[];
   env: Record<string, string>;
   stop(): Promise<void>;
+  /**
+   * Forgets all history up to now, as the store's own compaction would (etcd: a compaction through
+   * etcd's API; PostgreSQL: the changelog pruning step with a zero window). Memory has no outside
+   * handle: start its server with a small `--watch-history-size` instead.
+   */
+  compact?: () => Promise<void>;
 }
 
 /** Starts the private database a backend needs (nothing for memory). */
@@ -224,18 +230,62 @@ export async function startBackend(kind: Backend): Promise<BackendHandle> {
       ],
       env: { DB_PASSWORD: pg.password },
       stop: () => pg.stop(),
+      compact: async () => {
+        const { default: postgres } = await import("postgres");
+        const sql = postgres({
+          host: pg.host,
+          port: pg.port,
+          user: pg.user,
+          password: pg.password,
+          database: pg.database,
+          onnotice: () => {},
+        });
+        try {
+          // The same statements as the server's changelog pruning (src/storage/postgres/changelog.ts).
+          await sql.begin(async (tx) => {
+            const [cut] = await tx<{ id: string | null }[]>`SELECT max(id)::text AS id FROM report_changelog`;
+            if (!cut?.id) return;
+            await tx`UPDATE report_compaction SET revision = greatest(revision, ${cut.id}::bigint)`;
+            await tx`DELETE FROM report_changelog WHERE id <= ${cut.id}::bigint`;
+          });
+        } finally {
+          await sql.end({ timeout: 5 });
+        }
+      },
     };
   }
   const { startEtcd } = await import("./etcd.js");
   const etcd = await startEtcd();
-  return { args: [`--etcd-endpoints=${etcd.endpoints.join(",")}`], env: {}, stop: () => etcd.stop() };
+  return {
+    args: [`--etcd-endpoints=${etcd.endpoints.join(",")}`],
+    env: {},
+    stop: () => etcd.stop(),
+    compact: async () => {
+      const { Etcd3 } = await import("etcd3");
+      const client = new Etcd3({ hosts: etcd.endpoints });
+      try {
+        const res = await client.kv.range({ key: Buffer.from("\0"), limit: "1" });
+        await client.kv.compact({ revision: res.header.revision, physical: true });
+      } finally {
+        client.close();
+      }
+    },
+  };
+}
+
+export interface ServerFixture {
+  server(): TestServer;
+  store(): BackendHandle;
 }
 
 /**
  * Registers beforeAll/afterAll that start the backend's store and one server on it, and stop both;
- * the returned getter is valid inside tests.
+ * the getters are valid inside tests.
  */
-export function useServer(backend: Backend, extra: { args?: string[]; env?: Record<string, string> } = {}) {
+export function useServer(
+  backend: Backend,
+  extra: { args?: string[]; env?: Record<string, string> } = {},
+): ServerFixture {
   let server: TestServer | undefined;
   let store: BackendHandle | undefined;
   beforeAll(async () => {
@@ -250,8 +300,14 @@ export function useServer(backend: Backend, extra: { args?: string[]; env?: Reco
     await server?.stop();
     await store?.stop();
   }, 60_000);
-  return (): TestServer => {
-    if (!server) throw new Error("the server did not start (see beforeAll)");
-    return server;
+  return {
+    server: (): TestServer => {
+      if (!server) throw new Error("the server did not start (see beforeAll)");
+      return server;
+    },
+    store: (): BackendHandle => {
+      if (!store) throw new Error("the store did not start (see beforeAll)");
+      return store;
+    },
   };
 }

@@ -1,5 +1,5 @@
 import { stringify } from "yaml";
-import type { Backend, TestServer } from "../../support/server.js";
+import type { Backend, BackendHandle, TestServer } from "../../support/server.js";
 import { kubectl, kubectlStart, type KubectlResult, type KubectlVersion } from "../../support/kubectl.js";
 import type { Obj } from "../../support/reports.js";
 
@@ -7,6 +7,8 @@ import type { Obj } from "../../support/reports.js";
 export interface SuiteContext {
   backend: Backend;
   server(): TestServer;
+  /** The server's private store (compaction for the 410 tests). */
+  store(): BackendHandle;
 }
 
 export interface RunOptions {

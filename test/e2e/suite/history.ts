@@ -1,0 +1,89 @@
+import { describe, expect, it } from "vitest";
+import { get, openWatch, post, type JsonObject } from "../../support/http.js";
+import { useServer } from "../../support/server.js";
+import { POLICY_REPORT, makeReport, resourcePath, uniqueName } from "../../support/reports.js";
+import type { SuiteContext } from "./context.js";
+
+type List = { metadata: { resourceVersion: string; continue?: string } };
+
+/**
+ * 410 Expired needs history the store no longer keeps. PostgreSQL and etcd are compacted from
+ * outside (as their own compaction would); the memory store keeps 10,000 changes, so it gets a
+ * second server that keeps five, pushed past them by writes.
+ */
+export function historyTests(ctx: SuiteContext) {
+  describe("history expiry (410 Expired)", () => {
+    const small =
+      ctx.backend === "memory" ? useServer("memory", { args: ["--watch-history-size=5"] }) : undefined;
+    const server = () => (small ? small.server() : ctx.server());
+    const forget = async () => {
+      if (small) {
+        const ns = uniqueName("churn");
+        for (let i = 0; i < 12; i++) {
+          await post(
+            server(),
+            resourcePath(POLICY_REPORT, ns),
+            makeReport(POLICY_REPORT, { name: `c${i}`, namespace: ns }),
+          );
+        }
+        return;
+      }
+      await ctx.store().compact!();
+    };
+
+    it("watch, continue and Exact list from a forgotten resource version → 410 Expired", async () => {
+      const srv = server();
+      const ns = uniqueName("expire");
+      const path = resourcePath(POLICY_REPORT, ns);
+      for (const n of ["a", "b", "c"])
+        await post(srv, path, makeReport(POLICY_REPORT, { name: n, namespace: ns }));
+      const page = (await get(srv, `${path}?limit=1`)).json<List>();
+      const oldRv = page.metadata.resourceVersion;
+      // One write after oldRv, so that the history really has to reach back past it.
+      await post(srv, path, makeReport(POLICY_REPORT, { name: "d", namespace: ns }));
+      await forget();
+      await post(srv, path, makeReport(POLICY_REPORT, { name: "e", namespace: ns }));
+
+      const w = await openWatch(srv, `${path}?watch=true&resourceVersion=${oldRv}`);
+      expect(w.status).toBe(200);
+      await w.ended;
+      expect(w.events).toHaveLength(1);
+      const err = w.events[0];
+      expect(err.type).toBe("ERROR");
+      expect(err.object).toMatchObject({
+        kind: "Status",
+        apiVersion: "v1",
+        status: "Failure",
+        reason: "Expired",
+        code: 410,
+      });
+      expect(err.object.message as string).toMatch(
+        new RegExp(`^too old resource version: ${oldRv} \\(\\d+\\)$`),
+      );
+
+      const cont = await get(srv, `${path}?limit=1&continue=${encodeURIComponent(page.metadata.continue!)}`);
+      expect(cont.status).toBe(410);
+      expect(cont.json()).toMatchObject({ kind: "Status", reason: "Expired", code: 410 });
+      expect(cont.json().message as string).toMatch(
+        /^The provided continue parameter is too old to display a consistent list result/,
+      );
+
+      const exact = await get(srv, `${path}?resourceVersion=${oldRv}&resourceVersionMatch=Exact`);
+      expect(exact.status).toBe(410);
+      expect(exact.json()).toMatchObject({ reason: "Expired", code: 410 });
+
+      // From "0" or the current resource version a watch works again (what client-go does on 410).
+      const again = await openWatch(srv, `${path}?watch=true&resourceVersion=0`);
+      try {
+        const names: string[] = [];
+        for (let i = 0; i < 5; i++) {
+          const e = await again.next();
+          if (e) names.push(((e.object.metadata as JsonObject).name as string) ?? "");
+        }
+        expect(names.sort()).toEqual(["a", "b", "c", "d", "e"]);
+      } finally {
+        again.close();
+      }
+    });
+  });
+}
