@@ -1,0 +1,31 @@
+import { promisify } from "node:util";
+import { gunzip, gzip } from "node:zlib";
+import type { KubeObject } from "../../apimachinery/types.js";
+
+const gzipAsync = promisify(gzip);
+const gunzipAsync = promisify(gunzip);
+
+/**
+ * Values are the object's JSON, as kube-apiserver stores CRs, without `metadata.resourceVersion`
+ * (etcd's mod_revision is the resource version). etcd refuses requests over 1.5 MiB by default and
+ * reports may reach the API's 3 MiB body limit, so larger values are gzipped: a gzip stream starts
+ * with 0x1f 0x8b, and 0x1f can never start JSON text, so the first bytes tell the two apart and
+ * values written before the threshold changed still read back.
+ */
+export async function encodeValue(object: KubeObject, compressAboveBytes: number): Promise<Buffer> {
+  const { resourceVersion: _omit, ...metadata } = object.metadata;
+  const json = Buffer.from(JSON.stringify({ ...object, metadata }));
+  if (json.length <= compressAboveBytes) return json;
+  return gzipAsync(json);
+}
+
+export async function decodeValue(value: Buffer, resourceVersion: string): Promise<KubeObject> {
+  const json = isGzipped(value) ? await gunzipAsync(value) : value;
+  const object = JSON.parse(json.toString()) as KubeObject;
+  object.metadata = { ...object.metadata, resourceVersion };
+  return object;
+}
+
+export function isGzipped(value: Buffer): boolean {
+  return value.length >= 2 && value[0] === 0x1f && value[1] === 0x8b;
+}

@@ -1,0 +1,123 @@
+import type { IKeyValue, IRangeResponse, KVClient } from "etcd3";
+import type { KubeObject } from "../../apimachinery/types.js";
+import { inSelection } from "../filter.js";
+import type { Selection } from "../filter.js";
+import { StorageError } from "../interface.js";
+import type { ListOptions, ListResult, ObjectKey, StorageResource } from "../interface.js";
+import { decodeValue } from "./codec.js";
+import { etcdCall } from "./errors.js";
+import { keyAfter, prefixEnd } from "./keys.js";
+import type { KeyLayout } from "./keys.js";
+
+export interface ListContext {
+  kv: KVClient;
+  keys: KeyLayout;
+  /** Keys per range when reading with selectors or without a limit. */
+  pageSize: number;
+}
+
+/** kube-apiserver's cap on one range while it searches for matches (storage/etcd3/store.go `maxLimit`). */
+const MAX_BATCH = 10_000;
+
+/**
+ * A list as kube-apiserver's etcd3 store reads one: ranges over the collection's key prefix, all at
+ * one revision (the first range's, or the continue token's), key order. Selectors are applied batch
+ * by batch, and batches keep coming (growing, as in store.go) until `limit` items matched or the
+ * range ended, so a page is exactly `limit` items unless it is the last one.
+ */
+export async function listRange(
+  ctx: ListContext,
+  resource: StorageResource,
+  options: ListOptions,
+): Promise<ListResult> {
+  const namespace = resource.namespaced ? options.namespace || undefined : undefined;
+  const prefix = ctx.keys.collection(resource, namespace);
+  const end = prefixEnd(prefix);
+  const selection: Selection = {
+    namespace,
+    labelSelector: options.labelSelector,
+    fieldSelector: options.fieldSelector,
+  };
+  const filtered = options.labelSelector.length > 0 || options.fieldSelector.length > 0;
+  const limit = options.limit && options.limit > 0 ? options.limit : 0;
+
+  let start = prefix;
+  let revision = 0; // 0: the latest, then pinned to the first range's
+  if (options.continueFrom) {
+    const after = keyAfter(ctx.keys.object(resource, options.continueFrom.after));
+    if (Buffer.compare(after, prefix) > 0) start = after;
+    revision = options.continueFrom.resourceVersion;
+  } else if (options.consistency.kind === "exact") {
+    revision = options.consistency.resourceVersion;
+  }
+
+  const items: KubeObject[] = [];
+  let batch = limit > 0 && !filtered ? limit : Math.max(ctx.pageSize, limit);
+  let hasMore = false;
+  let remainingItemCount: number | undefined;
+  for (;;) {
+    const resp: IRangeResponse = await etcdCall(`list ${resource.resource}.${resource.group}`, () =>
+      ctx.kv.range({ key: start, range_end: end, revision: revision || undefined, limit: batch }),
+    );
+    if (revision === 0) {
+      revision = Number(resp.header.revision);
+      checkNotOlderThan(options, revision);
+    }
+    const taken = await takeMatches(ctx, resource, resp.kvs, selection, filtered, limit - items.length);
+    items.push(...taken.objects);
+    const fullPage = limit > 0 && items.length >= limit;
+    if (fullPage && (taken.consumed < resp.kvs.length || resp.more)) {
+      hasMore = true;
+      if (!filtered) remainingItemCount = Number(resp.count) - taken.consumed;
+      break;
+    }
+    if (!resp.more || resp.kvs.length === 0) break;
+    start = keyAfter(resp.kvs[resp.kvs.length - 1].key);
+    if (filtered) batch = Math.min(batch * 2, MAX_BATCH);
+  }
+
+  const result: ListResult = { items, resourceVersion: revision };
+  if (hasMore) {
+    const last = items[items.length - 1].metadata;
+    result.continueAfter = { namespace: last.namespace ?? "", name: last.name ?? "" } satisfies ObjectKey;
+    if (remainingItemCount !== undefined) result.remainingItemCount = remainingItemCount;
+  }
+  return result;
+}
+
+/**
+ * The matching objects of one batch, in key order, stopping once `wanted` matched (0 = no limit).
+ * Field selectors (name, namespace) are checked on the key, so non-matching values are never decoded.
+ */
+async function takeMatches(
+  ctx: ListContext,
+  resource: StorageResource,
+  kvs: IKeyValue[],
+  selection: Selection,
+  filtered: boolean,
+  wanted: number,
+): Promise<{ objects: KubeObject[]; consumed: number }> {
+  const objects: KubeObject[] = [];
+  let consumed = 0;
+  for (; consumed < kvs.length && (wanted === 0 || objects.length < wanted); consumed++) {
+    const kv = kvs[consumed];
+    if (filtered && selection.fieldSelector.length > 0) {
+      const key = ctx.keys.objectKey(resource, kv.key);
+      const stub: KubeObject = { metadata: { name: key.name, namespace: key.namespace } };
+      if (!inSelection(stub, { labelSelector: [], fieldSelector: selection.fieldSelector })) continue;
+    }
+    const object = await decodeValue(kv.value, kv.mod_revision);
+    if (!filtered || inSelection(object, selection)) objects.push(object);
+  }
+  return { objects, consumed };
+}
+
+function checkNotOlderThan(options: ListOptions, current: number): void {
+  const c = options.consistency;
+  if (options.continueFrom || c.kind !== "notOlderThan" || c.resourceVersion <= current) return;
+  throw new StorageError(
+    "TooLargeResourceVersion",
+    `Too large resource version: ${c.resourceVersion}, current: ${current}`,
+    current,
+  );
+}

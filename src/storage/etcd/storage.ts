@@ -1,0 +1,223 @@
+import type { Etcd3, ICompare, ITxnRequest, ITxnResponse } from "etcd3";
+import type { Logger } from "pino";
+import type { KubeObject } from "../../apimachinery/types.js";
+import { StorageError, keyString } from "../interface.js";
+import type {
+  ListOptions,
+  ListResult,
+  ObjectKey,
+  Storage,
+  StorageResource,
+  WatchEvent,
+  WatchOptions,
+} from "../interface.js";
+import { decodeValue, encodeValue } from "./codec.js";
+import { Compactor } from "./compactor.js";
+import { etcdCall } from "./errors.js";
+import { KeyLayout, prefixEnd } from "./keys.js";
+import { listRange } from "./list.js";
+import type { ResolvedEtcdOptions } from "./options.js";
+import { orderedProgress, watchRange } from "./watch.js";
+
+/**
+ * Storage on a dedicated etcd, the way kube-apiserver's etcd3 store works: resource version =
+ * mod_revision, every write one transaction whose compare is the precondition (no locks, so any
+ * number of replicas can write), lists are ranges at a pinned revision, watches are etcd watches.
+ */
+export class EtcdStorage implements Storage {
+  private readonly keys: KeyLayout;
+  private readonly compactor: Compactor;
+  private readonly watches = new Set<AbortController>();
+  private version: Promise<string> | undefined;
+
+  constructor(
+    private readonly client: Etcd3,
+    private readonly opts: ResolvedEtcdOptions,
+    private readonly log: Logger,
+  ) {
+    this.keys = new KeyLayout(opts.prefix, opts.clusterName);
+    this.compactor = new Compactor(client, this.keys.compaction, opts.compactionIntervalMs, log);
+    this.compactor.start();
+  }
+
+  async get(resource: StorageResource, key: ObjectKey): Promise<KubeObject> {
+    const resp = await etcdCall(`get ${describe(resource, key)}`, () =>
+      this.client.kv.range({ key: this.keys.object(resource, key) }),
+    );
+    const kv = resp.kvs[0];
+    if (kv === undefined) throw notFound(resource, key);
+    return decodeValue(kv.value, kv.mod_revision);
+  }
+
+  async create(resource: StorageResource, key: ObjectKey, object: KubeObject): Promise<KubeObject> {
+    const k = this.keys.object(resource, key);
+    const value = await encodeValue(object, this.opts.compressAboveBytes);
+    const resp = await this.txn(`create ${describe(resource, key)}`, {
+      compare: [{ key: k, target: "Create", result: "Equal", create_revision: 0 }],
+      success: [{ request_put: { key: k, value } }],
+    });
+    if (!resp.succeeded) throw new StorageError("KeyExists", `${describe(resource, key)} already exists`);
+    return stamped(object, resp.header.revision);
+  }
+
+  async update(
+    resource: StorageResource,
+    key: ObjectKey,
+    object: KubeObject,
+    expectedResourceVersion: number,
+  ): Promise<KubeObject> {
+    const k = this.keys.object(resource, key);
+    const value = await encodeValue(object, this.opts.compressAboveBytes);
+    const resp = await this.txn(`update ${describe(resource, key)}`, {
+      compare: exists(k, expectedResourceVersion),
+      success: [{ request_put: { key: k, value } }],
+      failure: [{ request_range: { key: k, keys_only: true } }],
+    });
+    if (!resp.succeeded) throw this.preconditionFailed(resource, key, resp, expectedResourceVersion);
+    return stamped(object, resp.header.revision);
+  }
+
+  async delete(
+    resource: StorageResource,
+    key: ObjectKey,
+    expectedResourceVersion?: number,
+  ): Promise<KubeObject> {
+    const k = this.keys.object(resource, key);
+    const resp = await this.txn(`delete ${describe(resource, key)}`, {
+      compare: exists(k, expectedResourceVersion),
+      success: [{ request_delete_range: { key: k, prev_kv: true } }],
+      failure: [{ request_range: { key: k, keys_only: true } }],
+    });
+    if (!resp.succeeded) throw this.preconditionFailed(resource, key, resp, expectedResourceVersion);
+    const prev = resp.responses[0]?.response_delete_range.prev_kvs[0];
+    if (prev === undefined) throw notFound(resource, key); // deleted between compare and delete: cannot happen in one txn
+    // the last state, stamped with the deletion's revision, as kube-apiserver returns it
+    return decodeValue(prev.value, resp.header.revision);
+  }
+
+  list(resource: StorageResource, options: ListOptions): Promise<ListResult> {
+    return listRange(
+      { kv: this.client.kv, keys: this.keys, pageSize: this.opts.pageSize },
+      resource,
+      options,
+    );
+  }
+
+  async *watch(
+    resource: StorageResource,
+    options: WatchOptions,
+    signal: AbortSignal,
+  ): AsyncIterable<WatchEvent> {
+    // close() ends every watch cleanly, as the other backends do
+    const own = new AbortController();
+    const onAbort = () => own.abort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    if (signal.aborted) own.abort();
+    this.watches.add(own);
+    try {
+      yield* watchRange(
+        {
+          client: this.client,
+          keys: this.keys,
+          log: this.log,
+          bufferSize: this.opts.watchBufferSize,
+          bookmarkIntervalMs: this.opts.bookmarkIntervalMs,
+          progressIntervalMs: this.opts.progressIntervalMs,
+          orderedProgress: () => this.orderedProgress(),
+        },
+        resource,
+        options,
+        own.signal,
+      );
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+      this.watches.delete(own);
+    }
+  }
+
+  async currentResourceVersion(): Promise<number> {
+    const resp = await etcdCall("read the current revision", () =>
+      this.client.kv.range({ key: this.keys.health, count_only: true }),
+    );
+    return Number(resp.header.revision);
+  }
+
+  /** A linearizable read with a short deadline: it needs a leader and a quorum, as a write would. */
+  async ready(): Promise<void> {
+    await etcdCall("readiness check", () =>
+      this.client.kv.range(
+        { key: this.keys.health, count_only: true },
+        { deadline: Date.now() + this.opts.readyTimeoutMs },
+      ),
+    );
+  }
+
+  async count(resource: StorageResource): Promise<number> {
+    const key = this.keys.collection(resource);
+    const resp = await etcdCall(`count ${resource.resource}.${resource.group}`, () =>
+      this.client.kv.range({ key, range_end: prefixEnd(key), count_only: true }),
+    );
+    return Number(resp.count);
+  }
+
+  async close(): Promise<void> {
+    this.compactor.stop();
+    for (const w of this.watches) w.abort();
+    this.watches.clear();
+    this.client.close();
+  }
+
+  private txn(what: string, req: ITxnRequest): Promise<ITxnResponse> {
+    return etcdCall(what, () => this.client.kv.txn({ failure: [], ...req }));
+  }
+
+  /** Why a guarded write did not apply: the key is gone, or it moved on to another revision. */
+  private preconditionFailed(
+    resource: StorageResource,
+    key: ObjectKey,
+    resp: ITxnResponse,
+    expected: number | undefined,
+  ): StorageError {
+    const kv = resp.responses[0]?.response_range.kvs[0];
+    if (kv === undefined) return notFound(resource, key);
+    const actual = Number(kv.mod_revision);
+    return new StorageError(
+      "Conflict",
+      `${describe(resource, key)} is at resource version ${actual}, not ${expected}`,
+      actual,
+    );
+  }
+
+  /** etcd's version, asked once it answers; decides how watches get their bookmarks. */
+  private async orderedProgress(): Promise<boolean> {
+    this.version ??= etcdCall("read the etcd version", () => this.client.maintenance.status()).then(
+      (s) => s.version,
+    );
+    try {
+      return orderedProgress(await this.version);
+    } catch {
+      this.version = undefined;
+      return false;
+    }
+  }
+}
+
+/** The key exists (and is at `modRevision`, when given): the precondition of update and delete. */
+function exists(key: Buffer, modRevision?: number): ICompare[] {
+  const compare: ICompare[] = [{ key, target: "Create", result: "Greater", create_revision: 0 }];
+  if (modRevision !== undefined)
+    compare.push({ key, target: "Mod", result: "Equal", mod_revision: modRevision });
+  return compare;
+}
+
+function stamped(object: KubeObject, revision: string): KubeObject {
+  return { ...object, metadata: { ...object.metadata, resourceVersion: revision } };
+}
+
+function notFound(resource: StorageResource, key: ObjectKey): StorageError {
+  return new StorageError("KeyNotFound", `${describe(resource, key)} not found`);
+}
+
+function describe(resource: StorageResource, key: ObjectKey): string {
+  return `${resource.resource}.${resource.group} ${keyString(key)}`;
+}

@@ -1,0 +1,282 @@
+import type { Etcd3, IEvent, IWatchRequest, IWatchResponse } from "etcd3";
+import type { IDuplexStream } from "etcd3";
+import type { Logger } from "pino";
+import type { KubeObject } from "../../apimachinery/types.js";
+import { filterChange } from "../filter.js";
+import type { Selection } from "../filter.js";
+import { StorageError } from "../interface.js";
+import type { RawChange, StorageResource, WatchEvent, WatchOptions } from "../interface.js";
+import { decodeValue } from "./codec.js";
+import { prefixEnd } from "./keys.js";
+import type { KeyLayout } from "./keys.js";
+import { BoundedBuffer } from "./watch-buffer.js";
+
+export interface WatchContext {
+  client: Etcd3;
+  keys: KeyLayout;
+  log: Logger;
+  bufferSize: number;
+  bookmarkIntervalMs: number;
+  progressIntervalMs: number;
+  /** Whether etcd orders requested progress notifications with events (see `orderedProgress`). */
+  orderedProgress: () => Promise<boolean>;
+}
+
+/**
+ * One API watcher = one etcd watch on its own gRPC stream (HTTP/2 multiplexes them on the one
+ * connection), from revision N+1 over the collection's (or namespace's) key prefix, with prev_kv,
+ * as kube-apiserver's etcd3 watcher does. Not the process-wide fan-out (fanout.ts): etcd already
+ * is a fan-out with history. A shared feed would need its own history for watchers that start
+ * behind it, and etcd can only tell "this watch has caught up to revision R" through progress
+ * notifications, which versions before 3.4.24/3.5.8 may send ahead of pending events (etcd #15220).
+ * A watcher of its own gets exactly etcd's order, resumes from its own revision, gets its own
+ * compaction error, and buffers at most `bufferSize` events: a slow consumer is dropped (TooSlow),
+ * never slowing writers or other watchers.
+ */
+export async function* watchRange(
+  ctx: WatchContext,
+  resource: StorageResource,
+  options: WatchOptions,
+  signal: AbortSignal,
+): AsyncGenerator<WatchEvent> {
+  if (signal.aborted) return;
+  const namespace = resource.namespaced ? options.namespace || undefined : undefined;
+  const selection: Selection = {
+    namespace,
+    labelSelector: options.labelSelector,
+    fieldSelector: options.fieldSelector,
+  };
+  const buffer = new BoundedBuffer<WatchEvent>(ctx.bufferSize);
+  const watch = new RangeWatch(ctx, resource, selection, options.fromResourceVersion, buffer);
+  const onAbort = () => buffer.end();
+  signal.addEventListener("abort", onAbort, { once: true });
+  watch.start();
+  try {
+    let last = options.fromResourceVersion;
+    for await (const event of buffer) {
+      if (event.type === "BOOKMARK" && event.resourceVersion <= last) continue;
+      last = event.resourceVersion;
+      yield event;
+    }
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+    watch.close();
+  }
+}
+
+type WatchStream = IDuplexStream<IWatchRequest, IWatchResponse>;
+
+const RETRY_MIN_MS = 200;
+const RETRY_MAX_MS = 5_000;
+
+/** The etcd side of one watcher: a stream, re-opened from the next revision whenever it breaks. */
+class RangeWatch {
+  private readonly key: Buffer;
+  private readonly end: Buffer;
+  /** The revision to resume from: one past the newest etcd has sent (events or progress). */
+  private next: number;
+  /** The newest revision processed; events at or below it are replays after a resume. */
+  private delivered: number;
+  /** The newest revision handed to the consumer's buffer, as an event or a BOOKMARK. */
+  private pushed: number;
+  private stream: WatchStream | undefined;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private progressTimer: ReturnType<typeof setInterval> | undefined;
+  private bookmarkTimer: ReturnType<typeof setInterval> | undefined;
+  private retryMs = RETRY_MIN_MS;
+  private closed = false;
+  /** Responses are decoded (gunzip) asynchronously, one after the other, to keep etcd's order. */
+  private processing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly ctx: WatchContext,
+    private readonly resource: StorageResource,
+    private readonly selection: Selection,
+    from: number,
+    private readonly buffer: BoundedBuffer<WatchEvent>,
+  ) {
+    this.key = ctx.keys.collection(resource, selection.namespace);
+    this.end = prefixEnd(this.key);
+    this.next = from + 1;
+    this.delivered = from;
+    this.pushed = from;
+  }
+
+  start(): void {
+    void this.open();
+    this.bookmarkTimer = setInterval(() => this.offerBookmark(), this.ctx.bookmarkIntervalMs);
+    this.bookmarkTimer.unref();
+    void this.ctx.orderedProgress().then((ordered) => {
+      if (!ordered || this.closed || this.ctx.progressIntervalMs <= 0) return;
+      this.progressTimer = setInterval(
+        () => this.stream?.write({ progress_request: {} }),
+        this.ctx.progressIntervalMs,
+      );
+      this.progressTimer.unref();
+    });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    clearInterval(this.progressTimer);
+    clearInterval(this.bookmarkTimer);
+    const stream = this.stream;
+    this.stream = undefined;
+    stream?.cancel();
+  }
+
+  private async open(): Promise<void> {
+    let stream: WatchStream;
+    try {
+      stream = await this.ctx.client.watchClient.watch();
+    } catch (err) {
+      this.lost(err);
+      return;
+    }
+    if (this.closed) {
+      stream.cancel();
+      return;
+    }
+    this.stream = stream;
+    let gone = false;
+    const onGone = (err: unknown) => {
+      if (gone) return;
+      gone = true;
+      if (this.stream === stream) this.stream = undefined;
+      this.lost(err);
+    };
+    stream.on("data", (res) => this.receive(res));
+    stream.on("error", onGone);
+    stream.on("end", () => onGone(new Error("etcd ended the watch stream")));
+    stream.write({
+      create_request: {
+        key: this.key,
+        range_end: this.end,
+        start_revision: this.next,
+        prev_kv: true,
+        progress_notify: true,
+      },
+    });
+  }
+
+  /** The stream broke (etcd restarted, network): resume from the next revision, with backoff. */
+  private lost(err: unknown): void {
+    if (this.closed) return;
+    this.ctx.log.debug(
+      { err, resource: this.resource.resource, next: this.next },
+      "etcd watch lost, resuming",
+    );
+    this.retryTimer = setTimeout(() => void this.open(), this.retryMs);
+    this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+  }
+
+  private receive(res: IWatchResponse): void {
+    if (this.closed) return;
+    if (res.canceled) {
+      this.cancelled(res);
+      return;
+    }
+    if (res.created) {
+      this.retryMs = RETRY_MIN_MS;
+      return;
+    }
+    const last = res.events.length > 0 ? Number(res.events[res.events.length - 1].kv.mod_revision) : 0;
+    // A response without events is a progress notification: every change up to its header's
+    // revision has been sent. Event responses' headers are not used: while etcd catches a watcher
+    // up, they carry the current revision although more events follow (mvcc syncWatchers).
+    const progress = res.events.length === 0 ? Number(res.header.revision) : last;
+    if (progress >= this.next) this.next = progress + 1;
+    this.processing = this.processing.then(() => this.deliver(res)).catch((err) => this.fail(err));
+  }
+
+  private async deliver(res: IWatchResponse): Promise<void> {
+    if (res.events.length === 0) {
+      this.delivered = Math.max(this.delivered, Number(res.header.revision));
+      return;
+    }
+    for (const ev of res.events) {
+      const rv = Number(ev.kv.mod_revision);
+      if (rv <= this.delivered) continue;
+      this.delivered = rv;
+      const event = filterChange(await this.change(ev, rv), this.selection);
+      if (event !== undefined) this.push(event);
+      if (this.closed) return;
+    }
+  }
+
+  /**
+   * Tells a consumer that has nothing waiting how far etcd has taken this watch: through events
+   * its selection filtered away, or progress notifications (which etcd sends in order with events).
+   */
+  private offerBookmark(): void {
+    if (this.closed || this.buffer.length > 0 || this.delivered <= this.pushed) return;
+    this.push({ type: "BOOKMARK", resourceVersion: this.delivered });
+  }
+
+  private push(event: WatchEvent): void {
+    this.pushed = event.resourceVersion;
+    if (this.buffer.push(event)) return;
+    this.fail(
+      new StorageError(
+        "TooSlow",
+        `watcher fell more than ${this.buffer.capacity} events behind and was dropped`,
+      ),
+    );
+  }
+
+  private fail(err: unknown): void {
+    this.buffer.fail(err);
+    this.close();
+  }
+
+  private cancelled(res: IWatchResponse): void {
+    const compacted = Number(res.compact_revision);
+    if (compacted > 0) {
+      this.fail(
+        new StorageError("Compacted", `too old resource version: ${this.next - 1} (${compacted})`, compacted),
+      );
+    } else {
+      this.fail(
+        new StorageError(
+          "Unavailable",
+          `etcd cancelled the watch: ${res.cancel_reason || "no reason given"}`,
+        ),
+      );
+    }
+  }
+
+  private async change(ev: IEvent, rv: number): Promise<RawChange> {
+    const resource = this.resource;
+    if (ev.type === "Delete") {
+      // the last state, stamped with the deletion's revision, as kube-apiserver's watcher sends it
+      const object = ev.prev_kv ? await decodeValue(ev.prev_kv.value, String(rv)) : this.stub(ev.kv.key, rv);
+      return { type: "DELETED", resource, object, resourceVersion: rv };
+    }
+    const object = await decodeValue(ev.kv.value, ev.kv.mod_revision);
+    const created = ev.kv.create_revision === ev.kv.mod_revision;
+    const prevObject = ev.prev_kv ? await decodeValue(ev.prev_kv.value, ev.prev_kv.mod_revision) : undefined;
+    return { type: created ? "ADDED" : "MODIFIED", resource, object, prevObject, resourceVersion: rv };
+  }
+
+  /** etcd could not give the deleted value (its previous revision was compacted): what the key tells. */
+  private stub(key: Buffer, rv: number): KubeObject {
+    const { namespace, name } = this.ctx.keys.objectKey(this.resource, key);
+    this.ctx.log.warn({ key: key.toString(), rv }, "etcd delete event without its previous value");
+    return { metadata: { name, ...(namespace ? { namespace } : {}), resourceVersion: String(rv) } };
+  }
+}
+
+/**
+ * Whether an etcd version sends requested progress notifications in order with events and only
+ * for watchers that have caught up (etcd #15220, fixed in 3.4.24 and 3.5.8). Older versions still
+ * send the periodic ones (--experimental-watch-progress-notify-interval) safely.
+ */
+export function orderedProgress(version: string): boolean {
+  const [major, minor, patch] = version.split(".").map((n) => parseInt(n, 10));
+  if (major !== 3) return major > 3;
+  if (minor === 4) return patch >= 24;
+  if (minor === 5) return patch >= 8;
+  return minor > 5;
+}
