@@ -1,0 +1,144 @@
+import type { RawChange } from "../interface.js";
+import { decodeObject, resourceColumn, resourceFromColumn } from "./codec.js";
+import type { Db } from "./queries.js";
+import type { StorageResource } from "../interface.js";
+import { run } from "./run.js";
+
+/**
+ * The changelog's statements: what the poller reads, the gap fill, the history a new watcher
+ * replays, and pruning. One changelog id sequence serves every cluster in the database, so the
+ * poller reads ids of other clusters too (without their data) to see that the sequence is whole.
+ */
+
+export interface ChangelogRow {
+  id: string;
+  kind: string;
+  mine: boolean;
+  resource: string;
+  namespace: string;
+  name: string;
+  data: string | null;
+  prev_data: string | null;
+  prev_rv: string | null;
+}
+
+/** Turns one row of this cluster into the change watchers filter; undefined for gap fills. */
+export function rowToChange(row: ChangelogRow): RawChange | undefined {
+  if (!row.mine || row.data === null) return undefined;
+  const resource = resourceFromColumn(row.resource, row.namespace);
+  const resourceVersion = Number(row.id);
+  const object = decodeObject(row.data, row.id);
+  switch (row.kind) {
+    case "A":
+      return { type: "ADDED", resource, object, resourceVersion };
+    case "M":
+      return {
+        type: "MODIFIED",
+        resource,
+        object,
+        prevObject: row.prev_data === null ? undefined : decodeObject(row.prev_data, row.prev_rv ?? "0"),
+        resourceVersion,
+      };
+    case "D":
+      return { type: "DELETED", resource, object, resourceVersion };
+    default:
+      return undefined;
+  }
+}
+
+/** Changelog rows after `after` (all clusters; data only for ours), and the compaction point. */
+export async function selectChangesAfter(
+  db: Db,
+  after: number,
+  batchSize: number,
+): Promise<{ compacted: number; rows: ChangelogRow[] }> {
+  const result = await run(
+    db.sql<(Partial<ChangelogRow> & { compacted: string })[]>`
+      SELECT c.revision::text AS compacted, l.* FROM report_compaction c
+      LEFT JOIN LATERAL (
+        SELECT id::text AS id, kind::text AS kind, cluster = ${db.cluster} AS mine, resource, namespace, name,
+               CASE WHEN cluster = ${db.cluster} THEN data END AS data,
+               CASE WHEN cluster = ${db.cluster} THEN prev_data END AS prev_data,
+               prev_rv::text AS prev_rv
+        FROM report_changelog WHERE id > ${String(after)}::bigint ORDER BY report_changelog.id LIMIT ${batchSize}
+      ) l ON true
+      ORDER BY l.id::bigint`,
+    db.timeoutMs,
+  );
+  const compacted = Number(result[0]?.compacted ?? 0);
+  const rows = result.filter((r): r is ChangelogRow & { compacted: string } => r.id != null);
+  return { compacted, rows };
+}
+
+/**
+ * Claims ids [from, to] that no visible row holds. For an id whose transaction is still open, the
+ * insert waits on the primary key until it ends: if it committed, nothing is inserted and the poller
+ * reads the real row next time; if it rolled back (or has not inserted yet, and will then fail and
+ * retry with a new id), the gap row is inserted and the hole is closed for good. So no committed
+ * change is ever skipped, which kine's time-based skip can not promise.
+ */
+export async function fillGap(db: Db, from: number, to: number): Promise<void> {
+  await run(
+    db.sql`
+      INSERT INTO report_changelog (id, cluster, resource, namespace, name, kind)
+      SELECT g, '', '', '', '', 'G' FROM generate_series(${String(from)}::bigint, ${String(to)}::bigint) g
+      ON CONFLICT (id) DO NOTHING`,
+    db.timeoutMs,
+  );
+}
+
+/** One page of a resource's changes in (after, upTo], with the compaction point of the same snapshot. */
+export async function selectHistoryPage(
+  db: Db,
+  resource: StorageResource,
+  after: number,
+  upTo: number,
+  batchSize: number,
+): Promise<{ compacted: number; rows: ChangelogRow[] }> {
+  const result = await run(
+    db.sql<(Partial<ChangelogRow> & { compacted: string })[]>`
+      SELECT c.revision::text AS compacted, l.* FROM report_compaction c
+      LEFT JOIN LATERAL (
+        SELECT id::text AS id, kind::text AS kind, true AS mine, resource, namespace, name, data, prev_data,
+               prev_rv::text AS prev_rv
+        FROM report_changelog
+        WHERE cluster = ${db.cluster} AND resource = ${resourceColumn(resource)}
+          AND id > ${String(after)}::bigint AND id <= ${String(upTo)}::bigint
+        ORDER BY report_changelog.id LIMIT ${batchSize}
+      ) l ON true
+      ORDER BY l.id::bigint`,
+    db.timeoutMs,
+  );
+  const compacted = Number(result[0]?.compacted ?? 0);
+  const rows = result.filter((r): r is ChangelogRow & { compacted: string } => r.id != null);
+  return { compacted, rows };
+}
+
+/** Any constant works; it only has to be the same for every replica. */
+const PRUNE_LOCK = 0x7265706f727474n.toString();
+
+/**
+ * Forgets changes older than the window (never beyond `upTo`, the point every id below which is
+ * resolved), moving the compaction point first in the same transaction. One replica prunes at a
+ * time; the others skip. Returns the new compaction point, or undefined if nothing was done.
+ */
+export async function pruneChangelog(
+  db: Db,
+  windowSeconds: number,
+  upTo: number,
+): Promise<number | undefined> {
+  return db.sql.begin(async (tx) => {
+    await tx`SELECT set_config('statement_timeout', ${String(db.timeoutMs)}, true)`;
+    const [lock] = await tx<
+      { locked: boolean }[]
+    >`SELECT pg_try_advisory_xact_lock(${PRUNE_LOCK}::bigint) AS locked`;
+    if (!lock?.locked) return undefined;
+    const [cut] = await tx<{ id: string | null }[]>`
+      SELECT max(id)::text AS id FROM report_changelog
+      WHERE created_at < now() - make_interval(secs => ${windowSeconds}) AND id <= ${String(upTo)}::bigint`;
+    if (!cut?.id) return undefined;
+    await tx`UPDATE report_compaction SET revision = greatest(revision, ${cut.id}::bigint)`;
+    await tx`DELETE FROM report_changelog WHERE id <= ${cut.id}::bigint`;
+    return Number(cut.id);
+  });
+}

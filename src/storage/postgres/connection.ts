@@ -1,0 +1,55 @@
+import { readFileSync } from "node:fs";
+import type { ConnectionOptions } from "node:tls";
+import postgres from "postgres";
+import type { Options, Sql } from "postgres";
+import type { PostgresOptions } from "./options.js";
+
+/** libpq's sslmode as node's TLS options (postgres.js takes either a mode name or tls.connect options). */
+export function tlsOptions(opts: PostgresOptions): Options<Record<string, never>>["ssl"] {
+  const files: ConnectionOptions = {};
+  if (opts.sslrootcert) files.ca = readFileSync(opts.sslrootcert);
+  if (opts.sslcert) files.cert = readFileSync(opts.sslcert);
+  if (opts.sslkey) files.key = readFileSync(opts.sslkey);
+  switch (opts.sslmode) {
+    case "disable":
+      return false;
+    case "prefer":
+      // postgres.js falls back to plain text only in its own "prefer" mode, which takes no files
+      return "prefer";
+    case "require":
+      return { ...files, rejectUnauthorized: false };
+    case "verify-ca":
+      return { ...files, rejectUnauthorized: true, checkServerIdentity: () => undefined };
+    case "verify-full":
+      return { ...files, rejectUnauthorized: true, servername: opts.host };
+  }
+}
+
+/**
+ * The pool: at most maxOpenConns connections, every statement bounded by statement_timeout, commits
+ * acknowledged only once durable (synchronous_commit=on, whatever the server default).
+ */
+export function openPool(opts: PostgresOptions): Sql {
+  return postgres({
+    host: opts.host,
+    port: opts.port,
+    database: opts.database,
+    username: opts.user,
+    password: opts.password,
+    ssl: tlsOptions(opts),
+    max: opts.maxOpenConns,
+    connect_timeout: Math.max(1, Math.ceil((opts.connectTimeoutMs ?? 5_000) / 1000)),
+    idle_timeout: 60,
+    max_lifetime: 30 * 60,
+    fetch_types: false,
+    prepare: true,
+    onnotice: () => {},
+    connection: {
+      application_name: "reports-server",
+      statement_timeout: opts.queryTimeoutMs,
+      lock_timeout: opts.queryTimeoutMs,
+      idle_in_transaction_session_timeout: Math.max(opts.queryTimeoutMs * 2, 10_000),
+      synchronous_commit: "on",
+    },
+  });
+}

@@ -1,0 +1,317 @@
+import type { Sql } from "postgres";
+import type { KubeObject } from "../../apimachinery/types.js";
+import type { WatchFanout } from "../fanout.js";
+import { StorageError } from "../interface.js";
+import type {
+  ListOptions,
+  ListResult,
+  ObjectKey,
+  Storage,
+  StorageResource,
+  WatchEvent,
+  WatchOptions,
+} from "../interface.js";
+import { pruneChangelog } from "./changelog.js";
+import { decodeObject } from "./codec.js";
+import { openPool } from "./connection.js";
+import { describeConnectError, isUniqueViolation } from "./errors.js";
+import { checkSchema, migrate } from "./migrate.js";
+import { defaultPostgresOptions, silentLog } from "./options.js";
+import type { PostgresOptions, StorageLog } from "./options.js";
+import { ChangelogPoller } from "./poller.js";
+import type { Db, PageQuery, PageRows } from "./queries.js";
+import {
+  NOTIFY_CHANNEL,
+  countObjects,
+  deleteObject,
+  insertObject,
+  selectHead,
+  selectLatestPage,
+  selectObject,
+  selectPageAt,
+  updateObject,
+} from "./queries.js";
+import { run } from "./run.js";
+import { newFanout } from "./watch.js";
+import type { FanoutSettings } from "./watch.js";
+
+export type { PostgresOptions, SslMode, StorageLog } from "./options.js";
+export { defaultPostgresOptions } from "./options.js";
+export { migrate } from "./migrate.js";
+
+/** Options that only tests and tuning touch. */
+export interface PostgresTuning extends FanoutSettings {
+  /** How long a missing changelog id may stay missing before it is claimed as a gap (default 25 ms). */
+  gapWaitMs?: number;
+}
+
+/** The Storage, plus what operators' tooling and tests may call. */
+export interface PostgresStorage extends Storage {
+  /** Prunes the changelog now: everything older than `olderThanSeconds` (default: the window). */
+  compact(olderThanSeconds?: number): Promise<void>;
+}
+
+const POLL_BATCH = 1000;
+
+/**
+ * Connects, migrates (unless skipMigrations), starts the changelog poller and LISTEN, and returns the
+ * store. A wrong host, database or password fails here with one sentence naming the problem.
+ */
+export async function createPostgresStorage(
+  options: PostgresOptions & PostgresTuning,
+  log: StorageLog = silentLog,
+): Promise<PostgresStorage> {
+  const opts = { ...defaultPostgresOptions, ...options };
+  const sql = openPool(opts);
+  try {
+    await run(sql`SELECT 1`, (opts.connectTimeoutMs ?? 5_000) + opts.queryTimeoutMs);
+  } catch (err) {
+    await sql.end({ timeout: 0 }).catch(() => {});
+    throw new Error(describeConnectError(err, opts), { cause: err });
+  }
+  try {
+    if (opts.skipMigrations) await checkSchema(sql);
+    else await migrate(sql, log);
+    const store = new PgStorage(sql, opts, log);
+    await store.start();
+    return store;
+  } catch (err) {
+    await sql.end({ timeout: 0 }).catch(() => {});
+    throw err;
+  }
+}
+
+class PgStorage implements PostgresStorage {
+  private readonly db: Db;
+  private readonly poller: ChangelogPoller;
+  private fanout: WatchFanout;
+  private pruneTimer: ReturnType<typeof setInterval> | undefined;
+  private unlisten: (() => Promise<void>) | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly opts: PostgresOptions & PostgresTuning,
+    private readonly log: StorageLog,
+  ) {
+    this.db = { sql, cluster: opts.clusterName, timeoutMs: opts.queryTimeoutMs };
+    this.poller = new ChangelogPoller(this.db, {
+      pollIntervalMs: opts.pollIntervalMs,
+      gapWaitMs: opts.gapWaitMs ?? 25,
+      batchSize: POLL_BATCH,
+      log,
+      deliver: (changes, resolved) => {
+        for (const change of changes) this.fanout.publish(change);
+        this.fanout.progress(resolved);
+      },
+      lostHistory: () => {
+        // Watchers may have missed pruned changes: end them; they resume from their last resource
+        // version, get Compacted and relist.
+        const old = this.fanout;
+        this.fanout = this.makeFanout();
+        old.close();
+      },
+    });
+    this.fanout = this.makeFanout();
+  }
+
+  private makeFanout(): WatchFanout {
+    return newFanout(this.db, () => this.poller.resolved, this.opts);
+  }
+
+  async start(): Promise<void> {
+    const { head, compacted } = await selectHead(this.db);
+    // Start a little behind the head so that a transaction that took an id just before it and
+    // commits now is still seen in order; the catch-up only resolves ids, nobody watches yet.
+    const start = Math.max(compacted, head - 1000);
+    this.poller.start(start);
+    await this.poller.waitFor(head, Math.max(this.opts.queryTimeoutMs, 10_000));
+    const listening = await this.sql.listen(NOTIFY_CHANNEL, () => this.poller.nudge());
+    this.unlisten = () => listening.unlisten();
+    const pruneEvery =
+      this.opts.pruneIntervalMs ?? Math.max(1000, (this.opts.historyWindowSeconds * 1000) / 4);
+    this.pruneTimer = setInterval(() => void this.prune(this.opts.historyWindowSeconds), pruneEvery);
+    this.pruneTimer.unref();
+  }
+
+  private async prune(windowSeconds: number): Promise<void> {
+    try {
+      const cut = await pruneChangelog(this.db, windowSeconds, this.poller.resolved);
+      if (cut !== undefined) this.log.info({ compacted: cut }, "pruned the changelog");
+    } catch (err) {
+      this.log.warn({ err: String(err) }, "pruning the changelog failed; will retry");
+    }
+  }
+
+  async compact(olderThanSeconds = this.opts.historyWindowSeconds): Promise<void> {
+    const { head } = await selectHead(this.db);
+    await this.poller.waitFor(head, this.opts.queryTimeoutMs);
+    await pruneChangelog(this.db, olderThanSeconds, this.poller.resolved);
+  }
+
+  async get(resource: StorageResource, key: ObjectKey): Promise<KubeObject> {
+    const row = await selectObject(this.db, resource, key);
+    if (!row) throw notFound(resource, key);
+    return decodeObject(row.data, row.rv);
+  }
+
+  async create(resource: StorageResource, key: ObjectKey, object: KubeObject): Promise<KubeObject> {
+    try {
+      const row = await retryClaimedId(() => insertObject(this.db, resource, key, object));
+      if (!row) throw exists(resource, key);
+      this.poller.nudge();
+      return decodeObject(row.data, row.rv);
+    } catch (err) {
+      if (isUniqueViolation(err, "report_objects_pkey")) throw exists(resource, key);
+      throw err;
+    }
+  }
+
+  async update(
+    resource: StorageResource,
+    key: ObjectKey,
+    object: KubeObject,
+    expectedResourceVersion: number,
+  ): Promise<KubeObject> {
+    const out = await retryClaimedId(() =>
+      updateObject(this.db, resource, key, object, expectedResourceVersion),
+    );
+    if (!out.done) throw missedWrite(resource, key, out.current, expectedResourceVersion);
+    this.poller.nudge();
+    return decodeObject(out.data, out.rv);
+  }
+
+  async delete(
+    resource: StorageResource,
+    key: ObjectKey,
+    expectedResourceVersion?: number,
+  ): Promise<KubeObject> {
+    const out = await retryClaimedId(() => deleteObject(this.db, resource, key, expectedResourceVersion));
+    if (!out.done) throw missedWrite(resource, key, out.current, expectedResourceVersion);
+    this.poller.nudge();
+    return decodeObject(out.data, out.prevRv ?? out.rv);
+  }
+
+  async list(resource: StorageResource, options: ListOptions): Promise<ListResult> {
+    const limit = options.limit && options.limit > 0 ? options.limit : undefined;
+    const q: PageQuery = {
+      namespace: options.namespace || undefined,
+      labelSelector: options.labelSelector,
+      fieldSelector: options.fieldSelector,
+      after: options.continueFrom?.after,
+      limit: limit === undefined ? undefined : limit + 1,
+    };
+    const c = options.consistency;
+    const at = options.continueFrom?.resourceVersion ?? (c.kind === "exact" ? c.resourceVersion : undefined);
+    let page: PageRows;
+    let rv: number;
+    if (at !== undefined) {
+      page = await selectPageAt(this.db, resource, q, at);
+      if (at < page.compacted) {
+        throw new StorageError(
+          "Compacted",
+          `resource version ${at} is older than the oldest kept (${page.compacted + 1})`,
+          page.compacted + 1,
+        );
+      }
+      if (at > page.head) throw tooLarge(at, page.head);
+      rv = at;
+    } else {
+      const resolved = this.poller.resolved;
+      page = await selectLatestPage(this.db, resource, q, resolved);
+      if (c.kind === "notOlderThan" && c.resourceVersion > page.head)
+        throw tooLarge(c.resourceVersion, page.head);
+      rv = page.head;
+      if (page.head > resolved && page.above !== page.head - resolved) {
+        // A transaction holding a lower id may still commit: a list at the head would miss it and
+        // a watch from the head would skip it. Wait until every id up to the head is settled, then
+        // read the state exactly as of the head.
+        await this.poller.waitFor(page.head, this.opts.queryTimeoutMs);
+        page = await selectPageAt(this.db, resource, q, rv);
+      }
+    }
+    const items = page.rows.map((r) => decodeObject(r.data, r.rv));
+    const result: ListResult = { items, resourceVersion: rv };
+    if (limit !== undefined && items.length > limit) {
+      items.length = limit;
+      const last = items[limit - 1].metadata;
+      result.continueAfter = { namespace: last.namespace ?? "", name: last.name ?? "" };
+    }
+    return result;
+  }
+
+  watch(resource: StorageResource, options: WatchOptions, signal: AbortSignal): AsyncIterable<WatchEvent> {
+    return this.fanout.watch(resource, options, signal);
+  }
+
+  async currentResourceVersion(): Promise<number> {
+    return (await selectHead(this.db)).head;
+  }
+
+  async ready(): Promise<void> {
+    if (this.closed) throw new StorageError("Unavailable", "storage is closed");
+    await run(this.sql`SELECT 1`, Math.min(2_000, this.opts.queryTimeoutMs));
+  }
+
+  count(resource: StorageResource): Promise<number> {
+    return countObjects(this.db, resource);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.pruneTimer);
+    this.fanout.close();
+    await this.poller.stop();
+    await this.unlisten?.().catch(() => {});
+    await this.sql.end({ timeout: 5 });
+  }
+}
+
+/**
+ * A poller may claim an id whose writer had drawn it but not yet inserted its changelog row (see
+ * fillGap); that writer's statement then fails whole on the changelog key and is safely redone.
+ */
+async function retryClaimedId<T>(write: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (err) {
+      if (attempt < 5 && isUniqueViolation(err, "report_changelog_pkey")) continue;
+      throw err;
+    }
+  }
+}
+
+function describe(resource: StorageResource, key: ObjectKey): string {
+  return `${resource.resource}.${resource.group} ${key.namespace ? `${key.namespace}/` : ""}${key.name}`;
+}
+
+function notFound(resource: StorageResource, key: ObjectKey): StorageError {
+  return new StorageError("KeyNotFound", `${describe(resource, key)} not found`);
+}
+
+function exists(resource: StorageResource, key: ObjectKey): StorageError {
+  return new StorageError("KeyExists", `${describe(resource, key)} already exists`);
+}
+
+function missedWrite(
+  resource: StorageResource,
+  key: ObjectKey,
+  current: string | undefined,
+  expected: number | undefined,
+): StorageError {
+  if (current === undefined) return notFound(resource, key);
+  return new StorageError(
+    "Conflict",
+    `${describe(resource, key)}: stored resource version is ${current}, not ${expected}`,
+  );
+}
+
+function tooLarge(requested: number, current: number): StorageError {
+  return new StorageError(
+    "TooLargeResourceVersion",
+    `Too large resource version: ${requested}, current: ${current}`,
+    current,
+  );
+}

@@ -1,0 +1,325 @@
+import type { Sql } from "postgres";
+import type { ObjectKey, StorageResource } from "../interface.js";
+import type { FieldSelector, LabelSelector } from "../../apimachinery/selector-ast.js";
+import type { KubeObject } from "../../apimachinery/types.js";
+import { encodeLabels, encodeObject, keyColumn, resourceColumn } from "./codec.js";
+import { ParamList, fieldSelectorSql, labelSelectorSql } from "./selectors-sql.js";
+import { run } from "./run.js";
+
+/**
+ * Every statement the backend sends for objects, each one round trip. A write is a single statement
+ * (row, changelog entry and NOTIFY together), so it either happens whole or not at all, and the
+ * resource version is the changelog id drawn from one sequence shared by every replica.
+ */
+
+export interface Db {
+  sql: Sql;
+  cluster: string;
+  timeoutMs: number;
+}
+
+export const NOTIFY_CHANNEL = "report_changes";
+
+interface KeyParams {
+  cluster: string;
+  resource: string;
+  key: string;
+  namespace: string;
+  name: string;
+}
+
+function keyParams(db: Db, resource: StorageResource, key: ObjectKey): KeyParams {
+  return {
+    cluster: db.cluster,
+    resource: resourceColumn(resource),
+    key: keyColumn(key),
+    namespace: key.namespace,
+    name: key.name,
+  };
+}
+
+export async function selectObject(
+  db: Db,
+  resource: StorageResource,
+  key: ObjectKey,
+): Promise<{ rv: string; data: string } | undefined> {
+  const k = keyParams(db, resource, key);
+  const rows = await run(
+    db.sql<{ rv: string; data: string }[]>`
+      SELECT rv::text AS rv, data FROM report_objects
+      WHERE cluster = ${k.cluster} AND resource = ${k.resource} AND key = ${k.key}`,
+    db.timeoutMs,
+  );
+  return rows[0];
+}
+
+/** Returns the new resource version, or undefined when the key is taken. */
+export async function insertObject(
+  db: Db,
+  resource: StorageResource,
+  key: ObjectKey,
+  object: KubeObject,
+): Promise<{ rv: string; data: string } | undefined> {
+  const k = keyParams(db, resource, key);
+  const data = encodeObject(object);
+  // NOT EXISTS spares a sequence value (and so a gap for pollers to wait out) on the common
+  // "already exists" path; a racing create still fails on the primary key.
+  const rows = await run(
+    db.sql<{ rv: string }[]>`
+      WITH obj AS (
+        INSERT INTO report_objects (cluster, resource, key, namespace, name, labels, rv, data)
+        SELECT ${k.cluster}::text, ${k.resource}::text, ${k.key}::text, ${k.namespace}::text, ${k.name}::text,
+               ${encodeLabels(object)}::text::jsonb, nextval('report_rv_seq'), ${data}::text
+        WHERE NOT EXISTS (
+          SELECT 1 FROM report_objects
+          WHERE cluster = ${k.cluster} AND resource = ${k.resource} AND key = ${k.key})
+        RETURNING rv
+      ), log AS (
+        INSERT INTO report_changelog (id, cluster, resource, namespace, name, kind, data)
+        SELECT rv, ${k.cluster}::text, ${k.resource}::text, ${k.namespace}::text, ${k.name}::text, 'A', ${data}::text
+        FROM obj
+        RETURNING id
+      )
+      SELECT id::text AS rv, pg_notify(${NOTIFY_CHANNEL}, '') FROM log`,
+    db.timeoutMs,
+  );
+  return rows[0] ? { rv: rows[0].rv, data } : undefined;
+}
+
+export type WriteOutcome =
+  | { done: true; rv: string; data: string }
+  /** Nothing written: `current` is the stored resource version, undefined if the key is absent. */
+  | { done: false; current?: string };
+
+export async function updateObject(
+  db: Db,
+  resource: StorageResource,
+  key: ObjectKey,
+  object: KubeObject,
+  expected: number,
+): Promise<WriteOutcome> {
+  const k = keyParams(db, resource, key);
+  const data = encodeObject(object);
+  const exp = String(expected);
+  // The self-join reads the row version being replaced (rv = expected identifies it), so the
+  // changelog records the previous object without a second round trip or an explicit lock.
+  const rows = await run(
+    db.sql<{ rv: string | null; current: string | null }[]>`
+      WITH obj AS (
+        UPDATE report_objects o
+        SET labels = ${encodeLabels(object)}::text::jsonb, data = ${data}::text, rv = nextval('report_rv_seq')
+        FROM report_objects p
+        WHERE o.cluster = ${k.cluster} AND o.resource = ${k.resource} AND o.key = ${k.key}
+          AND o.rv = ${exp}::bigint
+          AND p.cluster = ${k.cluster} AND p.resource = ${k.resource} AND p.key = ${k.key}
+          AND p.rv = ${exp}::bigint
+        RETURNING o.rv, p.data AS prev_data
+      ), log AS (
+        INSERT INTO report_changelog (id, cluster, resource, namespace, name, kind, data, prev_data, prev_rv)
+        SELECT rv, ${k.cluster}::text, ${k.resource}::text, ${k.namespace}::text, ${k.name}::text, 'M',
+               ${data}::text, prev_data, ${exp}::bigint
+        FROM obj
+        RETURNING id
+      ), nudge AS (
+        SELECT pg_notify(${NOTIFY_CHANNEL}, '') FROM log
+      )
+      SELECT (SELECT id::text FROM log) AS rv,
+             (SELECT rv::text FROM report_objects
+              WHERE cluster = ${k.cluster} AND resource = ${k.resource} AND key = ${k.key}) AS current,
+             (SELECT count(*) FROM nudge) AS notified`,
+    db.timeoutMs,
+  );
+  const row = rows[0];
+  if (row?.rv) return { done: true, rv: row.rv, data };
+  return { done: false, current: row?.current ?? undefined };
+}
+
+export async function deleteObject(
+  db: Db,
+  resource: StorageResource,
+  key: ObjectKey,
+  expected: number | undefined,
+): Promise<WriteOutcome & { prevRv?: string }> {
+  const k = keyParams(db, resource, key);
+  const exp = expected === undefined ? null : String(expected);
+  const rows = await run(
+    db.sql<{ rv: string | null; prev_rv: string | null; data: string | null; current: string | null }[]>`
+      WITH obj AS (
+        DELETE FROM report_objects
+        WHERE cluster = ${k.cluster} AND resource = ${k.resource} AND key = ${k.key}
+          AND (${exp}::bigint IS NULL OR rv = ${exp}::bigint)
+        RETURNING rv, data
+      ), log AS (
+        INSERT INTO report_changelog (id, cluster, resource, namespace, name, kind, data, prev_rv)
+        SELECT nextval('report_rv_seq'), ${k.cluster}::text, ${k.resource}::text, ${k.namespace}::text,
+               ${k.name}::text, 'D', data, rv
+        FROM obj
+        RETURNING id, data, prev_rv
+      ), nudge AS (
+        SELECT pg_notify(${NOTIFY_CHANNEL}, '') FROM log
+      )
+      SELECT (SELECT id::text FROM log) AS rv, (SELECT prev_rv::text FROM log) AS prev_rv,
+             (SELECT data FROM log) AS data,
+             (SELECT rv::text FROM report_objects
+              WHERE cluster = ${k.cluster} AND resource = ${k.resource} AND key = ${k.key}) AS current,
+             (SELECT count(*) FROM nudge) AS notified`,
+    db.timeoutMs,
+  );
+  const row = rows[0];
+  if (row?.rv && row.data !== null && row.prev_rv !== null) {
+    return { done: true, rv: row.rv, data: row.data, prevRv: row.prev_rv };
+  }
+  return { done: false, current: row?.current ?? undefined };
+}
+
+export interface PageQuery {
+  namespace?: string;
+  labelSelector: LabelSelector;
+  fieldSelector: FieldSelector;
+  /** Only keys after this one (a continue position). */
+  after?: ObjectKey;
+  /** Rows to fetch; undefined = all. */
+  limit?: number;
+}
+
+export interface PageRows {
+  /** The newest changelog id visible to the statement. */
+  head: number;
+  /** Changes at or below this are pruned. */
+  compacted: number;
+  /** Changelog rows above the `resolvedUpTo` the caller passed (latest reads only). */
+  above?: number;
+  rows: { rv: string; data: string }[];
+}
+
+function pageConditions(q: PageQuery, p: ParamList): string[] {
+  const conds: string[] = [];
+  if (q.namespace !== undefined) conds.push(`namespace = ${p.add(q.namespace)}`);
+  if (q.after !== undefined) conds.push(`key > ${p.add(keyColumn(q.after))}`);
+  conds.push(...labelSelectorSql(q.labelSelector, p), ...fieldSelectorSql(q.fieldSelector, p));
+  return conds;
+}
+
+function limitClause(limit: number | undefined): string {
+  return limit === undefined ? "" : `LIMIT ${Math.max(0, Math.floor(limit))}`;
+}
+
+const HEAD = `SELECT greatest(coalesce((SELECT max(id) FROM report_changelog), 0), c.revision) AS head,
+  c.revision AS compacted`;
+
+/**
+ * The newest state: one statement, so the page, the head and the compaction point share a snapshot.
+ * `resolvedUpTo` is a changelog id below which every id is known to be committed or filled; the
+ * caller compares `above` with `head - resolvedUpTo` to learn whether a transaction that took a
+ * lower id may still commit (then the head is not yet a safe resource version for this page).
+ */
+export async function selectLatestPage(
+  db: Db,
+  resource: StorageResource,
+  q: PageQuery,
+  resolvedUpTo: number,
+): Promise<PageRows> {
+  const p = new ParamList(3);
+  const where = ["cluster = $1", "resource = $2", ...pageConditions(q, p)].join(" AND ");
+  const text = `
+    SELECT h.head::text AS head, h.compacted::text AS compacted, h.above::text AS above,
+           o.rv::text AS rv, o.data
+    FROM (${HEAD}, (SELECT count(*) FROM report_changelog WHERE id > $3::bigint) AS above
+          FROM report_compaction c) h
+    LEFT JOIN LATERAL (
+      SELECT key, rv, data FROM report_objects WHERE ${where} ORDER BY key ${limitClause(q.limit)}
+    ) o ON true
+    ORDER BY o.key`;
+  return pageRows(
+    await run(
+      db.sql.unsafe(text, [db.cluster, resourceColumn(resource), String(resolvedUpTo), ...p.values], {
+        prepare: true,
+      }),
+      db.timeoutMs,
+    ),
+  );
+}
+
+/**
+ * The state as of resource version `at`: rows not changed since, plus, for rows changed since, the
+ * object before their first later change (from the changelog). Valid while `at` is not compacted.
+ */
+export async function selectPageAt(
+  db: Db,
+  resource: StorageResource,
+  q: PageQuery,
+  at: number,
+): Promise<PageRows> {
+  const p = new ParamList(3);
+  const where = pageConditions(q, p);
+  const text = `
+    SELECT h.head::text AS head, h.compacted::text AS compacted, NULL AS above, s.rv::text AS rv, s.data
+    FROM (${HEAD} FROM report_compaction c) h
+    LEFT JOIN LATERAL (
+      SELECT key, rv, data FROM (
+        SELECT key, namespace, name, labels, rv, data FROM report_objects
+        WHERE cluster = $1 AND resource = $2 AND rv <= $3::bigint
+        UNION ALL
+        SELECT key, namespace, name, coalesce((data::jsonb) -> 'metadata' -> 'labels', '{}'::jsonb), rv, data
+        FROM (
+          SELECT DISTINCT ON (namespace, name)
+            (CASE WHEN namespace = '' THEN name ELSE namespace || '/' || name END) COLLATE "C" AS key,
+            namespace, name, kind, prev_rv AS rv, CASE kind WHEN 'M' THEN prev_data ELSE data END AS data
+          FROM report_changelog
+          WHERE cluster = $1 AND resource = $2 AND id > $3::bigint AND kind <> 'G'
+          ORDER BY namespace, name, id
+        ) first_change
+        WHERE kind IN ('M', 'D')
+      ) state
+      ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+      ORDER BY key ${limitClause(q.limit)}
+    ) s ON true
+    ORDER BY s.key`;
+  return pageRows(
+    await run(
+      db.sql.unsafe(text, [db.cluster, resourceColumn(resource), String(at), ...p.values], { prepare: true }),
+      db.timeoutMs,
+    ),
+  );
+}
+
+function pageRows(
+  result: readonly {
+    head: string;
+    compacted: string;
+    above: string | null;
+    rv: string | null;
+    data: string | null;
+  }[],
+): PageRows {
+  const first = result[0];
+  const rows: { rv: string; data: string }[] = [];
+  for (const r of result) if (r.rv !== null && r.data !== null) rows.push({ rv: r.rv, data: r.data });
+  return {
+    head: Number(first?.head ?? 0),
+    compacted: Number(first?.compacted ?? 0),
+    above: first?.above == null ? undefined : Number(first.above),
+    rows,
+  };
+}
+
+export async function selectHead(db: Db): Promise<{ head: number; compacted: number }> {
+  const rows = await run(
+    db.sql<{ head: string; compacted: string }[]>`
+      SELECT greatest(coalesce((SELECT max(id) FROM report_changelog), 0), c.revision)::text AS head,
+             c.revision::text AS compacted
+      FROM report_compaction c`,
+    db.timeoutMs,
+  );
+  return { head: Number(rows[0]?.head ?? 0), compacted: Number(rows[0]?.compacted ?? 0) };
+}
+
+export async function countObjects(db: Db, resource: StorageResource): Promise<number> {
+  const rows = await run(
+    db.sql<{ n: string }[]>`
+      SELECT count(*)::text AS n FROM report_objects
+      WHERE cluster = ${db.cluster} AND resource = ${resourceColumn(resource)}`,
+    db.timeoutMs,
+  );
+  return Number(rows[0]?.n ?? 0);
+}
