@@ -33,6 +33,8 @@ export interface ValidateOptions {
   /** Check ObjectMeta (name, namespace, labels…) too; default true. */
   checkMetadata?: boolean;
   isCreate?: boolean;
+  /** For an update: the stored object, whose immutable metadata the new one must keep. */
+  old?: KubeObject;
 }
 
 const compiled = new WeakMap<ResourceDef, SchemaNode>();
@@ -142,7 +144,12 @@ export function validationCauses(
 ): StatusCause[] {
   const causes: StatusCause[] = [];
   if (opts.checkMetadata !== false) {
-    causes.push(...objectMetaErrors(def, object.metadata, { isCreate: opts.isCreate ?? true }).map(toCause));
+    causes.push(
+      ...objectMetaErrors(def, object.metadata, {
+        isCreate: opts.isCreate ?? !opts.old,
+        old: opts.old?.metadata,
+      }).map(toCause),
+    );
   }
   causes.push(...compileValidator(def)(object));
   return causes;
@@ -167,7 +174,11 @@ export function validateObject(
 }
 
 /** ObjectMeta rules alone (name or generateName, namespace, labels, annotations, finalizers…): throws 422. */
-export function validateMetadata(def: ResourceDef, meta: ObjectMeta, opts: { isCreate: boolean }): void {
+export function validateMetadata(
+  def: ResourceDef,
+  meta: ObjectMeta,
+  opts: { isCreate: boolean; old?: ObjectMeta },
+): void {
   const causes = objectMetaErrors(def, meta, opts).map(toCause);
   if (causes.length) throw invalid(def.group, def.kind, meta.name ?? "", causes);
 }

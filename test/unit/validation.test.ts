@@ -487,3 +487,77 @@ describe("ObjectMeta", () => {
     expect(ok.object.metadata).toEqual({ name: "a", namespace: "d" });
   });
 });
+
+describe("ObjectMeta on update", () => {
+  const old = {
+    name: "a",
+    namespace: "default",
+    uid: "u1",
+    resourceVersion: "5",
+    generation: 2,
+    creationTimestamp: "2025-01-01T00:00:00Z",
+    finalizers: ["example.com/keep"],
+  };
+
+  it("needs a resource version and keeps name, uid and creationTimestamp", () => {
+    const meta = { ...old, name: "b", uid: "u2", resourceVersion: "", generation: 1 };
+    const causes =
+      statusOf(() => validateMetadata(polr, meta, { isCreate: false, old })).details?.causes ?? [];
+    expect(causes.map((c) => `${c.field}: ${c.message}`)).toEqual([
+      'metadata.resourceVersion: Invalid value: "": must be specified for an update',
+      "metadata.generation: Invalid value: 1: must not be decremented",
+      'metadata.name: Invalid value: "b": field is immutable',
+      'metadata.uid: Invalid value: "u2": field is immutable',
+    ]);
+    expect(() =>
+      validateMetadata(polr, { ...old, labels: { a: "b" } }, { isCreate: false, old }),
+    ).not.toThrow();
+  });
+
+  it("refuses new finalizers once the object is being deleted", () => {
+    const deleting = { ...old, deletionTimestamp: "2025-01-02T00:00:00Z" };
+    const meta = { ...deleting, finalizers: ["example.com/keep", "example.com/new"] };
+    const causes = statusOf(() => validateMetadata(polr, meta, { isCreate: false, old: deleting })).details
+      ?.causes;
+    expect(causes).toEqual([
+      {
+        reason: "FieldValueForbidden",
+        field: "metadata.finalizers",
+        message:
+          'Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{"example.com/new"}',
+      },
+    ]);
+  });
+
+  it("validateObject with the old object applies the update rules, not the create rules", () => {
+    const obj = report({ metadata: { ...old, name: "a" } });
+    const oldObj = report({ metadata: old }) as unknown as KubeObject;
+    expect(() => validateObject(polr, obj, "Strict", { old: oldObj })).not.toThrow();
+    const moved = report({ metadata: { ...old, namespace: "other" } });
+    const err = statusOf(() => validateObject(polr, moved, "Strict", { old: oldObj }));
+    expect(err.details?.causes?.map((c) => c.message)).toEqual([
+      'Invalid value: "other": field is immutable',
+    ]);
+  });
+
+  it("managed fields need a known operation and fieldsType", () => {
+    const meta = {
+      name: "a",
+      namespace: "d",
+      managedFields: [{ manager: "m", operation: "Patch", fieldsType: "FieldsV1", fieldsV1: {} }],
+    };
+    const causes = statusOf(() => validateMetadata(polr, meta, { isCreate: true })).details?.causes;
+    expect(causes).toEqual([
+      {
+        reason: "FieldValueNotSupported",
+        field: "metadata.managedFields[0].operation",
+        message: 'Unsupported value: "Patch": supported values: "Apply", "Update"',
+      },
+    ]);
+  });
+
+  it("findDuplicateFields leaves YAML bodies alone", () => {
+    expect(findDuplicateFields("a: 1\na: 2\n")).toEqual([]);
+    expect(findDuplicateFields('  \n{"a":1,"a":2}')).toEqual(["a"]);
+  });
+});

@@ -17,6 +17,9 @@ export function findDuplicateFields(text: string): string[] {
   const dups: string[] = [];
   const stack: Frame[] = [];
   let i = 0;
+  // Only JSON objects are scanned; a YAML body (apply patches may be YAML) is not this scanner's to read.
+  while (i < text.length && /\s/.test(text[i])) i++;
+  if (text[i] !== "{") return dups;
   const n = text.length;
   // After a string inside an object, we need to know whether it was a key: keys are followed by ':'.
   let expectKey = false;

@@ -6,7 +6,7 @@
 import { isPlainObject } from "../../apimachinery/types.js";
 import type { ObjectMeta } from "../../apimachinery/types.js";
 import type { ResourceDef } from "../../resources/types.js";
-import { type FieldError, forbidden, invalidValue, required, tooLong } from "./field-errors.js";
+import { type FieldError, forbidden, invalidValue, notSupported, required, tooLong } from "./field-errors.js";
 import { isDNS1123Label, isQualifiedName, isValidLabelValue, nameIsDNSSubdomain } from "./names.js";
 
 type FieldKind =
@@ -161,12 +161,16 @@ function coerceValue(
 
 export interface MetadataOptions {
   isCreate: boolean;
+  /** The stored object's metadata, for an update: immutable fields and the resource version are checked. */
+  old?: ObjectMeta;
 }
 
 const TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024;
+const FIELD_IMMUTABLE = "field is immutable";
 
-/** The field errors `ValidateObjectMetaAccessor` reports, in its order. */
-export function objectMetaErrors(def: ResourceDef, meta: ObjectMeta, _opts: MetadataOptions): FieldError[] {
+/** The field errors `ValidateObjectMetaAccessor` (or, with `old`, `…AccessorUpdate`) reports, in its order. */
+export function objectMetaErrors(def: ResourceDef, meta: ObjectMeta, opts: MetadataOptions): FieldError[] {
+  if (opts.old) return [...updateErrors(meta, opts.old), ...contentErrors(meta, false)];
   const errs: FieldError[] = [];
   const name = meta.name ?? "";
   const generateName = meta.generateName ?? "";
@@ -188,6 +192,49 @@ export function objectMetaErrors(def: ResourceDef, meta: ObjectMeta, _opts: Meta
   if (typeof meta.generation === "number" && meta.generation < 0) {
     errs.push(invalidValue("metadata.generation", meta.generation, "must be greater than or equal to 0"));
   }
+  return [...errs, ...contentErrors(meta, true)];
+}
+
+function updateErrors(meta: ObjectMeta, old: ObjectMeta): FieldError[] {
+  const errs: FieldError[] = [];
+  if (old.deletionTimestamp) {
+    const before = new Set(old.finalizers ?? []);
+    const added = [...new Set((meta.finalizers ?? []).filter((f) => !before.has(f)))].sort();
+    if (added.length) {
+      errs.push(
+        forbidden(
+          "metadata.finalizers",
+          `no new finalizers can be added if the object is being deleted, found new finalizers []string{${added.map((f) => JSON.stringify(f)).join(", ")}}`,
+        ),
+      );
+    }
+  }
+  if (!meta.resourceVersion) {
+    errs.push(
+      invalidValue("metadata.resourceVersion", meta.resourceVersion ?? "", "must be specified for an update"),
+    );
+  }
+  if ((meta.generation ?? 0) < (old.generation ?? 0)) {
+    errs.push(invalidValue("metadata.generation", meta.generation ?? 0, "must not be decremented"));
+  }
+  const immutable = [
+    "name",
+    "namespace",
+    "uid",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+  ];
+  for (const f of immutable) {
+    const now = meta[f] ?? null;
+    if (now !== (old[f] ?? null)) errs.push(invalidValue(`metadata.${f}`, now, FIELD_IMMUTABLE));
+  }
+  return errs;
+}
+
+/** Labels, annotations, owner references, finalizers and managed fields: checked on create and update. */
+function contentErrors(meta: ObjectMeta, withFinalizers: boolean): FieldError[] {
+  const errs: FieldError[] = [];
   for (const [k, v] of Object.entries(meta.labels ?? {})) {
     for (const m of isQualifiedName(k)) errs.push(invalidValue("metadata.labels", k, m));
     for (const m of isValidLabelValue(v)) errs.push(invalidValue("metadata.labels", v, m));
@@ -201,8 +248,25 @@ export function objectMetaErrors(def: ResourceDef, meta: ObjectMeta, _opts: Meta
     errs.push(tooLong("metadata.annotations", TOTAL_ANNOTATION_SIZE_LIMIT));
   }
   errs.push(...ownerReferenceErrors(meta.ownerReferences ?? []));
-  (meta.finalizers ?? []).forEach((f, i) => {
-    for (const m of isQualifiedName(f)) errs.push(invalidValue(`metadata.finalizers[${i}]`, f, m));
+  if (withFinalizers) {
+    (meta.finalizers ?? []).forEach((f, i) => {
+      for (const m of isQualifiedName(f)) errs.push(invalidValue(`metadata.finalizers[${i}]`, f, m));
+    });
+  }
+  errs.push(...managedFieldsErrors(meta.managedFields ?? []));
+  return errs;
+}
+
+function managedFieldsErrors(entries: Record<string, unknown>[]): FieldError[] {
+  const errs: FieldError[] = [];
+  entries.forEach((e, i) => {
+    const path = `metadata.managedFields[${i}]`;
+    const op = String(e.operation ?? "");
+    if (op !== "Apply" && op !== "Update")
+      errs.push(notSupported(`${path}.operation`, op, ["Apply", "Update"]));
+    const ft = String(e.fieldsType ?? "");
+    if (ft !== "FieldsV1") errs.push(notSupported(`${path}.fieldsType`, ft, ["FieldsV1"]));
+    if (String(e.manager ?? "").length > 128) errs.push(tooLong(`${path}.manager`, 128));
   });
   return errs;
 }
