@@ -107,11 +107,50 @@ function apply(step: Step, input: unknown[]): unknown[] | undefined {
 /** Compiles a printer-column path once; the evaluator runs per row. Throws on unsupported syntax. */
 export function compileJsonPath(path: string): JsonPathEvaluator {
   const steps = parseSteps(path);
+  const names = fieldNames(steps);
+  if (names !== undefined) {
+    return (obj: unknown): unknown[] => {
+      const v = walkFields(obj, names);
+      return v === undefined ? [] : [v];
+    };
+  }
   return (obj: unknown): unknown[] => {
     let cur: unknown[] | undefined = [obj];
     for (let i = 0; i < steps.length && cur !== undefined && cur.length > 0; i++) cur = apply(steps[i], cur);
     return cur ?? [];
   };
+}
+
+/**
+ * The first value a path selects, or undefined: what a table cell shows. Paths made of plain
+ * fields (every printer column of the served kinds) walk the object without allocating.
+ */
+export function compileJsonPathFirst(path: string): (obj: unknown) => unknown {
+  const steps = parseSteps(path);
+  const names = fieldNames(steps);
+  if (names !== undefined) return (obj: unknown): unknown => walkFields(obj, names);
+  const all = compileJsonPath(path);
+  return (obj: unknown): unknown => all(obj)[0];
+}
+
+function fieldNames(steps: Step[]): string[] | undefined {
+  const names: string[] = [];
+  for (const s of steps) {
+    if (s.kind !== "field") return undefined;
+    names.push(s.name);
+  }
+  return names;
+}
+
+function walkFields(obj: unknown, names: string[]): unknown {
+  let cur = obj;
+  for (let i = 0; i < names.length; i++) {
+    if (cur === null || typeof cur !== "object" || Array.isArray(cur) || !Object.hasOwn(cur, names[i])) {
+      return undefined;
+    }
+    cur = (cur as Record<string, unknown>)[names[i]];
+  }
+  return cur;
 }
 
 const cache = new Map<string, JsonPathEvaluator>();

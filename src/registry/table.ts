@@ -1,5 +1,5 @@
 import { humanAge } from "../apimachinery/age.js";
-import { compileJsonPath, type JsonPathEvaluator } from "../apimachinery/jsonpath.js";
+import { compileJsonPathFirst } from "../apimachinery/jsonpath.js";
 import { badRequest } from "../apimachinery/status.js";
 import type { KubeObject } from "../apimachinery/types.js";
 import type { PrinterColumn, ResourceDef } from "../resources/types.js";
@@ -42,10 +42,10 @@ export function parseIncludeObject(v: string | undefined): IncludeObject {
 
 interface CompiledColumns {
   definitions: TableColumnDefinition[];
-  columns: { type: PrinterColumn["type"]; eval: JsonPathEvaluator }[];
+  columns: { type: PrinterColumn["type"]; first: (obj: unknown) => unknown }[];
 }
 
-const NOTHING: JsonPathEvaluator = () => [];
+const NOTHING = (): undefined => undefined;
 
 /** Column definitions and compiled paths, built once per kind (a ResourceDef lives as long as the server). */
 const compiled = new WeakMap<ResourceDef, CompiledColumns>();
@@ -60,14 +60,14 @@ function columnsOf(def: ResourceDef): CompiledColumns {
     columns: [],
   };
   for (const col of def.printerColumns) {
-    let evaluate: JsonPathEvaluator;
+    let first: (obj: unknown) => unknown;
     try {
-      evaluate = compileJsonPath(col.jsonPath);
+      first = compileJsonPathFirst(col.jsonPath);
     } catch {
       // The API server validated the CRD; a path it accepts that we cannot follow yields empty cells.
-      evaluate = NOTHING;
+      first = NOTHING;
     }
-    c.columns.push({ type: col.type, eval: evaluate });
+    c.columns.push({ type: col.type, first });
     c.definitions.push({
       name: col.name,
       type: col.type,
@@ -105,8 +105,8 @@ export function toTable(
     const cells = new Array<unknown>(columns.length + 1);
     cells[0] = obj.metadata?.name ?? "";
     for (let i = 0; i < columns.length; i++) {
-      const results = columns[i].eval(obj);
-      cells[i + 1] = results.length === 0 ? null : cell(columns[i].type, results[0], now);
+      const v = columns[i].first(obj);
+      cells[i + 1] = v === undefined ? null : cell(columns[i].type, v, now);
     }
     rows[r] = { cells, object: rowObject(obj, opts.includeObject, version) };
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compileJsonPath, evalJsonPath } from "../../src/apimachinery/jsonpath.js";
+import { compileJsonPath, compileJsonPathFirst, evalJsonPath } from "../../src/apimachinery/jsonpath.js";
 
 const report = {
   metadata: {
@@ -68,5 +68,27 @@ describe("compileJsonPath", () => {
 
   it.each(["..a", ".a[?(@.b)]", ".a[1,2]", ".a[x]", ".a[1", "range"])("rejects %j", (path) => {
     expect(() => compileJsonPath(path)).toThrow();
+  });
+});
+
+describe("compileJsonPathFirst", () => {
+  it.each([
+    [".scope.kind", "Pod"],
+    [".metadata.labels['audit\\.kyverno\\.io/source']", "admission"],
+    [".metadata.labels.nothing", null],
+    [".results[*].policy", "a"],
+    [".results[-1].policy", "c"],
+    [".status.phase", undefined],
+    [".scope.kind.length", undefined],
+    [".metadata.labels.toString", undefined],
+  ])("%s gives %j", (path, want) => {
+    expect(compileJsonPathFirst(path)(report)).toEqual(want);
+    // the same as the first of all results
+    expect(compileJsonPath(path)(report)[0]).toEqual(want);
+  });
+
+  it("treats an undefined property as absent", () => {
+    expect(compileJsonPathFirst(".a")({ a: undefined })).toBeUndefined();
+    expect(compileJsonPath(".a")({ a: undefined })).toEqual([]);
   });
 });
