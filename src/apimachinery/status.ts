@@ -94,15 +94,14 @@ export const OBJECT_MODIFIED =
   "the object has been modified; please apply your changes to the latest version and try again";
 
 /** 422 Invalid: `details.kind` is the Kind, not the resource (as the real server does). */
-export function invalid(
-  group: string,
-  kind: string,
-  name: string,
-  causes: StatusCause[],
-): StatusError {
+export function invalid(group: string, kind: string, name: string, causes: StatusCause[]): StatusError {
+  // errors.NewInvalid: `<Kind>.<group> "<name>" is invalid: <field>: <detail>`, a list in brackets when many.
   const list = causes.map((c) => (c.field ? `${c.field}: ${c.message}` : (c.message ?? ""))).join(", ");
+  const qualified = group ? `${kind}.${group}` : kind;
   const msg =
-    causes.length > 1 ? `${kind} "${name}" is invalid: [${list}]` : `${kind} "${name}" is invalid: ${list}`;
+    causes.length > 1
+      ? `${qualified} "${name}" is invalid: [${list}]`
+      : `${qualified} "${name}" is invalid: ${list}`;
   return new StatusError(422, "Invalid", msg, { name, group, kind, causes });
 }
 
@@ -140,12 +139,10 @@ export function gone(message: string): StatusError {
 }
 
 export function resourceVersionTooLarge(requested: number, current: number): StatusError {
-  return new StatusError(
-    504,
-    "Timeout",
-    `Too large resource version: ${requested}, current: ${current}`,
-    { causes: [{ reason: "ResourceVersionTooLarge", message: "Too large resource version" }], retryAfterSeconds: 1 },
-  );
+  return new StatusError(504, "Timeout", `Too large resource version: ${requested}, current: ${current}`, {
+    causes: [{ reason: "ResourceVersionTooLarge", message: "Too large resource version" }],
+    retryAfterSeconds: 1,
+  });
 }
 
 export function unauthorized(message = "Unauthorized"): StatusError {

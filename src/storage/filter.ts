@@ -32,15 +32,22 @@ export function inSelection(obj: KubeObject, sel: Selection): boolean {
 export function filterChange(change: RawChange, sel: Selection): WatchEvent | undefined {
   const now = inSelection(change.object, sel);
   if (change.type !== "MODIFIED" || change.prevObject === undefined) {
-    return now ? { type: change.type, object: change.object, resourceVersion: change.resourceVersion } : undefined;
+    return now
+      ? { type: change.type, object: change.object, resourceVersion: change.resourceVersion }
+      : undefined;
   }
   const before = inSelection(change.prevObject, sel);
-  if (now && before) return { type: "MODIFIED", object: change.object, resourceVersion: change.resourceVersion };
+  if (now && before)
+    return { type: "MODIFIED", object: change.object, resourceVersion: change.resourceVersion };
   if (now) return { type: "ADDED", object: change.object, resourceVersion: change.resourceVersion };
   if (before) {
     // as kube-apiserver's cacheWatcher: the content the watcher last saw, at the update's version
     const metadata = { ...change.prevObject.metadata, resourceVersion: String(change.resourceVersion) };
-    return { type: "DELETED", object: { ...change.prevObject, metadata }, resourceVersion: change.resourceVersion };
+    return {
+      type: "DELETED",
+      object: { ...change.prevObject, metadata },
+      resourceVersion: change.resourceVersion,
+    };
   }
   return undefined;
 }

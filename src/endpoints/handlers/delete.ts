@@ -1,0 +1,33 @@
+import { parseDeleteOptions, parseListParams } from "../../registry/options.js";
+import type { RequestContext } from "../context.js";
+import { contentType, negotiate } from "../negotiate.js";
+import { writeObject } from "../respond.js";
+import { decodeBody, mediaTypeOf, respondObject, type ResourceScope } from "./common.js";
+
+async function deleteOptions(ctx: RequestContext) {
+  const raw = await ctx.body();
+  const body = raw.length > 0 && raw.toString().trim() !== "" ? decodeBody(raw, mediaTypeOf(ctx)) : undefined;
+  return parseDeleteOptions(ctx.query, body);
+}
+
+export async function handleDelete(ctx: RequestContext, scope: ResourceScope): Promise<void> {
+  const n = negotiate(String(ctx.req.headers.accept ?? ""), "single");
+  const o = await deleteOptions(ctx);
+  const res = await scope.registry.delete(ctx.info.namespace, ctx.info.name, o);
+  respondObject(ctx, scope, 200, res.object, n);
+}
+
+export async function handleDeleteCollection(ctx: RequestContext, scope: ResourceScope): Promise<void> {
+  const n = negotiate(String(ctx.req.headers.accept ?? ""), "list");
+  const o = await deleteOptions(ctx);
+  const p = parseListParams(ctx.query, false);
+  const { def } = scope.registry;
+  const page = await scope.registry.deleteCollection(ctx.info.namespace || undefined, p, o);
+  const list = {
+    apiVersion: def.groupVersion,
+    kind: def.listKind,
+    metadata: { resourceVersion: page.resourceVersion },
+    items: page.items,
+  };
+  writeObject(ctx, 200, list, n.encoding, contentType({ ...n, shape: "object" }, "list"));
+}

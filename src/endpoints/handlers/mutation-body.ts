@@ -1,0 +1,16 @@
+import { findDuplicateFields } from "../../registry/validation.js";
+import type { MutationOptions } from "../../registry/options.js";
+import type { RequestContext } from "../context.js";
+import { decodeBody, mediaTypeOf } from "./common.js";
+
+/** Decodes a create/update body and notes duplicate JSON fields, which JSON.parse would silently drop. */
+export async function readMutationBody(ctx: RequestContext, o: MutationOptions): Promise<unknown> {
+  const raw = await ctx.body();
+  const mediaType = mediaTypeOf(ctx);
+  const body = decodeBody(raw, mediaType);
+  if (o.fieldValidation !== "Ignore" && mediaType === "application/json") {
+    const dups = findDuplicateFields(raw.toString("utf8"));
+    if (dups.length > 0) o.duplicates = dups;
+  }
+  return body;
+}

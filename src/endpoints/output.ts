@@ -1,0 +1,117 @@
+import type { KubeObject } from "../apimachinery/types.js";
+import type { ResourceDef } from "../resources/types.js";
+import { toTable } from "../registry/table.js";
+import type { ListPage } from "../registry/store.js";
+import type { RequestContext } from "./context.js";
+import { contentType, type Negotiated } from "./negotiate.js";
+import { encode, writeBody } from "./respond.js";
+
+export type IncludeObject = "None" | "Metadata" | "Object";
+
+/** The object as the client asked to see it: itself, its metadata, or a one-row Table. */
+export function shapeObject(
+  def: ResourceDef,
+  obj: KubeObject,
+  n: Negotiated,
+  includeObject: IncludeObject,
+  now: Date,
+  withColumns = true,
+): unknown {
+  if (n.shape === "metadata") return partialMetadata(obj, n.metaVersion);
+  if (n.shape === "table") {
+    const t = toTable(def, [obj], { includeObject, listMeta: {}, now, withColumnDefinitions: withColumns });
+    if (n.metaVersion !== "v1") t.apiVersion = `meta.k8s.io/${n.metaVersion}`;
+    if (obj.metadata.resourceVersion)
+      (t.metadata as Record<string, unknown>).resourceVersion = obj.metadata.resourceVersion;
+    return t;
+  }
+  return obj;
+}
+
+export function partialMetadata(obj: KubeObject, version = "v1"): Record<string, unknown> {
+  return { kind: "PartialObjectMetadata", apiVersion: `meta.k8s.io/${version}`, metadata: obj.metadata };
+}
+
+function listMeta(page: ListPage): Record<string, unknown> {
+  const m: Record<string, unknown> = { resourceVersion: page.resourceVersion };
+  if (page.continue) m.continue = page.continue;
+  if (page.remainingItemCount !== undefined) m.remainingItemCount = page.remainingItemCount;
+  return m;
+}
+
+/**
+ * Writes a list in the negotiated shape. Pages arrive one at a time and JSON lists are streamed page
+ * by page, so a list without a limit never holds the whole table in memory.
+ */
+export async function writeList(
+  ctx: RequestContext,
+  def: ResourceDef,
+  pages: AsyncIterable<ListPage>,
+  n: Negotiated,
+  includeObject: IncludeObject,
+  now: Date,
+): Promise<void> {
+  const iter = pages[Symbol.asyncIterator]();
+  const first = await iter.next();
+  if (first.done) throw new Error("list produced no page");
+  const page: ListPage = first.value;
+  const ct = contentType(n, "list");
+  const itemsOf = (p: ListPage): unknown[] =>
+    n.shape === "metadata" ? p.items.map((o) => partialMetadata(o, n.metaVersion)) : p.items;
+  const head = (p: ListPage): Record<string, unknown> => {
+    if (n.shape === "table") {
+      const t = toTable(def, p.items, { includeObject, listMeta: listMeta(p), now });
+      if (n.metaVersion !== "v1") t.apiVersion = `meta.k8s.io/${n.metaVersion}`;
+      return t;
+    }
+    if (n.shape === "metadata") {
+      return {
+        kind: "PartialObjectMetadataList",
+        apiVersion: `meta.k8s.io/${n.metaVersion}`,
+        metadata: listMeta(p),
+        items: itemsOf(p),
+      };
+    }
+    return { apiVersion: def.groupVersion, kind: def.listKind, metadata: listMeta(p), items: p.items };
+  };
+  const firstDoc = head(page);
+  // One page (the usual case with a limit), or YAML: encode the whole document at once.
+  if (!page.continue || n.encoding === "yaml") {
+    if (page.continue) {
+      const key = n.shape === "table" ? "rows" : "items";
+      const all = firstDoc[key] as unknown[];
+      for (let r = await iter.next(); !r.done; r = await iter.next()) {
+        all.push(...((head(r.value)[key] as unknown[]) ?? []));
+      }
+      delete (firstDoc.metadata as Record<string, unknown>).continue;
+      delete (firstDoc.metadata as Record<string, unknown>).remainingItemCount;
+    }
+    writeBody(ctx, 200, encode(firstDoc, n.encoding), ct);
+    return;
+  }
+  // Many pages: stream. The array is written last so that pages can be appended to it.
+  const key = n.shape === "table" ? "rows" : "items";
+  const firstItems = firstDoc[key] as unknown[];
+  delete firstDoc[key];
+  delete (firstDoc.metadata as Record<string, unknown>).continue;
+  delete (firstDoc.metadata as Record<string, unknown>).remainingItemCount;
+  const { res } = ctx;
+  res.statusCode = 200;
+  res.setHeader("Content-Type", ct);
+  const headJson = JSON.stringify(firstDoc);
+  let wrote = false;
+  const writeItems = async (items: unknown[]) => {
+    for (const it of items) {
+      const ok = res.write((wrote ? "," : "") + JSON.stringify(it));
+      wrote = true;
+      if (!ok) await new Promise<void>((resolve) => res.once("drain", resolve));
+    }
+  };
+  res.write(`${headJson.slice(0, -1)},"${key}":[`);
+  await writeItems(firstItems);
+  for (let r = await iter.next(); !r.done; r = await iter.next()) {
+    if (ctx.signal.aborted) break;
+    await writeItems((head(r.value)[key] as unknown[]) ?? []);
+  }
+  res.end("]}");
+}

@@ -1,0 +1,89 @@
+/**
+ * What a request is about, from its method and path alone (k8s.io/apiserver pkg/endpoints/request
+ * requestinfo.go). Authorization, limits, logs and routing all read this one value.
+ */
+export interface RequestInfo {
+  isResourceRequest: boolean;
+  path: string;
+  /** get, list, watch, create, update, patch, delete, deletecollection; lower-case method otherwise. */
+  verb: string;
+  apiGroup: string;
+  apiVersion: string;
+  namespace: string;
+  resource: string;
+  subresource: string;
+  name: string;
+}
+
+const MUTATING = new Set(["create", "update", "patch", "delete", "deletecollection"]);
+
+export function isMutating(info: RequestInfo): boolean {
+  return info.isResourceRequest ? MUTATING.has(info.verb) : !["get", "head", "options"].includes(info.verb);
+}
+
+function truthy(v: string | null): boolean {
+  return v !== null && v !== "" && v !== "0" && v.toLowerCase() !== "false";
+}
+
+export function requestInfo(method: string, path: string, query: URLSearchParams): RequestInfo {
+  const m = method.toUpperCase();
+  const info: RequestInfo = {
+    isResourceRequest: false,
+    path,
+    verb: m.toLowerCase(),
+    apiGroup: "",
+    apiVersion: "",
+    namespace: "",
+    resource: "",
+    subresource: "",
+    name: "",
+  };
+  const parts = path.split("/").filter((p) => p !== "");
+  // /apis/<group>/<version>/... or /api/<version>/...; shorter paths are discovery (non-resource).
+  let rest: string[];
+  if (parts[0] === "apis" && parts.length >= 4) {
+    info.apiGroup = parts[1];
+    info.apiVersion = parts[2];
+    rest = parts.slice(3);
+  } else if (parts[0] === "api" && parts.length >= 3) {
+    info.apiVersion = parts[1];
+    rest = parts.slice(2);
+  } else {
+    return info;
+  }
+  info.isResourceRequest = true;
+  const verbs: Record<string, string> = {
+    POST: "create",
+    GET: "get",
+    HEAD: "get",
+    PUT: "update",
+    PATCH: "patch",
+    DELETE: "delete",
+  };
+  info.verb = verbs[m] ?? m.toLowerCase();
+  // Deprecated /watch/ prefix: still served, as kube-apiserver does.
+  if (rest[0] === "watch") {
+    info.verb = "watch";
+    rest = rest.slice(1);
+  }
+  if (rest[0] === "namespaces") {
+    if (rest.length > 1) {
+      info.namespace = rest[1];
+      // /namespaces/<ns> alone names the namespace object itself.
+      rest = rest.length > 2 ? rest.slice(2) : ["namespaces", rest[1]];
+      if (rest[0] === "namespaces") info.namespace = "";
+    }
+  }
+  info.resource = rest[0] ?? "";
+  if (rest.length >= 2) info.name = rest[1];
+  if (rest.length >= 3) info.subresource = rest[2];
+  if (rest.length > 3) info.subresource = rest.slice(2).join("/");
+
+  if (info.name === "") {
+    if (info.verb === "get") info.verb = truthy(query.get("watch")) ? "watch" : "list";
+    else if (info.verb === "delete") info.verb = "deletecollection";
+  } else if (info.verb === "get" && truthy(query.get("watch"))) {
+    info.verb = "watch";
+  }
+  return info;
+}

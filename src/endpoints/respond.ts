@@ -1,0 +1,71 @@
+import { gzipSync } from "node:zlib";
+import { stringify as toYaml } from "yaml";
+import { toStatusError } from "../apimachinery/status.js";
+import type { RequestContext, Res } from "./context.js";
+import type { Encoding } from "./negotiate.js";
+
+// kube-apiserver compresses responses larger than this when the client accepts gzip.
+const GZIP_THRESHOLD = 128 * 1024;
+
+/** `Warning: 299 - "<text>"`, one header value per warning, as k8s.io/apiserver warning.go writes them. */
+export function warningHeaders(warnings: string[]): string[] {
+  return warnings.map((w) => `299 - ${JSON.stringify(w)}`);
+}
+
+function setWarnings(res: Res, warnings: string[]): void {
+  if (warnings.length > 0 && !res.headersSent) res.setHeader("Warning", warningHeaders(warnings));
+}
+
+export function encode(value: unknown, encoding: Encoding): string {
+  return encoding === "yaml" ? toYaml(value) : JSON.stringify(value);
+}
+
+export function writeBody(
+  ctx: RequestContext,
+  code: number,
+  body: string | Buffer,
+  contentType: string,
+): void {
+  const { res } = ctx;
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  setWarnings(res, ctx.warnings);
+  let data = typeof body === "string" ? Buffer.from(body) : body;
+  res.setHeader("Content-Type", contentType);
+  if (data.length > GZIP_THRESHOLD && /\bgzip\b/.test(String(ctx.req.headers["accept-encoding"] ?? ""))) {
+    data = gzipSync(data, { level: 1 });
+    res.setHeader("Content-Encoding", "gzip");
+    res.setHeader("Vary", "Accept-Encoding");
+  }
+  res.setHeader("Content-Length", data.length);
+  res.statusCode = code;
+  res.end(ctx.method === "HEAD" ? undefined : data);
+}
+
+export function writeObject(
+  ctx: RequestContext,
+  code: number,
+  value: unknown,
+  encoding: Encoding,
+  contentType: string,
+): void {
+  writeBody(ctx, code, encode(value, encoding), contentType);
+}
+
+/** The one place errors become responses: a Status, in JSON, with the error's code. */
+export function writeError(ctx: RequestContext, err: unknown): void {
+  const se = toStatusError(err);
+  const status = se.toStatus();
+  ctx.log.error = se.code >= 500 && !(err instanceof Error && err.name === "StatusError") ? err : undefined;
+  ctx.log.reason = se.reason;
+  if (ctx.res.headersSent) {
+    ctx.res.end();
+    return;
+  }
+  const retry = se.details?.retryAfterSeconds;
+  if (retry && (se.code === 429 || se.code === 503 || se.code === 504))
+    ctx.res.setHeader("Retry-After", String(retry));
+  writeBody(ctx, se.code, JSON.stringify(status), "application/json");
+}

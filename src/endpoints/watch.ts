@@ -1,0 +1,134 @@
+import type { KubeObject } from "../apimachinery/types.js";
+import { parseListParams } from "../registry/options.js";
+import type { RegistryWatchEvent } from "../registry/store.js";
+import type { ResourceDef } from "../resources/types.js";
+import type { RequestContext, Res } from "./context.js";
+import { includeObjectOf, type ResourceScope } from "./handlers/common.js";
+import { negotiate, type Negotiated } from "./negotiate.js";
+import { partialMetadata, shapeObject } from "./output.js";
+
+export interface WatchLimits {
+  /** Watches without timeoutSeconds end after a random 1–2× this, as kube-apiserver spreads reconnects. */
+  minRequestTimeoutMs: number;
+  /** Bytes a slow client may leave unread before its watch is closed. */
+  maxBufferedBytes: number;
+  /** How often a bookmark is forwarded to a client that asked for them. */
+  bookmarkIntervalMs: number;
+}
+
+function bookmarkObject(def: ResourceDef, rv: string, n: Negotiated, initialEventsEnd: boolean): unknown {
+  const metadata: Record<string, unknown> = { resourceVersion: rv };
+  if (initialEventsEnd) {
+    const blueprint = { apiVersion: def.groupVersion, kind: def.listKind, metadata: {}, items: [] };
+    metadata.annotations = {
+      "k8s.io/initial-events-end": "true",
+      "kubernetes.io/initial-events-list-blueprint": Buffer.from(JSON.stringify(blueprint)).toString(
+        "base64",
+      ),
+    };
+  }
+  if (n.shape === "metadata") return partialMetadata({ metadata } as KubeObject, n.metaVersion);
+  return { kind: def.kind, apiVersion: def.groupVersion, metadata };
+}
+
+function waitDrain(res: Res, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    res.once("drain", done);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/**
+ * Streams watch events: chunked JSON, one event per line, flushed as it happens. The stream ends on
+ * timeoutSeconds, on the client leaving, or when the client reads too slowly (it re-watches).
+ */
+export async function handleWatch(
+  ctx: RequestContext,
+  scope: ResourceScope,
+  limits: WatchLimits,
+): Promise<void> {
+  const n = negotiate(String(ctx.req.headers.accept ?? ""), "watch");
+  const includeObject = includeObjectOf(ctx);
+  const q = new URLSearchParams(ctx.query);
+  // A watch on one object is a watch on the collection selected by its name.
+  if (ctx.info.name) {
+    const fs = q.get("fieldSelector");
+    q.set("fieldSelector", `metadata.name=${ctx.info.name}${fs ? `,${fs}` : ""}`);
+  }
+  const p = parseListParams(q, true);
+  const { def } = scope.registry;
+  const timeoutMs =
+    p.timeoutSeconds !== undefined && p.timeoutSeconds > 0
+      ? p.timeoutSeconds * 1000
+      : limits.minRequestTimeoutMs * (1 + Math.random());
+  const ac = new AbortController();
+  const onAbort = () => ac.abort();
+  ctx.signal.addEventListener("abort", onAbort, { once: true });
+  const timer = setTimeout(() => ac.abort(), timeoutMs);
+  const { res } = ctx;
+  res.setHeader("Content-Type", "application/json");
+  res.setHeader("Cache-Control", "no-cache, private");
+  if (ctx.warnings.length)
+    res.setHeader(
+      "Warning",
+      ctx.warnings.map((w) => `299 - ${JSON.stringify(w)}`),
+    );
+  res.writeHead(200);
+  // HTTP/1.1 holds headers until the first write; an idle watch must still answer at once.
+  if (typeof res.flushHeaders === "function") res.flushHeaders();
+  let firstTableEvent = true;
+  let lastBookmark = Date.now();
+  let events = 0;
+  const send = async (type: string, object: unknown): Promise<boolean> => {
+    const ok = res.write(`{"type":"${type}","object":${JSON.stringify(object)}}\n`);
+    events++;
+    if (!ok) {
+      if (res.writableLength > limits.maxBufferedBytes) {
+        ctx.log.watchDropped = "slow client";
+        return false;
+      }
+      await waitDrain(res, ac.signal);
+    }
+    return !ac.signal.aborted;
+  };
+  try {
+    const now = scope.now;
+    for await (const ev of scope.registry.watch(
+      ctx.info.namespace || undefined,
+      p,
+      ac.signal,
+    ) as AsyncIterable<RegistryWatchEvent>) {
+      if (ac.signal.aborted) break;
+      let ok = true;
+      if (ev.type === "BOOKMARK") {
+        const due = Date.now() - lastBookmark >= limits.bookmarkIntervalMs;
+        if (ev.initialEventsEnd || (p.allowWatchBookmarks && due)) {
+          lastBookmark = Date.now();
+          ok = await send(
+            "BOOKMARK",
+            bookmarkObject(def, ev.resourceVersion, n, ev.initialEventsEnd === true),
+          );
+        }
+      } else if (ev.type === "ERROR") {
+        await send("ERROR", ev.error.toStatus());
+        break;
+      } else {
+        const object = shapeObject(def, ev.object, n, includeObject, now(), firstTableEvent);
+        if (n.shape === "table") firstTableEvent = false;
+        ok = await send(ev.type, object);
+      }
+      if (!ok) break;
+    }
+  } finally {
+    clearTimeout(timer);
+    ctx.signal.removeEventListener("abort", onAbort);
+    ac.abort();
+    ctx.log.watchEvents = events;
+    if (!res.writableEnded) res.end();
+  }
+}

@@ -1,0 +1,155 @@
+import { readFileSync } from "node:fs";
+import type { Authenticator, Authorizer } from "./apimachinery/auth.js";
+import { parseConfig, type Config } from "./config.js";
+import { buildDiscovery } from "./endpoints/discovery.js";
+import { buildOpenAPI } from "./endpoints/openapi.js";
+import { openapiRoutes } from "./endpoints/openapi-routes.js";
+import { createRouter, type Route } from "./endpoints/router.js";
+import { Registry } from "./registry/store.js";
+import { loadResources } from "./resources/index.js";
+import { buildHandlerChain } from "./server/chain.js";
+import { handleHealth, type HealthCheck } from "./server/health.js";
+import { createHttpServer, type TlsMaterial } from "./server/http.js";
+import { createLogger } from "./server/logger.js";
+import { selfSignedServingCert } from "./server/serving-cert.js";
+import { loadOrCreateToken, staticTokenAuthenticator, writeKubeconfig } from "./server/standalone.js";
+import { createStorage } from "./storage/factory.js";
+
+const HEALTH_PATHS = ["/healthz", "/livez", "/readyz"];
+
+function servingHosts(cfg: Config): { dns: string[]; ips: string[] } {
+  const dns = [
+    "localhost",
+    cfg.serviceName,
+    `${cfg.serviceName}.${cfg.serviceNamespace}`,
+    `${cfg.serviceName}.${cfg.serviceNamespace}.svc`,
+    `${cfg.serviceName}.${cfg.serviceNamespace}.svc.cluster.local`,
+  ];
+  const ips = ["127.0.0.1", "::1"];
+  if (cfg.bindAddress !== "0.0.0.0" && cfg.bindAddress !== "::" && !ips.includes(cfg.bindAddress))
+    ips.push(cfg.bindAddress);
+  return { dns, ips };
+}
+
+async function main(): Promise<void> {
+  const cfg = parseConfig(process.argv.slice(2), process.env);
+  const log = createLogger(cfg.logLevel, cfg.logFormat);
+  const served = new Set(cfg.serveGroups);
+  const resources = loadResources().filter((d) => served.has(d.group));
+
+  let storage;
+  try {
+    storage = await createStorage(cfg, log);
+  } catch (err) {
+    log.fatal(
+      { backend: cfg.storageBackend, err: err instanceof Error ? err.message : String(err) },
+      "cannot open storage",
+    );
+    process.exit(1);
+  }
+  const registries = resources.map((d) => new Registry(d, storage, { maxPageSize: cfg.maxPageSize }));
+
+  // Serving certificate: files (reloaded by the caller on change) or self-signed in --cert-dir.
+  let key: string;
+  let cert: string;
+  let caCert: string;
+  if (cfg.tlsCertFile && cfg.tlsPrivateKeyFile) {
+    cert = readFileSync(cfg.tlsCertFile, "utf8");
+    key = readFileSync(cfg.tlsPrivateKeyFile, "utf8");
+    caCert = cert;
+  } else {
+    const sc = await selfSignedServingCert(cfg.certDir, servingHosts(cfg));
+    ({ key, cert, caCert } = sc);
+  }
+
+  const inCluster = Boolean(cfg.kubeconfig || cfg.inCluster.host);
+  let authenticate: Authenticator;
+  let authorize: Authorizer;
+  let clientCAs: string[] = [];
+  let adminToken: string | undefined;
+  if (!inCluster) {
+    adminToken = loadOrCreateToken(cfg.certDir);
+    authenticate = staticTokenAuthenticator(adminToken);
+    authorize = async () => ({ allowed: true });
+    log.warn({}, "standalone mode: no kube-apiserver; one admin token, every authenticated request allowed");
+  } else {
+    throw new Error("cluster mode is not wired yet");
+  }
+
+  let shuttingDown = false;
+  const readyChecks: HealthCheck[] = [
+    { name: "storage", check: () => storage.ready() },
+    {
+      name: "shutdown",
+      check: async () => {
+        if (shuttingDown) throw new Error("shutting down");
+      },
+    },
+  ];
+  const liveChecks: HealthCheck[] = [{ name: "ping", check: async () => {} }];
+  const extra = new Map<string, Route>([
+    ...openapiRoutes(buildOpenAPI(resources)),
+    ["/livez", (ctx) => handleHealth(ctx, liveChecks)],
+    ["/livez/", (ctx) => handleHealth(ctx, liveChecks)],
+    ["/healthz", (ctx) => handleHealth(ctx, [...liveChecks, ...readyChecks.slice(0, 1)])],
+    ["/readyz", (ctx) => handleHealth(ctx, readyChecks)],
+    ["/readyz/", (ctx) => handleHealth(ctx, readyChecks)],
+  ]);
+  const route = createRouter({
+    registries,
+    discovery: buildDiscovery(resources),
+    extra,
+    watch: {
+      minRequestTimeoutMs: cfg.minRequestTimeoutMs,
+      maxBufferedBytes: 16 * 1024 * 1024,
+      bookmarkIntervalMs: 60_000,
+    },
+    now: () => new Date(),
+  });
+  const alwaysAllow = new Set(cfg.authorizationAlwaysAllowPaths);
+  const handler = buildHandlerChain({
+    route,
+    authenticate,
+    authorize,
+    isPublic: (p) => HEALTH_PATHS.some((h) => p === h || p.startsWith(`${h}/`)),
+    isAlwaysAllowed: (p) =>
+      alwaysAllow.has(p) || [...alwaysAllow].some((a) => a.endsWith("*") && p.startsWith(a.slice(0, -1))),
+    limits: cfg,
+    requestTimeoutMs: cfg.requestTimeoutMs,
+  });
+  const tls: TlsMaterial = {
+    key,
+    cert,
+    clientCAs,
+    minVersion: cfg.tlsMinVersion === "VersionTLS13" ? "TLSv1.3" : "TLSv1.2",
+    ciphers: cfg.tlsCipherSuites.length ? cfg.tlsCipherSuites.join(":") : undefined,
+  };
+  const server = createHttpServer(tls, handler, log);
+  const port = await server.listen(cfg.securePort, cfg.bindAddress);
+  const host = cfg.bindAddress === "0.0.0.0" || cfg.bindAddress === "::" ? "127.0.0.1" : cfg.bindAddress;
+  const url = `https://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  if (cfg.writeKubeconfig && adminToken) {
+    writeKubeconfig(cfg.writeKubeconfig, url, caCert, adminToken);
+    log.info({ kubeconfig: cfg.writeKubeconfig }, "wrote kubeconfig");
+  }
+  log.info({ port, url, backend: cfg.storageBackend, kinds: resources.length }, "serving");
+  clientCAs = [];
+
+  const shutdown = async (signal: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log.info({ signal }, "shutting down: /readyz fails, then connections close");
+    await new Promise((r) => setTimeout(r, cfg.shutdownDelayMs));
+    await server.close(5_000);
+    await storage.close();
+    log.info({}, "stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

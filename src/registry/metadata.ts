@@ -1,0 +1,84 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import type { KubeObject, ObjectMeta } from "../apimachinery/types.js";
+
+/** Every report this server stores says so, so users and Kyverno can tell where it lives. */
+export const SERVED_BY_ANNOTATION = "reports.kyverno.io/served-by-reports-server";
+
+/** RFC 3339 with second precision, as metav1.Time serializes. */
+export function nowTimestamp(now = new Date()): string {
+  return now.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+// k8s.io/apiserver pkg/storage/names: 5 characters from an alphabet without vowels or look-alikes.
+const ALPHABET = "bcdfghjklmnpqrstvwxz2456789";
+const MAX_GENERATED_NAME_LENGTH = 63 - 5;
+
+export function generateName(base: string): string {
+  const prefix = base.length > MAX_GENERATED_NAME_LENGTH ? base.slice(0, MAX_GENERATED_NAME_LENGTH) : base;
+  const bytes = randomBytes(5);
+  let s = "";
+  for (const b of bytes) s += ALPHABET[b % ALPHABET.length];
+  return prefix + s;
+}
+
+/** System fields a client may not set on create (rest.BeforeCreate + FillObjectMetaSystemFields). */
+export function prepareForCreate(obj: KubeObject, now: Date): KubeObject {
+  const meta: ObjectMeta = { ...obj.metadata };
+  meta.uid = randomUUID();
+  meta.creationTimestamp = nowTimestamp(now);
+  meta.generation = 1;
+  delete meta.resourceVersion;
+  delete meta.deletionTimestamp;
+  delete meta.deletionGracePeriodSeconds;
+  delete meta.selfLink;
+  meta.annotations = { ...meta.annotations, [SERVED_BY_ANNOTATION]: "true" };
+  return { ...obj, metadata: meta };
+}
+
+/** Keeps what an update may not change, and bumps generation only for changes outside metadata. */
+export function prepareForUpdate(next: KubeObject, old: KubeObject): KubeObject {
+  const meta: ObjectMeta = { ...next.metadata };
+  const o = old.metadata;
+  meta.uid = o.uid;
+  meta.creationTimestamp = o.creationTimestamp;
+  meta.resourceVersion = o.resourceVersion;
+  if (o.deletionTimestamp !== undefined) meta.deletionTimestamp = o.deletionTimestamp;
+  else delete meta.deletionTimestamp;
+  if (o.deletionGracePeriodSeconds !== undefined)
+    meta.deletionGracePeriodSeconds = o.deletionGracePeriodSeconds;
+  else delete meta.deletionGracePeriodSeconds;
+  delete meta.selfLink;
+  meta.annotations = { ...meta.annotations, [SERVED_BY_ANNOTATION]: "true" };
+  const out = { ...next, metadata: meta };
+  meta.generation = (o.generation ?? 1) + (specChanged(out, old) ? 1 : 0);
+  return out;
+}
+
+function specChanged(a: KubeObject, b: KubeObject): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  for (const k of keys) {
+    if (k === "metadata" || k === "apiVersion" || k === "kind") continue;
+    if (!deepEqual(a[k], b[k])) return true;
+  }
+  return false;
+}
+
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  const ob = b as Record<string, unknown>;
+  const oa = a as Record<string, unknown>;
+  for (const k of ka) {
+    if (!Object.prototype.hasOwnProperty.call(ob, k) || !deepEqual(oa[k], ob[k])) return false;
+  }
+  return true;
+}

@@ -1,0 +1,474 @@
+import { decodeContinue, encodeContinue } from "../apimachinery/continue.js";
+import { applyJsonPatch, applyMergePatch } from "../apimachinery/patch.js";
+import { parseResourceVersion } from "../apimachinery/resourceversion.js";
+import {
+  badRequest,
+  conflict,
+  expired,
+  internalError,
+  invalid,
+  OBJECT_MODIFIED,
+  StatusError,
+  unsupportedMediaType,
+  type GroupResource,
+} from "../apimachinery/status.js";
+import { isPlainObject, type KubeObject } from "../apimachinery/types.js";
+import type { ResourceDef } from "../resources/types.js";
+import {
+  isStorageError,
+  type ListResult,
+  type ObjectKey,
+  type ReadConsistency,
+  type Storage,
+  type StorageResource,
+} from "../storage/interface.js";
+import { storageToStatus } from "./errors.js";
+import { deepEqual, generateName, nowTimestamp, prepareForCreate, prepareForUpdate } from "./metadata.js";
+import type { DeleteOptions, ListParams, MutationOptions } from "./options.js";
+import { decodeObject, validateDecoded } from "./validation.js";
+
+export interface ListPage {
+  items: KubeObject[];
+  resourceVersion: string;
+  continue?: string;
+  remainingItemCount?: number;
+}
+
+export interface WriteResult {
+  object: KubeObject;
+  warnings: string[];
+  /** 201 when the write created the object. */
+  created: boolean;
+}
+
+export type RegistryWatchEvent =
+  | { type: "ADDED" | "MODIFIED" | "DELETED"; object: KubeObject }
+  | { type: "BOOKMARK"; resourceVersion: string; initialEventsEnd?: boolean }
+  | { type: "ERROR"; error: StatusError };
+
+export type PatchType = "json" | "merge" | "apply";
+
+export interface RegistryOptions {
+  maxPageSize: number;
+  now?: () => Date;
+}
+
+const CONFLICT_RETRIES = 5;
+const GENERATE_NAME_RETRIES = 8;
+
+/**
+ * The API semantics of one kind, generic over every kind (k8s.io/apiserver registry/generic/registry
+ * store.go): metadata, validation, optimistic concurrency, patches, dry run, finalizers. Per-kind facts
+ * come only from the ResourceDef.
+ */
+export class Registry {
+  readonly gr: GroupResource;
+  readonly sr: StorageResource;
+  private readonly now: () => Date;
+
+  constructor(
+    readonly def: ResourceDef,
+    private readonly storage: Storage,
+    private readonly opts: RegistryOptions,
+  ) {
+    this.gr = { group: def.group, resource: def.plural };
+    this.sr = { group: def.group, resource: def.plural, namespaced: def.namespaced };
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  private key(namespace: string, name: string): ObjectKey {
+    return { namespace: this.def.namespaced ? namespace : "", name };
+  }
+
+  private fail(err: unknown, name: string, what?: "continue"): never {
+    throw storageToStatus(err, this.gr, name, what);
+  }
+
+  async get(namespace: string, name: string): Promise<KubeObject> {
+    try {
+      return await this.storage.get(this.sr, this.key(namespace, name));
+    } catch (err) {
+      this.fail(err, name);
+    }
+  }
+
+  /** One page of a list; `limit` is capped at the server's page size (a continue token says there is more). */
+  async list(namespace: string | undefined, p: ListParams, limitOverride?: number): Promise<ListPage> {
+    const limit = Math.min(limitOverride ?? p.limit ?? this.opts.maxPageSize, this.opts.maxPageSize);
+    let consistency: ReadConsistency = { kind: "latest" };
+    let continueFrom: { after: ObjectKey; resourceVersion: number } | undefined;
+    if (p.continueToken) {
+      continueFrom = decodeContinue(p.continueToken);
+    } else {
+      consistency = readConsistency(p);
+    }
+    let res: ListResult;
+    try {
+      res = await this.storage.list(this.sr, {
+        namespace: this.def.namespaced ? namespace : undefined,
+        labelSelector: p.labelSelector,
+        fieldSelector: p.fieldSelector,
+        limit,
+        continueFrom,
+        consistency,
+      });
+    } catch (err) {
+      if (isStorageError(err, "TooLargeResourceVersion")) {
+        throw storageToStatus(err, this.gr, "");
+      }
+      this.fail(err, "", continueFrom ? "continue" : undefined);
+    }
+    const page: ListPage = { items: res.items, resourceVersion: String(res.resourceVersion) };
+    if (res.continueAfter) {
+      page.continue = encodeContinue({ resourceVersion: res.resourceVersion, after: res.continueAfter });
+      if (res.remainingItemCount !== undefined) page.remainingItemCount = res.remainingItemCount;
+    }
+    return page;
+  }
+
+  /**
+   * A list without a limit, page by page, so that the server never holds a whole table: the caller
+   * streams each page out before asking for the next. Every page reports the first page's version.
+   */
+  async *listAll(namespace: string | undefined, p: ListParams): AsyncGenerator<ListPage> {
+    let params = p;
+    for (;;) {
+      const page = await this.list(namespace, params, this.opts.maxPageSize);
+      yield page;
+      if (!page.continue) return;
+      params = {
+        ...p,
+        continueToken: page.continue,
+        resourceVersion: undefined,
+        resourceVersionMatch: undefined,
+      };
+    }
+  }
+
+  async create(namespace: string, body: unknown, o: MutationOptions): Promise<WriteResult> {
+    const { object: obj, warnings } = decodeObject(this.def, body, o.fieldValidation, o.duplicates);
+    this.placeInNamespace(obj, namespace);
+    if (obj.metadata.resourceVersion) {
+      throw internalError("resourceVersion should not be set on objects to be created");
+    }
+    const generate = !obj.metadata.name && !!obj.metadata.generateName;
+    for (let attempt = 0; ; attempt++) {
+      const candidate = prepareForCreate(obj, this.now());
+      if (generate) candidate.metadata.name = generateName(obj.metadata.generateName ?? "");
+      validateDecoded(this.def, candidate, { isCreate: true });
+      if (o.dryRun) return { object: candidate, warnings, created: true };
+      try {
+        const stored = await this.storage.create(
+          this.sr,
+          this.key(namespace, candidate.metadata.name!),
+          candidate,
+        );
+        return { object: stored, warnings, created: true };
+      } catch (err) {
+        if (generate && isStorageError(err, "KeyExists") && attempt < GENERATE_NAME_RETRIES) continue;
+        this.fail(err, candidate.metadata.name!);
+      }
+    }
+  }
+
+  async update(namespace: string, name: string, body: unknown, o: MutationOptions): Promise<WriteResult> {
+    const { object: obj, warnings } = decodeObject(this.def, body, o.fieldValidation, o.duplicates);
+    this.placeInNamespace(obj, namespace);
+    checkName(obj, name);
+    if (!obj.metadata.resourceVersion) {
+      throw invalid(this.def.group, this.def.kind, name, [
+        {
+          reason: "FieldValueInvalid",
+          field: "metadata.resourceVersion",
+          message: "Invalid value: 0x0: must be specified for an update",
+        },
+      ]);
+    }
+    const object = await this.guaranteedUpdate(namespace, name, o, () => obj);
+    return { object, warnings, created: false };
+  }
+
+  async patch(
+    namespace: string,
+    name: string,
+    type: PatchType,
+    patch: unknown,
+    o: MutationOptions,
+  ): Promise<WriteResult> {
+    if (type === "apply") throw unsupportedMediaType();
+    let warnings: string[] = [];
+    const object = await this.guaranteedUpdate(namespace, name, o, (current) => {
+      const base = structuredClone(current) as KubeObject;
+      const patched = type === "json" ? applyJsonPatch(base, patch) : applyMergePatch(base, patch);
+      if (!isPlainObject(patched)) throw badRequest("the patch did not produce an object");
+      const res = decodeObject(this.def, patched, o.fieldValidation);
+      warnings = res.warnings;
+      this.placeInNamespace(res.object, namespace);
+      checkName(res.object, name);
+      return res.object;
+    });
+    return { object, warnings, created: false };
+  }
+
+  /**
+   * Read, change, compare-and-swap, retry on a lost race (storage GuaranteedUpdate). A resource version
+   * in the new object is a precondition: a mismatch is a 409, never retried.
+   */
+  private async guaranteedUpdate(
+    namespace: string,
+    name: string,
+    o: MutationOptions,
+    tryUpdate: (current: KubeObject) => KubeObject,
+  ): Promise<KubeObject> {
+    const key = this.key(namespace, name);
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.get(namespace, name);
+      const next = tryUpdate(current);
+      const wanted = next.metadata.resourceVersion;
+      if (wanted && wanted !== current.metadata.resourceVersion) {
+        throw conflict(this.gr, name, OBJECT_MODIFIED);
+      }
+      if (next.metadata.uid && next.metadata.uid !== current.metadata.uid) {
+        throw invalid(this.def.group, this.def.kind, name, [
+          {
+            reason: "FieldValueInvalid",
+            field: "metadata.uid",
+            message: `Invalid value: "${next.metadata.uid}": field is immutable`,
+          },
+        ]);
+      }
+      const prepared = prepareForUpdate(next, current);
+      checkFinalizersWhileDeleting(this.def, prepared, current);
+      validateDecoded(this.def, prepared, { isCreate: false });
+      if (deepEqual(prepared, current)) return current;
+      const rv = Number(current.metadata.resourceVersion);
+      const finished = prepared.metadata.deletionTimestamp && !(prepared.metadata.finalizers ?? []).length;
+      if (o.dryRun) return prepared;
+      try {
+        if (finished) {
+          await this.storage.delete(this.sr, key, rv);
+          return prepared;
+        }
+        return await this.storage.update(this.sr, key, prepared, rv);
+      } catch (err) {
+        if (isStorageError(err, "Conflict") && !wanted && attempt < CONFLICT_RETRIES) continue;
+        this.fail(err, name);
+      }
+    }
+  }
+
+  async delete(
+    namespace: string,
+    name: string,
+    o: DeleteOptions,
+  ): Promise<{ object: KubeObject; deleted: boolean }> {
+    const key = this.key(namespace, name);
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.get(namespace, name);
+      this.checkPreconditions(current, o);
+      const rv = Number(current.metadata.resourceVersion);
+      const finalizers = [...(current.metadata.finalizers ?? [])];
+      // Orphan and Foreground are carried out by the garbage collector, through these finalizers.
+      const gcFinalizer =
+        o.propagationPolicy === "Orphan"
+          ? "orphan"
+          : o.propagationPolicy === "Foreground"
+            ? "foregroundDeletion"
+            : "";
+      if (gcFinalizer && !finalizers.includes(gcFinalizer)) finalizers.push(gcFinalizer);
+      try {
+        if (finalizers.length > 0) {
+          if (
+            current.metadata.deletionTimestamp &&
+            finalizers.length === current.metadata.finalizers?.length
+          ) {
+            return { object: current, deleted: false };
+          }
+          const marked: KubeObject = {
+            ...current,
+            metadata: {
+              ...current.metadata,
+              finalizers,
+              deletionTimestamp: current.metadata.deletionTimestamp ?? nowTimestamp(this.now()),
+              deletionGracePeriodSeconds: current.metadata.deletionGracePeriodSeconds ?? 0,
+            },
+          };
+          if (o.dryRun) return { object: marked, deleted: false };
+          return { object: await this.storage.update(this.sr, key, marked, rv), deleted: false };
+        }
+        if (o.dryRun) return { object: current, deleted: true };
+        return { object: await this.storage.delete(this.sr, key, rv), deleted: true };
+      } catch (err) {
+        const pinned = o.preconditions?.resourceVersion !== undefined;
+        if (isStorageError(err, "Conflict") && !pinned && attempt < CONFLICT_RETRIES) continue;
+        this.fail(err, name);
+      }
+    }
+  }
+
+  private checkPreconditions(current: KubeObject, o: DeleteOptions): void {
+    const pc = o.preconditions;
+    const name = current.metadata.name ?? "";
+    if (pc?.uid !== undefined && pc.uid !== current.metadata.uid) {
+      throw conflict(
+        this.gr,
+        name,
+        `Precondition failed: UID in precondition: ${pc.uid}, UID in object meta: ${current.metadata.uid}`,
+      );
+    }
+    if (pc?.resourceVersion !== undefined && pc.resourceVersion !== current.metadata.resourceVersion) {
+      throw conflict(
+        this.gr,
+        name,
+        `Precondition failed: ResourceVersion in precondition: ${pc.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`,
+      );
+    }
+  }
+
+  /** DELETE on the collection: every matching object, one compare-and-swap each. */
+  async deleteCollection(namespace: string | undefined, p: ListParams, o: DeleteOptions): Promise<ListPage> {
+    const deleted: KubeObject[] = [];
+    let rv = "";
+    for await (const page of this.listAll(namespace, { ...p, limit: undefined, continueToken: undefined })) {
+      rv ||= page.resourceVersion;
+      for (const item of page.items) {
+        try {
+          const res = await this.delete(item.metadata.namespace ?? "", item.metadata.name ?? "", {
+            ...o,
+            preconditions: undefined,
+          });
+          deleted.push(res.object);
+        } catch (err) {
+          if (err instanceof StatusError && err.code === 404) continue;
+          throw err;
+        }
+      }
+    }
+    return { items: deleted, resourceVersion: rv };
+  }
+
+  /**
+   * A watch as the API serves it: synthetic ADDED events for the current state when asked
+   * (resourceVersion ""/"0", or sendInitialEvents), then every change after the start point.
+   */
+  async *watch(
+    namespace: string | undefined,
+    p: ListParams,
+    signal: AbortSignal,
+  ): AsyncGenerator<RegistryWatchEvent> {
+    const rv = p.resourceVersion ?? "";
+    const initial = p.sendInitialEvents ?? (rv === "" || rv === "0");
+    let from: number;
+    if (initial) {
+      const listParams: ListParams = {
+        ...p,
+        limit: undefined,
+        continueToken: undefined,
+        resourceVersionMatch: rv && rv !== "0" ? "NotOlderThan" : undefined,
+        resourceVersion: rv && rv !== "0" ? rv : undefined,
+        sendInitialEvents: undefined,
+        watch: false,
+      };
+      let listRV = "";
+      try {
+        for await (const page of this.listAll(namespace, listParams)) {
+          listRV ||= page.resourceVersion;
+          for (const object of page.items) yield { type: "ADDED", object };
+          if (signal.aborted) return;
+        }
+      } catch (err) {
+        if (err instanceof StatusError) {
+          yield { type: "ERROR", error: err };
+          return;
+        }
+        throw err;
+      }
+      from = Number(listRV);
+      if (p.sendInitialEvents) yield { type: "BOOKMARK", resourceVersion: listRV, initialEventsEnd: true };
+    } else {
+      from = parseResourceVersion(rv) ?? 0;
+    }
+    try {
+      const stream = this.storage.watch(
+        this.sr,
+        {
+          namespace: this.def.namespaced ? namespace : undefined,
+          labelSelector: p.labelSelector,
+          fieldSelector: p.fieldSelector,
+          fromResourceVersion: from,
+        },
+        signal,
+      );
+      for await (const ev of stream) {
+        if (ev.type === "BOOKMARK") yield { type: "BOOKMARK", resourceVersion: String(ev.resourceVersion) };
+        else yield { type: ev.type, object: ev.object };
+      }
+    } catch (err) {
+      if (signal.aborted) return;
+      if (isStorageError(err, "Compacted")) {
+        yield {
+          type: "ERROR",
+          error: expired(`too old resource version: ${from} (${err.resourceVersion ?? from + 1})`),
+        };
+        return;
+      }
+      // A watcher that fell behind is closed; the client re-watches from its last version.
+      if (isStorageError(err, "TooSlow")) return;
+      const status = storageToStatus(err, this.gr, "");
+      if (status instanceof StatusError) {
+        yield { type: "ERROR", error: status };
+        return;
+      }
+      throw err;
+    }
+  }
+
+  /** Namespace from the path; a different one in the body is a 400, as kube-apiserver answers. */
+  private placeInNamespace(obj: KubeObject, namespace: string): void {
+    if (!this.def.namespaced) {
+      delete obj.metadata.namespace;
+      return;
+    }
+    const ns = obj.metadata.namespace;
+    if (ns && ns !== namespace) {
+      throw badRequest(
+        "the namespace of the provided object does not match the namespace sent on the request",
+      );
+    }
+    obj.metadata.namespace = namespace;
+  }
+}
+
+function checkName(obj: KubeObject, name: string): void {
+  if (obj.metadata.name !== name) {
+    throw badRequest(
+      `the name of the object (${obj.metadata.name ?? ""}) does not match the name on the URL (${name})`,
+    );
+  }
+}
+
+function checkFinalizersWhileDeleting(def: ResourceDef, next: KubeObject, current: KubeObject): void {
+  if (!current.metadata.deletionTimestamp) return;
+  const had = new Set(current.metadata.finalizers ?? []);
+  const added = (next.metadata.finalizers ?? []).filter((f) => !had.has(f));
+  if (added.length > 0) {
+    throw invalid(def.group, def.kind, current.metadata.name ?? "", [
+      {
+        reason: "FieldValueForbidden",
+        field: "metadata.finalizers",
+        message: `Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{${added.map((f) => `"${f}"`).join(", ")}}`,
+      },
+    ]);
+  }
+}
+
+/** resourceVersion + resourceVersionMatch → what the store must read (api-concepts, "resource versions"). */
+function readConsistency(p: ListParams): ReadConsistency {
+  const rv = parseResourceVersion(p.resourceVersion);
+  if (rv === undefined) return { kind: "latest" };
+  if (p.resourceVersionMatch === "Exact") return { kind: "exact", resourceVersion: rv };
+  if (rv === 0) return { kind: "any" };
+  // Legacy: a resourceVersion with a limit and no match means exactly that version.
+  if (p.resourceVersionMatch === undefined && p.limit) return { kind: "exact", resourceVersion: rv };
+  return { kind: "notOlderThan", resourceVersion: rv };
+}

@@ -1,0 +1,29 @@
+import type { Authenticator, Authorizer } from "../apimachinery/auth.js";
+import type { Route } from "../endpoints/router.js";
+import { withAuthentication, withAuthorization } from "./filters/auth.js";
+import { withInflightLimit, type InflightLimits } from "./filters/inflight.js";
+import { withTimeout } from "./filters/timeout.js";
+import type { Handler } from "./filters/types.js";
+
+export interface ChainDeps {
+  route: Route;
+  authenticate: Authenticator;
+  authorize: Authorizer;
+  /** Paths anyone may call without credentials (health). */
+  isPublic: (path: string) => boolean;
+  /** Paths that skip authorization (--authorization-always-allow-paths). */
+  isAlwaysAllowed: (path: string) => boolean;
+  limits: InflightLimits;
+  requestTimeoutMs: number;
+  onReject?: (reason: string) => void;
+}
+
+/** The filter chain, outermost last, as kube-apiserver's DefaultBuildHandlerChain reads. */
+export function buildHandlerChain(d: ChainDeps): Handler {
+  let h: Handler = d.route;
+  h = withAuthorization(h, d.authorize, (p) => d.isPublic(p) || d.isAlwaysAllowed(p));
+  h = withTimeout(h, d.requestTimeoutMs);
+  h = withInflightLimit(h, d.limits, { readonly: 0, mutating: 0, watches: 0 }, d.onReject);
+  h = withAuthentication(h, d.authenticate, d.isPublic);
+  return h;
+}

@@ -1,0 +1,135 @@
+import { randomUUID } from "node:crypto";
+import { createSecureServer, type Http2SecureServer, type SecureServerOptions } from "node:http2";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import type { Logger } from "pino";
+import type { RequestContext } from "../endpoints/context.js";
+import { requestInfo } from "../endpoints/requestinfo.js";
+import { writeError } from "../endpoints/respond.js";
+import { readBody } from "./body.js";
+import type { Handler } from "./filters/types.js";
+
+export interface TlsMaterial {
+  key: string;
+  cert: string;
+  /** CAs whose clients are asked for a certificate (front-proxy, client-ca); verification is the authenticator's. */
+  clientCAs: string[];
+  minVersion: "TLSv1.2" | "TLSv1.3";
+  ciphers?: string;
+}
+
+export interface HttpServer {
+  listen(port: number, host: string): Promise<number>;
+  /** New certificates or client CAs, without dropping connections. */
+  setTls(tls: TlsMaterial): void;
+  /** Stops accepting; resolves when every connection is gone or `graceMs` has passed. */
+  close(graceMs: number): Promise<void>;
+}
+
+function secureOptions(tls: TlsMaterial): SecureServerOptions {
+  return {
+    key: tls.key,
+    cert: tls.cert,
+    ca: tls.clientCAs.length > 0 ? tls.clientCAs : undefined,
+    requestCert: true,
+    rejectUnauthorized: false,
+    minVersion: tls.minVersion,
+    ciphers: tls.ciphers,
+  };
+}
+
+/**
+ * HTTPS with HTTP/2 for clients that offer it (kubectl, client-go) and HTTP/1.1 for the rest.
+ * Each request becomes a RequestContext and runs through the filter chain; errors become a Status here.
+ */
+export function createHttpServer(tls: TlsMaterial, handler: Handler, log: Logger): HttpServer {
+  const server: Http2SecureServer = createSecureServer({ ...secureOptions(tls), allowHTTP1: true });
+  const sessions = new Set<{ close(): void; destroy(): void }>();
+  server.on("session", (s) => {
+    sessions.add(s);
+    s.on("close", () => sessions.delete(s));
+  });
+  const sockets = new Set<import("node:net").Socket>();
+  server.on("secureConnection", (s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  server.on("tlsClientError", (err) => log.debug({ err: err.message }, "TLS handshake failed"));
+
+  server.on(
+    "request",
+    (req: Http2ServerRequest | IncomingMessage, res: Http2ServerResponse | ServerResponse) => {
+      const start = process.hrtime.bigint();
+      const rawUrl = req.url ?? "/";
+      const q = rawUrl.indexOf("?");
+      const path = decodeURIComponent(q < 0 ? rawUrl : rawUrl.slice(0, q));
+      const query = new URLSearchParams(q < 0 ? "" : rawUrl.slice(q + 1));
+      const method = req.method ?? "GET";
+      const ac = new AbortController();
+      let bodyPromise: Promise<Buffer> | undefined;
+      const ctx: RequestContext = {
+        req: req as IncomingMessage,
+        res: res as ServerResponse,
+        method,
+        path,
+        query,
+        info: requestInfo(method, path, query),
+        signal: ac.signal,
+        abort: () => ac.abort(),
+        body: () => (bodyPromise ??= readBody(req as IncomingMessage)),
+        warnings: [],
+        log: {},
+      };
+      res.on("close", () => ac.abort());
+      handler(ctx)
+        .catch((err) => writeError(ctx, err))
+        .catch((err) => log.error({ err }, "failed to write an error response"))
+        .finally(() => {
+          const ms = Number(process.hrtime.bigint() - start) / 1e6;
+          const entry = {
+            requestId: req.headers["x-request-id"] ?? randomUUID(),
+            verb: ctx.info.verb,
+            path,
+            resource: ctx.info.resource || undefined,
+            namespace: ctx.info.namespace || undefined,
+            name: ctx.info.name || undefined,
+            code: res.statusCode,
+            ms: Math.round(ms * 10) / 10,
+            userAgent: req.headers["user-agent"],
+            ...ctx.log,
+          };
+          if (res.statusCode >= 500) log.error(entry, "request");
+          else log.debug(entry, "request");
+        });
+    },
+  );
+
+  return {
+    listen(port, host) {
+      return new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => {
+          server.off("error", reject);
+          const addr = server.address();
+          resolve(typeof addr === "object" && addr ? addr.port : port);
+        });
+      });
+    },
+    setTls(next) {
+      server.setSecureContext(secureOptions(next));
+    },
+    close(graceMs) {
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => {
+          for (const s of sessions) s.destroy();
+          for (const s of sockets) s.destroy();
+        }, graceMs);
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        for (const s of sessions) s.close();
+      });
+    },
+  };
+}
