@@ -133,6 +133,19 @@ export async function storageError(promise: Promise<unknown>, code: StorageError
 export const labels = (...requirements: LabelSelector): LabelSelector => requirements;
 export const fields = (...requirements: FieldSelector): FieldSelector => requirements;
 
+/** `promise`, or a rejection naming `what` when it has not settled within `timeoutMs`. */
+export async function within<T>(promise: Promise<T>, what: string, timeoutMs = EVENT_TIMEOUT_MS): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: nothing within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A watch driven one event at a time, with a time limit on each wait so a missing event fails fast. */
 export class WatchReader {
   private readonly controller = new AbortController();
@@ -149,15 +162,7 @@ export class WatchReader {
 
   /** The next event, BOOKMARKs included. Rejects with the watch's error, or when none arrives in time. */
   async nextAny(timeoutMs = EVENT_TIMEOUT_MS): Promise<IteratorResult<WatchEvent>> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no watch event within ${timeoutMs} ms`)), timeoutMs);
-    });
-    try {
-      return await Promise.race([this.iterator.next(), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return within(this.iterator.next(), "waiting for a watch event", timeoutMs);
   }
 
   /** The next event that is not a BOOKMARK; fails if the watch ends. */

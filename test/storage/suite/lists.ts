@@ -220,6 +220,23 @@ export function listTests(current: () => StoreUnderTest): void {
       expect(keysOf(fielded.items)).toEqual(sortedKeys(keys.filter((k) => k.namespace !== "s1")));
     });
 
+    it("continues after a key that was deleted since the page was read", async () => {
+      const { store } = current();
+      const r = freshResource();
+      const keys = ["a", "b", "c", "d", "e"].map((name) => ns("d", name));
+      await createAll(store, r, keys);
+      const first = await list(store, r, { limit: 2 });
+      expect(keysOf(first.items)).toEqual(["d/a", "d/b"]);
+      expect(first.continueAfter).toEqual(ns("d", "b"));
+      await store.delete(r, ns("d", "b"));
+      const next = await list(store, r, {
+        limit: 2,
+        continueFrom: { after: ns("d", "b"), resourceVersion: first.resourceVersion },
+      });
+      expect(keysOf(next.items)).toEqual(["d/c", "d/d"]);
+      expect(next.resourceVersion).toBe(first.resourceVersion);
+    });
+
     it("pages through a stable set exactly once while other objects come and go", async () => {
       const { store } = current();
       const r = freshResource();

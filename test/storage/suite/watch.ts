@@ -15,6 +15,7 @@ import {
   rvOf,
   storageError,
   thing,
+  within,
 } from "./helpers.js";
 
 const line = (type: string, key: string, rv: number) => `${type} ${key}@${rv}`;
@@ -261,18 +262,22 @@ export function watchTests(current: () => StoreUnderTest, makeStore: MakeStore):
           if (seen.length === 1) setTimeout(() => controller.abort(), 20);
         }
       })();
-      await expect(done).resolves.toBeUndefined();
+      await within(done, "waiting for the aborted watch to end");
       expect(describeEvents(seen)).toEqual([line("ADDED", "w/a", rvOf(a))]);
 
       // a watch whose signal has already aborted ends at once
       const seenAfter: WatchEvent[] = [];
-      for await (const event of store.watch(
+      const afterAbort = store.watch(
         r,
         { fromResourceVersion: from, labelSelector: [], fieldSelector: [] },
         controller.signal,
-      )) {
-        seenAfter.push(event);
-      }
+      );
+      await within(
+        (async () => {
+          for await (const event of afterAbort) seenAfter.push(event);
+        })(),
+        "waiting for a watch with an aborted signal to end",
+      );
       expect(seenAfter).toEqual([]);
     });
 
