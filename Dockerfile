@@ -12,7 +12,10 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build
+# tsc emits only JavaScript: carry any other file under src/ (SQL migrations, say) to the same
+# place under dist/, where code that reads files from beside itself will look.
+RUN npm run build \
+ && cd src && find . -type f ! -name '*.ts' -exec cp --parents {} ../dist/ \;
 
 # 2. Production dependencies alone (pure JavaScript: no compiler is needed).
 FROM ${NODE_IMAGE} AS deps
@@ -27,10 +30,9 @@ ENV NODE_ENV=production
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
-COPY bin ./bin
 # The served kinds are the CRDs in resources/crds/, read at startup from beside dist/.
 COPY resources ./resources
 USER 65532:65532
 EXPOSE 4443
-# Node itself, not bin/reports-server: the image has no /usr/bin/env for a shebang to use.
+# Node itself rather than bin/reports-server: the image has no /usr/bin/env for its shebang.
 ENTRYPOINT ["/nodejs/bin/node", "--enable-source-maps", "dist/main.js"]

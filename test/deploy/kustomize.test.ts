@@ -1,8 +1,11 @@
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
+import { parseConfig } from "../../src/config.js";
 import { loadResources } from "../../src/resources/index.js";
 
 // What an operator gets from `kubectl apply -k deploy/overlays/<name>`, checked object by object.
@@ -238,6 +241,45 @@ describe.each(OVERLAYS)("deploy/overlays/%s", (overlay) => {
       // Replicas on memory would each hold different reports.
       expect(server(overlay).deploy.spec.replicas).toBe(1);
     }
+  });
+
+  it("gives the server only flags and environment it accepts, with the intended values", () => {
+    const { c } = server(overlay);
+    // What the kubelet hands the process: literal env, the downward API, envFrom ConfigMaps,
+    // then $(VAR) expanded in args. The password file is stood in for by a local one.
+    const env: Record<string, string> = {};
+    for (const from of c.envFrom ?? []) {
+      const cm = only<ConfigMap>(overlay, "ConfigMap", from.configMapRef?.name);
+      Object.assign(env, cm.data);
+    }
+    for (const e of c.env ?? []) {
+      const fieldRef = (e.valueFrom as { fieldRef?: { fieldPath: string } } | undefined)?.fieldRef;
+      env[e.name] = e.value ?? (fieldRef?.fieldPath === "metadata.namespace" ? "reports-server" : "");
+    }
+    const passwordFile = join(mkdtempSync(join(tmpdir(), "deploy-test-")), "password");
+    writeFileSync(passwordFile, "s3cret\n");
+    const args = c.args
+      .map((a) => a.replace(/\$\((\w+)\)/g, (_, name: string) => env[name] ?? ""))
+      .map((a) => (a.startsWith("--db-password-file=") ? `--db-password-file=${passwordFile}` : a));
+
+    const cfg = parseConfig(args, env);
+    expect(cfg.storageBackend).toBe(BACKEND[overlay]);
+    expect(cfg.securePort).toBe(4443);
+    expect(cfg.serviceName).toBe("reports-server");
+    expect(cfg.serviceNamespace).toBe("reports-server");
+    expect(cfg.servicePort).toBe(443);
+    expect(cfg.shutdownDelayMs).toBeGreaterThan(0);
+    expect(cfg.logFormat).toBe("json");
+    if (cfg.storageBackend === "postgres") {
+      expect(cfg.db.host).toBe("reports-server-postgresql.reports-server.svc");
+      expect(cfg.db.sslmode).toBe("require");
+      expect(cfg.db.password).toBe("s3cret");
+    }
+    if (cfg.storageBackend === "etcd") {
+      expect(cfg.etcd.endpoints.length).toBeGreaterThan(1);
+      expect(cfg.etcd.certFile).toBe(flag(c, "etcd-certfile"));
+    }
+    if (overlay === "ha") expect(cfg.tlsCertFile).toBe(flag(c, "tls-cert-file"));
   });
 
   it("serves HTTPS on the port the probes and the Service use, with health probes", () => {
