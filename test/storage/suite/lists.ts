@@ -266,6 +266,33 @@ export function listTests(current: () => StoreUnderTest): void {
       for (const p of pages) expect(p.resourceVersion).toBe(pages[0].resourceVersion);
     });
 
+    it("pages through a stable set exactly once while writers run in parallel", async () => {
+      const { store } = current();
+      const r = freshResource();
+      const stable = Array.from({ length: 30 }, (_, i) =>
+        ns(`p${i % 3}`, `keep-${String(i).padStart(2, "0")}`),
+      );
+      await createAll(store, r, stable);
+      let paging = true;
+      const writer = async (w: number) => {
+        for (let i = 0; paging; i++) {
+          const key = ns(`p${i % 4}`, `w${w}-${i}`);
+          await store.create(r, key, thing(key));
+          if (i % 2 === 1) await store.delete(r, key);
+        }
+      };
+      const writers = [writer(0), writer(1)];
+      try {
+        const { items } = await listAllPages(store, r, { limit: 4 });
+        const got = keysOf(items);
+        expect(got.filter((k) => k.includes("/keep-"))).toEqual(sortedKeys(stable));
+        expect(new Set(got).size, "no key twice").toBe(got.length);
+      } finally {
+        paging = false;
+        await Promise.all(writers);
+      }
+    });
+
     it("honours read consistency: latest, any, not older than N, exactly N", async () => {
       const { store } = current();
       const r = freshResource();
