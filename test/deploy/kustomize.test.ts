@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -256,13 +256,19 @@ describe.each(OVERLAYS)("deploy/overlays/%s", (overlay) => {
       const fieldRef = (e.valueFrom as { fieldRef?: { fieldPath: string } } | undefined)?.fieldRef;
       env[e.name] = e.value ?? (fieldRef?.fieldPath === "metadata.namespace" ? "reports-server" : "");
     }
-    const passwordFile = join(mkdtempSync(join(tmpdir(), "deploy-test-")), "password");
+    const dir = mkdtempSync(join(tmpdir(), "deploy-test-"));
+    const passwordFile = join(dir, "password");
     writeFileSync(passwordFile, "s3cret\n");
     const args = c.args
       .map((a) => a.replace(/\$\((\w+)\)/g, (_, name: string) => env[name] ?? ""))
       .map((a) => (a.startsWith("--db-password-file=") ? `--db-password-file=${passwordFile}` : a));
 
-    const cfg = parseConfig(args, env);
+    let cfg: ReturnType<typeof parseConfig>;
+    try {
+      cfg = parseConfig(args, env);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     expect(cfg.storageBackend).toBe(BACKEND[overlay]);
     expect(cfg.securePort).toBe(4443);
     expect(cfg.serviceName).toBe("reports-server");
