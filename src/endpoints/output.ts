@@ -19,8 +19,13 @@ export function shapeObject(
 ): unknown {
   if (n.shape === "metadata") return partialMetadata(obj, n.metaVersion);
   if (n.shape === "table") {
-    const t = toTable(def, [obj], { includeObject, listMeta: {}, now, withColumnDefinitions: withColumns });
-    if (n.metaVersion !== "v1") t.apiVersion = `meta.k8s.io/${n.metaVersion}`;
+    const t = toTable(def, [obj], {
+      includeObject,
+      listMeta: {},
+      now,
+      withColumnDefinitions: withColumns,
+      tableVersion: n.metaVersion,
+    });
     if (obj.metadata.resourceVersion)
       (t.metadata as Record<string, unknown>).resourceVersion = obj.metadata.resourceVersion;
     return t;
@@ -60,9 +65,12 @@ export async function writeList(
     n.shape === "metadata" ? p.items.map((o) => partialMetadata(o, n.metaVersion)) : p.items;
   const head = (p: ListPage): Record<string, unknown> => {
     if (n.shape === "table") {
-      const t = toTable(def, p.items, { includeObject, listMeta: listMeta(p), now });
-      if (n.metaVersion !== "v1") t.apiVersion = `meta.k8s.io/${n.metaVersion}`;
-      return t;
+      return toTable(def, p.items, {
+        includeObject,
+        listMeta: listMeta(p),
+        now,
+        tableVersion: n.metaVersion,
+      });
     }
     if (n.shape === "metadata") {
       return {

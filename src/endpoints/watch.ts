@@ -60,7 +60,7 @@ export async function handleWatch(
     const fs = q.get("fieldSelector");
     q.set("fieldSelector", `metadata.name=${ctx.info.name}${fs ? `,${fs}` : ""}`);
   }
-  const p = parseListParams(q, true);
+  const p = parseListParams(q, true, scope.registry.def.namespaced);
   const { def } = scope.registry;
   const timeoutMs =
     p.timeoutSeconds !== undefined && p.timeoutSeconds > 0

@@ -45,12 +45,12 @@ function nonNegativeInt(name: string, v: string | null): number | undefined {
   return n < 0 ? undefined : n;
 }
 
-export function parseListParams(q: URLSearchParams, watchVerb: boolean): ListParams {
+export function parseListParams(q: URLSearchParams, watchVerb: boolean, namespaced = true): ListParams {
   const watch = watchVerb || bool(q.get("watch")) === true;
   const match = q.get("resourceVersionMatch") ?? "";
   const p: ListParams = {
     labelSelector: parseLabelSelector(q.get("labelSelector") ?? ""),
-    fieldSelector: parseFieldSelector(q.get("fieldSelector") ?? ""),
+    fieldSelector: parseFieldSelector(q.get("fieldSelector") ?? "", { namespaced }),
     limit: nonNegativeInt("limit", q.get("limit")) || undefined,
     continueToken: q.get("continue") || undefined,
     resourceVersion: q.get("resourceVersion") ?? undefined,

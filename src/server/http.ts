@@ -50,6 +50,8 @@ export function createHttpServer(tls: TlsMaterial, handler: Handler, log: Logger
     s.on("close", () => sessions.delete(s));
   });
   const sockets = new Set<import("node:net").Socket>();
+  /** In-flight requests; shutdown aborts them so watches end cleanly and clients reconnect elsewhere. */
+  const active = new Map<AbortController, RequestContext>();
   server.on("secureConnection", (s) => {
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
@@ -80,7 +82,11 @@ export function createHttpServer(tls: TlsMaterial, handler: Handler, log: Logger
         warnings: [],
         log: {},
       };
-      res.on("close", () => ac.abort());
+      active.set(ac, ctx);
+      res.on("close", () => {
+        ac.abort();
+        active.delete(ac);
+      });
       handler(ctx)
         .catch((err) => writeError(ctx, err))
         .catch((err) => log.error({ err }, "failed to write an error response"))
@@ -128,6 +134,8 @@ export function createHttpServer(tls: TlsMaterial, handler: Handler, log: Logger
           clearTimeout(timer);
           resolve();
         });
+        // Watches end at once (clients re-watch elsewhere); other requests get the grace period.
+        for (const [ac, ctx] of active) if (ctx.info.verb === "watch") ac.abort();
         for (const s of sessions) s.close();
       });
     },

@@ -20,7 +20,7 @@ export async function handleDelete(ctx: RequestContext, scope: ResourceScope): P
 export async function handleDeleteCollection(ctx: RequestContext, scope: ResourceScope): Promise<void> {
   const n = negotiate(String(ctx.req.headers.accept ?? ""), "list");
   const o = await deleteOptions(ctx);
-  const p = parseListParams(ctx.query, false);
+  const p = parseListParams(ctx.query, false, scope.registry.def.namespaced);
   const { def } = scope.registry;
   const page = await scope.registry.deleteCollection(ctx.info.namespace || undefined, p, o);
   const list = {

@@ -54,7 +54,10 @@ export function attributesOf(ctx: RequestContext, user: UserInfo): AuthzAttribut
   };
 }
 
-/** The message kubectl users know: `User "bob" cannot list resource "policyreports" in API group ...`. */
+/**
+ * The 403 kubectl users know (k8s.io/apiserver responsewriters.Forbidden + errors.NewForbidden):
+ * `policyreports.wgpolicyk8s.io is forbidden: User "bob" cannot list resource "policyreports" in API group ...`.
+ */
 export function forbiddenMessage(a: AuthzAttributes, reason?: string): string {
   let msg: string;
   if (!a.resourceRequest) {
@@ -64,9 +67,10 @@ export function forbiddenMessage(a: AuthzAttributes, reason?: string): string {
     msg = `User "${a.user.name}" cannot ${a.verb} resource "${res}" in API group "${a.apiGroup}"`;
     msg += a.namespace ? ` in the namespace "${a.namespace}"` : " at the cluster scope";
   }
-  return reason
-    ? `${a.resource || a.path} ${a.name ? `"${a.name}" ` : ""}is forbidden: ${msg}: ${reason}`
-    : `${a.resource || a.path} ${a.name ? `"${a.name}" ` : ""}is forbidden: ${msg}`;
+  if (reason) msg += `: ${reason}`;
+  const gr = a.resource ? (a.apiGroup ? `${a.resource}.${a.apiGroup}` : a.resource) : "";
+  if (!gr) return `forbidden: ${msg}`;
+  return a.name ? `${gr} "${a.name}" is forbidden: ${msg}` : `${gr} is forbidden: ${msg}`;
 }
 
 export function withAuthorization(
