@@ -118,8 +118,8 @@ export class WatchFanout {
   ): AsyncGenerator<WatchEvent> {
     if (signal.aborted || this.closed) return;
     const selection: Selection = {
-      // "" and undefined both mean every namespace
-      namespace: options.namespace || undefined,
+      // "" and undefined both mean every namespace; cluster-scoped objects have none to select on
+      namespace: resource.namespaced ? options.namespace || undefined : undefined,
       labelSelector: options.labelSelector,
       fieldSelector: options.fieldSelector,
     };
