@@ -1,7 +1,6 @@
 import { afterAll, beforeAll } from "vitest";
 import { createPostgresStorage } from "../../src/storage/postgres/index.js";
-import type { PostgresOptions, PostgresTuning } from "../../src/storage/postgres/index.js";
-import { startPostgres } from "../support/postgres.js";
+import { postgresStorageOptions, startPostgres } from "../support/postgres.js";
 import type { PrivatePostgres } from "../support/postgres.js";
 import { runStorageSuite } from "./suite.js";
 
@@ -20,28 +19,11 @@ afterAll(async () => {
   await pg?.stop();
 });
 
-function options(
-  overrides: Partial<PostgresOptions & PostgresTuning> = {},
-): PostgresOptions & PostgresTuning {
-  return {
-    host: pg.host,
-    port: pg.port,
-    database: pg.database,
-    user: pg.user,
-    password: pg.password,
-    sslmode: "disable",
-    maxOpenConns: 5,
-    clusterName: "suite",
-    skipMigrations: false,
-    queryTimeoutMs: 5_000,
-    historyWindowSeconds: 600,
-    pollIntervalMs: 100,
-    ...overrides,
-  };
-}
-
 runStorageSuite("postgres", async (suiteOptions) => {
-  const store = await createPostgresStorage(options(suiteOptions), testLog);
+  const store = await createPostgresStorage(
+    { ...postgresStorageOptions(pg, { clusterName: "suite" }), ...suiteOptions },
+    testLog,
+  );
   return {
     store,
     cleanup: () => store.close(),

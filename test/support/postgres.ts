@@ -3,6 +3,7 @@ import { chownSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { createServer } from "node:net";
 import { join } from "node:path";
 import postgres from "postgres";
+import type { PostgresOptions } from "../../src/storage/postgres/options.js";
 
 /**
  * A private PostgreSQL 15 for tests: its own data directory under /tmp, a random loopback port, its
@@ -152,14 +153,36 @@ export async function startPostgres(): Promise<PrivatePostgres> {
   ].join(" ");
 
   const pgStart = () =>
-    mustRun([join(BIN, "pg_ctl"), "-D", dataDir, "-o", serverOptions, "-l", logFile, "-w", "-t", "60", "start"]);
+    mustRun([
+      join(BIN, "pg_ctl"),
+      "-D",
+      dataDir,
+      "-o",
+      serverOptions,
+      "-l",
+      logFile,
+      "-w",
+      "-t",
+      "60",
+      "start",
+    ]);
   const pgStop = (mode: "fast" | "immediate") =>
     runAsPostgres([join(BIN, "pg_ctl"), "-D", dataDir, "-m", mode, "-w", "-t", "60", "stop"]);
 
   // If the test process dies without calling stop(), do not leave a server behind.
   const onExit = () => {
     signalAll(dataDir, "SIGCONT");
-    spawnSync("runuser", ["-u", OS_USER, "--", join(BIN, "pg_ctl"), "-D", dataDir, "-m", "immediate", "stop"]);
+    spawnSync("runuser", [
+      "-u",
+      OS_USER,
+      "--",
+      join(BIN, "pg_ctl"),
+      "-D",
+      dataDir,
+      "-m",
+      "immediate",
+      "stop",
+    ]);
     rmSync(root, { recursive: true, force: true });
   };
   process.once("exit", onExit);
@@ -216,5 +239,31 @@ export async function startPostgres(): Promise<PrivatePostgres> {
     resume() {
       signalAll(dataDir, "SIGCONT");
     },
+  };
+}
+
+/**
+ * Options for createPostgresStorage against a private server: short timeouts and a fast poll suit
+ * tests; `database` defaults to the one startPostgres() created.
+ */
+export function postgresStorageOptions(
+  pg: PrivatePostgres,
+  overrides: Partial<PostgresOptions> = {},
+): PostgresOptions {
+  return {
+    host: pg.host,
+    port: pg.port,
+    database: pg.database,
+    user: pg.user,
+    password: pg.password,
+    sslmode: "disable",
+    maxOpenConns: 5,
+    clusterName: "test",
+    skipMigrations: false,
+    queryTimeoutMs: 5_000,
+    connectTimeoutMs: 2_000,
+    historyWindowSeconds: 600,
+    pollIntervalMs: 100,
+    ...overrides,
   };
 }

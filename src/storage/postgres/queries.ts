@@ -4,6 +4,7 @@ import type { FieldSelector, LabelSelector } from "../../apimachinery/selector-a
 import type { KubeObject } from "../../apimachinery/types.js";
 import { encodeLabels, encodeObject, keyColumn, resourceColumn } from "./codec.js";
 import { ParamList, fieldSelectorSql, labelSelectorSql } from "./selectors-sql.js";
+import type { SqlParam } from "./selectors-sql.js";
 import { run } from "./run.js";
 
 /**
@@ -207,6 +208,32 @@ function limitClause(limit: number | undefined): string {
 const HEAD = `SELECT greatest(coalesce((SELECT max(id) FROM report_changelog), 0), c.revision) AS head,
   c.revision AS compacted`;
 
+export interface Statement {
+  text: string;
+  params: SqlParam[];
+}
+
+/** The statement selectLatestPage sends (exported so a test can EXPLAIN exactly it). */
+export function latestPageStatement(
+  cluster: string,
+  resource: string,
+  q: PageQuery,
+  resolvedUpTo: number,
+): Statement {
+  const p = new ParamList(3);
+  const where = ["cluster = $1", "resource = $2", ...pageConditions(q, p)].join(" AND ");
+  const text = `
+    SELECT h.head::text AS head, h.compacted::text AS compacted, h.above::text AS above,
+           o.rv::text AS rv, o.data
+    FROM (${HEAD}, (SELECT count(*) FROM report_changelog WHERE id > $3::bigint) AS above
+          FROM report_compaction c) h
+    LEFT JOIN LATERAL (
+      SELECT key, rv, data FROM report_objects WHERE ${where} ORDER BY key ${limitClause(q.limit)}
+    ) o ON true
+    ORDER BY o.key`;
+  return { text, params: [cluster, resource, String(resolvedUpTo), ...p.values] };
+}
+
 /**
  * The newest state: one statement, so the page, the head and the compaction point share a snapshot.
  * `resolvedUpTo` is a changelog id below which every id is known to be committed or filled; the
@@ -219,25 +246,8 @@ export async function selectLatestPage(
   q: PageQuery,
   resolvedUpTo: number,
 ): Promise<PageRows> {
-  const p = new ParamList(3);
-  const where = ["cluster = $1", "resource = $2", ...pageConditions(q, p)].join(" AND ");
-  const text = `
-    SELECT h.head::text AS head, h.compacted::text AS compacted, h.above::text AS above,
-           o.rv::text AS rv, o.data
-    FROM (${HEAD}, (SELECT count(*) FROM report_changelog WHERE id > $3::bigint) AS above
-          FROM report_compaction c) h
-    LEFT JOIN LATERAL (
-      SELECT key, rv, data FROM report_objects WHERE ${where} ORDER BY key ${limitClause(q.limit)}
-    ) o ON true
-    ORDER BY o.key`;
-  return pageRows(
-    await run(
-      db.sql.unsafe(text, [db.cluster, resourceColumn(resource), String(resolvedUpTo), ...p.values], {
-        prepare: true,
-      }),
-      db.timeoutMs,
-    ),
-  );
+  const st = latestPageStatement(db.cluster, resourceColumn(resource), q, resolvedUpTo);
+  return pageRows(await run(db.sql.unsafe(st.text, st.params, { prepare: true }), db.timeoutMs));
 }
 
 /**

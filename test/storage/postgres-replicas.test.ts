@@ -1,0 +1,382 @@
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { KubeObject } from "../../src/apimachinery/types.js";
+import { StorageError } from "../../src/storage/interface.js";
+import type { ObjectKey, StorageResource, WatchEvent } from "../../src/storage/interface.js";
+import { createPostgresStorage } from "../../src/storage/postgres/index.js";
+import type { PostgresStorage } from "../../src/storage/postgres/index.js";
+import { migrate } from "../../src/storage/postgres/migrate.js";
+import type { PostgresOptions } from "../../src/storage/postgres/options.js";
+import { postgresStorageOptions, startPostgres } from "../support/postgres.js";
+import type { PrivatePostgres } from "../support/postgres.js";
+
+/**
+ * What only a shared, durable database can show: restarts, several replicas (Storage instances) on
+ * one database, several clusters in one database, migrations run twice or at once, and commits that
+ * land out of resource version order.
+ */
+
+let pg: PrivatePostgres;
+const open: PostgresStorage[] = [];
+
+beforeAll(async () => {
+  pg = await startPostgres();
+});
+
+afterAll(async () => {
+  await Promise.all(open.map((s) => s.close()));
+  await pg?.stop();
+});
+
+async function storage(overrides: Partial<PostgresOptions> = {}): Promise<PostgresStorage> {
+  const s = await createPostgresStorage(postgresStorageOptions(pg, overrides));
+  open.push(s);
+  return s;
+}
+
+function admin(database = pg.database) {
+  return postgres({
+    host: pg.host,
+    port: pg.port,
+    user: pg.user,
+    password: pg.password,
+    database,
+    max: 2,
+    onnotice: () => {},
+  });
+}
+
+let seq = 0;
+const fresh = (): StorageResource => ({
+  group: "replicas.test",
+  resource: `reports${++seq}`,
+  namespaced: true,
+});
+const key = (name: string, namespace = "ns"): ObjectKey => ({ namespace, name });
+const report = (k: ObjectKey, spec: Record<string, unknown> = {}): KubeObject => ({
+  apiVersion: "replicas.test/v1",
+  kind: "Report",
+  metadata: { name: k.name, namespace: k.namespace },
+  spec,
+});
+const rv = (o: KubeObject): number => Number(o.metadata.resourceVersion);
+const all = { labelSelector: [], fieldSelector: [] };
+
+/** Reads a watch until `done` says stop; fails after `timeoutMs`. */
+async function collect(
+  iterable: AsyncIterable<WatchEvent>,
+  done: (events: WatchEvent[]) => boolean,
+  timeoutMs = 20_000,
+): Promise<WatchEvent[]> {
+  const events: WatchEvent[] = [];
+  const it = iterable[Symbol.asyncIterator]();
+  const deadline = Date.now() + timeoutMs;
+  while (!done(events)) {
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`watch: gave up after ${events.length} events`);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const next = await Promise.race([
+      it.next(),
+      new Promise<never>(
+        (_, reject) => (timer = setTimeout(() => reject(new Error("watch timed out")), left)),
+      ),
+    ]).finally(() => clearTimeout(timer));
+    if (next.done) throw new Error("watch ended");
+    if (next.value.type !== "BOOKMARK") events.push(next.value);
+  }
+  return events;
+}
+
+async function thrown(p: Promise<unknown>): Promise<unknown> {
+  return p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+}
+
+describe("postgres storage across restarts and replicas", () => {
+  it("keeps objects and keeps resource versions growing across a restart", async () => {
+    const r = fresh();
+    const first = await storage();
+    const a = await first.create(r, key("a"), report(key("a"), { n: 1 }));
+    const b = await first.update(r, key("a"), { ...a, spec: { n: 2 } }, rv(a));
+    await first.close();
+
+    const second = await storage();
+    expect(await second.get(r, key("a"))).toEqual(b);
+    expect(await second.currentResourceVersion()).toBeGreaterThanOrEqual(rv(b));
+    const c = await second.create(r, key("c"), report(key("c")));
+    expect(rv(c)).toBeGreaterThan(rv(b));
+    const listed = await second.list(r, { ...all, consistency: { kind: "latest" } });
+    expect(listed.items.map((o) => o.metadata.name)).toEqual(["a", "c"]);
+    expect(listed.resourceVersion).toBeGreaterThanOrEqual(rv(c));
+  });
+
+  it("delivers a write through one replica to a watcher on another, well under a second", async () => {
+    const r = fresh();
+    // a slow poll, so that the NOTIFY nudge is what makes it quick
+    const [writer, reader] = await Promise.all([storage(), storage({ pollIntervalMs: 5_000 })]);
+    const from = await reader.currentResourceVersion();
+    const ac = new AbortController();
+    const watching = collect(
+      reader.watch(r, { ...all, fromResourceVersion: from }, ac.signal),
+      (e) => e.length >= 1,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const started = Date.now();
+    const created = await writer.create(r, key("x"), report(key("x")));
+    const [event] = await watching;
+    const latency = Date.now() - started;
+    ac.abort();
+    expect(event).toEqual({ type: "ADDED", object: created, resourceVersion: rv(created) });
+    expect(latency).toBeLessThan(1_000);
+  });
+
+  it("shows a third replica every one of hundreds of concurrent writes through two others, once, in order", async () => {
+    const r = fresh();
+    const [one, two, watcher] = await Promise.all([storage(), storage(), storage()]);
+    const from = await watcher.currentResourceVersion();
+    const ac = new AbortController();
+    const acknowledged = new Map<number, string>();
+    const PER_WRITER = 150;
+    let writing = true;
+    const watching = collect(
+      watcher.watch(r, { ...all, fromResourceVersion: from }, ac.signal),
+      (events) => !writing && events.length >= acknowledged.size,
+      60_000,
+    );
+    const write = async (store: PostgresStorage, prefix: string) => {
+      // 10 writers per replica, each creating then updating its own objects
+      await Promise.all(
+        Array.from({ length: 10 }, async (_, w) => {
+          for (let i = 0; i < PER_WRITER / 10; i++) {
+            const k = key(`${prefix}-${w}-${i}`);
+            const created = await store.create(r, k, report(k, { i }));
+            acknowledged.set(rv(created), `ADDED ${k.name}`);
+            const updated = await store.update(r, k, { ...created, spec: { i, again: true } }, rv(created));
+            acknowledged.set(rv(updated), `MODIFIED ${k.name}`);
+          }
+        }),
+      );
+    };
+    await Promise.all([write(one, "one"), write(two, "two")]);
+    writing = false;
+    const events = await watching;
+    ac.abort();
+
+    expect(acknowledged.size).toBe(2 * PER_WRITER * 2);
+    const seen = events.map((e) => (e.type === "BOOKMARK" ? 0 : e.resourceVersion));
+    expect(seen, "strictly increasing resource versions").toEqual([...seen].sort((a, b) => a - b));
+    expect(new Set(seen).size, "each once").toBe(seen.length);
+    expect(
+      events.map((e) =>
+        e.type === "BOOKMARK" ? "" : `${e.type} ${e.object.metadata.name}@${e.resourceVersion}`,
+      ),
+    ).toEqual([...acknowledged.entries()].sort(([a], [b]) => a - b).map(([v, what]) => `${what}@${v}`));
+  });
+
+  it("lets only one of two replicas win a compare-and-swap or a create", async () => {
+    const r = fresh();
+    const [one, two] = await Promise.all([storage(), storage()]);
+    for (let round = 0; round < 20; round++) {
+      const k = key(`k${round}`);
+      const creates = await Promise.allSettled([one.create(r, k, report(k)), two.create(r, k, report(k))]);
+      expect(creates.filter((c) => c.status === "fulfilled")).toHaveLength(1);
+      const lost = creates.find((c) => c.status === "rejected");
+      expect((lost as PromiseRejectedResult).reason).toMatchObject({ code: "KeyExists" });
+
+      const current = await one.get(r, k);
+      const updates = await Promise.allSettled([
+        one.update(r, k, { ...current, spec: { by: "one" } }, rv(current)),
+        two.update(r, k, { ...current, spec: { by: "two" } }, rv(current)),
+      ]);
+      const won = updates.filter((u) => u.status === "fulfilled");
+      expect(won).toHaveLength(1);
+      expect(updates.find((u) => u.status === "rejected")).toMatchObject({ reason: { code: "Conflict" } });
+      expect(await two.get(r, k)).toEqual((won[0] as PromiseFulfilledResult<KubeObject>).value);
+    }
+  });
+
+  it("keeps clusters that share a database apart: objects, lists, counts and watches", async () => {
+    const r = fresh();
+    const [east, west] = await Promise.all([
+      storage({ clusterName: "east" }),
+      storage({ clusterName: "west" }),
+    ]);
+    const fromWest = await west.currentResourceVersion();
+    const ac = new AbortController();
+    const westEvents = collect(
+      west.watch(r, { ...all, fromResourceVersion: fromWest }, ac.signal),
+      (e) => e.length >= 1,
+    );
+
+    const inEast = await east.create(r, key("same"), report(key("same"), { cluster: "east" }));
+    await east.create(r, key("only-east"), report(key("only-east")));
+    const inWest = await west.create(r, key("same"), report(key("same"), { cluster: "west" }));
+
+    const [first] = await westEvents;
+    ac.abort();
+    expect(first).toMatchObject({ type: "ADDED", object: { spec: { cluster: "west" } } });
+    expect((await east.get(r, key("same"))).spec).toEqual({ cluster: "east" });
+    expect((await west.get(r, key("same"))).spec).toEqual({ cluster: "west" });
+    expect(await thrown(west.get(r, key("only-east")))).toMatchObject({ code: "KeyNotFound" });
+    expect(await thrown(west.delete(r, key("only-east")))).toMatchObject({ code: "KeyNotFound" });
+    const westList = await west.list(r, { ...all, consistency: { kind: "latest" } });
+    expect(westList.items).toEqual([inWest]);
+    expect(await east.count(r)).toBe(2);
+    expect(await west.count(r)).toBe(1);
+    await west.delete(r, key("same"), rv(inWest));
+    expect(await east.get(r, key("same"))).toEqual(inEast);
+  });
+});
+
+describe("postgres migrations", () => {
+  it("applies each migration once when replicas start together, and again changes nothing", async () => {
+    const database = await pg.createDatabase();
+    const pools = [admin(database), admin(database), admin(database)];
+    try {
+      const log = { info() {}, warn() {}, error() {} };
+      const applied = await Promise.all(pools.map((sql) => migrate(sql, log)));
+      expect(applied.flat()).toEqual([1]);
+      const [{ n }] = await pools[0]<
+        { n: string }[]
+      >`SELECT count(*)::text AS n FROM report_schema_migrations`;
+      expect(n).toBe("1");
+
+      const store = await storage({ database });
+      const r = fresh();
+      const kept = await store.create(r, key("kept"), report(key("kept")));
+      await store.close();
+      expect(await migrate(pools[1], log)).toEqual([]);
+      const again = await storage({ database });
+      expect(await again.get(r, key("kept"))).toEqual(kept);
+    } finally {
+      await Promise.all(pools.map((sql) => sql.end()));
+    }
+  });
+
+  it("with skipMigrations, starts on a current schema and refuses an empty database clearly", async () => {
+    const empty = await pg.createDatabase();
+    const err = await thrown(storage({ database: empty, skipMigrations: true }));
+    expect(String((err as Error).message)).toMatch(/schema is at version 0.*needs 1/);
+    await storage({ database: empty });
+    const skipping = await storage({ database: empty, skipMigrations: true });
+    expect(await skipping.currentResourceVersion()).toBeGreaterThan(0);
+  });
+});
+
+describe("postgres commits out of resource version order", () => {
+  it("delivers a change whose transaction commits after a later one, before it, and lists wait for it", async () => {
+    const r = fresh();
+    const store = await storage({ clusterName: "late" });
+    const from = await store.currentResourceVersion();
+    const ac = new AbortController();
+    const watching = collect(
+      store.watch(r, { ...all, fromResourceVersion: from }, ac.signal),
+      (e) => e.length >= 2,
+    );
+
+    // A writer that takes its resource version now and commits later, as a slow replica would.
+    const sql = admin();
+    const slow = sql.reserve();
+    const conn = await slow;
+    await conn`BEGIN`;
+    const [{ id }] = await conn<{ id: string }[]>`
+      WITH obj AS (
+        INSERT INTO report_objects (cluster, resource, key, namespace, name, labels, rv, data)
+        VALUES ('late', ${`${r.group}/${r.resource}`}, 'ns/slow', 'ns', 'slow', '{}', nextval('report_rv_seq'),
+                '{"metadata":{"name":"slow","namespace":"ns"}}')
+        RETURNING rv)
+      INSERT INTO report_changelog (id, cluster, resource, namespace, name, kind, data)
+      SELECT rv, 'late', ${`${r.group}/${r.resource}`}, 'ns', 'slow', 'A', '{"metadata":{"name":"slow","namespace":"ns"}}'
+      FROM obj RETURNING id::text AS id`;
+    const fast = await store.create(r, key("fast"), report(key("fast")));
+    expect(rv(fast)).toBeGreaterThan(Number(id));
+
+    // A list now must not answer the head: a watch from it would skip the slow change.
+    const listing = store.list(r, { ...all, consistency: { kind: "latest" } });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await conn`COMMIT`;
+    conn.release();
+    await sql.end();
+
+    const events = await watching;
+    ac.abort();
+    expect(
+      events.map((e) => (e.type === "BOOKMARK" ? "" : `${e.object.metadata.name}@${e.resourceVersion}`)),
+    ).toEqual([`slow@${id}`, `fast@${rv(fast)}`]);
+    const listed = await listing;
+    expect(listed.items.map((o) => o.metadata.name)).toEqual(["fast", "slow"]);
+    expect(listed.resourceVersion).toBeGreaterThanOrEqual(rv(fast));
+  });
+
+  it("never waits forever on an id whose transaction rolled back", async () => {
+    const r = fresh();
+    const store = await storage({ clusterName: "rollback" });
+    const from = await store.currentResourceVersion();
+    const sql = admin();
+    try {
+      await sql
+        .begin(async (tx) => {
+          await tx`SELECT nextval('report_rv_seq')`;
+          throw new Error("roll back");
+        })
+        .catch(() => {});
+    } finally {
+      await sql.end();
+    }
+    const ac = new AbortController();
+    const watching = collect(
+      store.watch(r, { ...all, fromResourceVersion: from }, ac.signal),
+      (e) => e.length >= 1,
+      5_000,
+    );
+    const created = await store.create(r, key("after-gap"), report(key("after-gap")));
+    const [event] = await watching;
+    ac.abort();
+    expect(event).toMatchObject({ type: "ADDED", resourceVersion: rv(created) });
+    const listed = await store.list(r, { ...all, consistency: { kind: "latest" } });
+    expect(listed.items).toEqual([created]);
+  });
+});
+
+describe("postgres history window", () => {
+  it("prunes the changelog after the window and answers older resume points with Compacted", async () => {
+    const r = fresh();
+    const database = await pg.createDatabase();
+    const store = await storage({ database, historyWindowSeconds: 1, pruneIntervalMs: 200 });
+    const first = await store.create(r, key("a"), report(key("a")));
+    for (let i = 0; i < 20; i++)
+      await store.update(r, key("a"), report(key("a"), { i }), rv(await store.get(r, key("a"))));
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const last = await store.create(r, key("b"), report(key("b")));
+
+    const sql = admin(database);
+    try {
+      const [{ n }] = await sql<{ n: string }[]>`SELECT count(*)::text AS n FROM report_changelog`;
+      expect(Number(n)).toBeLessThanOrEqual(2);
+    } finally {
+      await sql.end();
+    }
+    const ac = new AbortController();
+    const old = store.watch(r, { ...all, fromResourceVersion: rv(first) }, ac.signal)[Symbol.asyncIterator]();
+    const err = await thrown(old.next());
+    expect(err).toBeInstanceOf(StorageError);
+    expect(err).toMatchObject({ code: "Compacted" });
+    const continued = await thrown(
+      store.list(r, {
+        ...all,
+        consistency: { kind: "latest" },
+        continueFrom: { after: key("a"), resourceVersion: rv(first) },
+      }),
+    );
+    expect(continued).toMatchObject({ code: "Compacted" });
+    // a recent resume point still works
+    const recent = collect(
+      store.watch(r, { ...all, fromResourceVersion: rv(last) - 1 }, ac.signal),
+      (e) => e.length >= 1,
+    );
+    expect((await recent)[0]).toMatchObject({ type: "ADDED", resourceVersion: rv(last) });
+    ac.abort();
+  });
+});
