@@ -1,9 +1,14 @@
 import { Etcd3 } from "etcd3";
-import { afterAll, beforeAll } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { KubeObject } from "../../src/apimachinery/types.js";
 import { createEtcdStorage } from "../../src/storage/etcd/index.js";
 import type { EtcdOptions } from "../../src/storage/etcd/index.js";
+import { StorageError } from "../../src/storage/interface.js";
+import type { StorageResource, WatchEvent } from "../../src/storage/interface.js";
 import { startEtcd } from "../support/etcd.js";
 import type { PrivateEtcd } from "../support/etcd.js";
+import { CLUSTER_POLICY_REPORT, POLICY_REPORT, makeReport } from "../support/reports.js";
+import { bigPolicyReport } from "./etcd-reports.js";
 import { runStorageSuite } from "./suite.js";
 
 let etcd: PrivateEtcd;
@@ -32,4 +37,146 @@ async function compactAll(): Promise<void> {
 runStorageSuite("etcd", async (suiteOptions) => {
   const store = await createEtcdStorage(options(suiteOptions));
   return { store, cleanup: () => store.close(), compact: compactAll };
+});
+
+const policyReports: StorageResource = {
+  group: "wgpolicyk8s.io",
+  resource: "policyreports",
+  namespaced: true,
+};
+const clusterReports: StorageResource = {
+  group: "wgpolicyk8s.io",
+  resource: "clusterpolicyreports",
+  namespaced: false,
+};
+const all = { labelSelector: [], fieldSelector: [] };
+
+describe("etcd storage", () => {
+  it("lays keys out as <prefix>/<cluster>/<group>/<resource>/[<namespace>/]<name>, values the object's JSON", async () => {
+    const store = await createEtcdStorage(options({ prefix: "/layout-test/", clusterName: "east" }));
+    try {
+      const nsReport = makeReport(POLICY_REPORT, { name: "pod-a", namespace: "team-a" }) as KubeObject;
+      const clReport = makeReport(CLUSTER_POLICY_REPORT, { name: "ns-a" }) as KubeObject;
+      const created = await store.create(policyReports, { namespace: "team-a", name: "pod-a" }, nsReport);
+      const createdCl = await store.create(clusterReports, { namespace: "", name: "ns-a" }, clReport);
+
+      const kvs = await raw.getAll().prefix("/layout-test/").exec();
+      const byKey = new Map(kvs.kvs.map((kv) => [kv.key.toString(), kv]));
+      expect([...byKey.keys()].sort()).toEqual([
+        "/layout-test/east/wgpolicyk8s.io/clusterpolicyreports/ns-a",
+        "/layout-test/east/wgpolicyk8s.io/policyreports/team-a/pod-a",
+      ]);
+      const nsKv = byKey.get("/layout-test/east/wgpolicyk8s.io/policyreports/team-a/pod-a");
+      const clKv = byKey.get("/layout-test/east/wgpolicyk8s.io/clusterpolicyreports/ns-a");
+      // the value is the object as JSON; the resource version is etcd's mod_revision, not stored in it
+      expect(JSON.parse(nsKv?.value.toString() ?? "")).toEqual(nsReport);
+      expect(JSON.parse(clKv?.value.toString() ?? "")).toEqual(clReport);
+      expect(created.metadata.resourceVersion).toBe(nsKv?.mod_revision);
+      expect(createdCl.metadata.resourceVersion).toBe(clKv?.mod_revision);
+    } finally {
+      await store.close();
+      await raw.delete().prefix("/layout-test/");
+    }
+  });
+
+  it("uses /reports-server as the default prefix", async () => {
+    const store = await createEtcdStorage(options({ clusterName: "default-prefix" }));
+    try {
+      await store.create(
+        clusterReports,
+        { namespace: "", name: "x" },
+        makeReport(CLUSTER_POLICY_REPORT) as KubeObject,
+      );
+      expect(await raw.getAll().prefix("/reports-server/default-prefix/").keys()).toEqual([
+        "/reports-server/default-prefix/wgpolicyk8s.io/clusterpolicyreports/x",
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("stores a 2.5 MiB report, over etcd's 1.5 MiB request limit, and serves it back whole", async () => {
+    const store = await createEtcdStorage(options({ clusterName: "large" }));
+    try {
+      const key = { namespace: "busy", name: "polr-busy" };
+      const report = bigPolicyReport("busy", "polr-busy", 2.5 * 1024 * 1024);
+      const json = JSON.stringify(report).length;
+      expect(json).toBeGreaterThan(2.5 * 1024 * 1024);
+
+      const from = await store.currentResourceVersion();
+      const watchAbort = new AbortController();
+      const watched = store.watch(policyReports, { ...all, fromResourceVersion: from }, watchAbort.signal);
+      const created = await store.create(policyReports, key, report);
+      const rv = created.metadata.resourceVersion;
+      expect(await store.get(policyReports, key)).toEqual({
+        ...report,
+        metadata: { ...report.metadata, resourceVersion: rv },
+      });
+
+      // etcd holds it compressed, under its request limit
+      const kv = (await raw.getAll().prefix("/reports-server/large/").exec()).kvs[0];
+      expect(kv.value.length).toBeLessThan(1.5 * 1024 * 1024);
+      expect(kv.value.subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b]));
+
+      const listed = await store.list(policyReports, {
+        ...all,
+        namespace: "busy",
+        consistency: { kind: "latest" },
+      });
+      expect(listed.items).toHaveLength(1);
+      expect((listed.items[0].results as unknown[]).length).toBe((report.results as unknown[]).length);
+
+      const changed = { ...report, summary: { ...(report.summary as object), error: 1 } };
+      const updated = await store.update(policyReports, key, changed, Number(rv));
+      const events: WatchEvent[] = [];
+      for await (const event of watched) {
+        if (event.type === "BOOKMARK") continue;
+        events.push(event);
+        if (events.length === 2) watchAbort.abort();
+      }
+      expect(events.map((e) => [e.type, e.resourceVersion])).toEqual([
+        ["ADDED", Number(rv)],
+        ["MODIFIED", Number(updated.metadata.resourceVersion)],
+      ]);
+      expect(events[1]).toMatchObject({ object: { summary: { error: 1 } } });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("answers Compacted for a continue position whose revision has been compacted", async () => {
+    const store = await createEtcdStorage(options({ clusterName: "continue" }));
+    try {
+      for (const name of ["a", "b", "c", "d"])
+        await store.create(
+          policyReports,
+          { namespace: "n", name },
+          makeReport(POLICY_REPORT, { name, namespace: "n" }) as KubeObject,
+        );
+      const first = await store.list(policyReports, { ...all, limit: 2, consistency: { kind: "latest" } });
+      expect(first.continueAfter).toEqual({ namespace: "n", name: "b" });
+      expect(first.remainingItemCount).toBe(2);
+      const continueFrom = { after: first.continueAfter!, resourceVersion: first.resourceVersion };
+
+      // still kept: the next page is read at the first page's revision, not seeing later writes
+      await store.delete(policyReports, { namespace: "n", name: "c" });
+      const second = await store.list(policyReports, {
+        ...all,
+        limit: 2,
+        continueFrom,
+        consistency: { kind: "latest" },
+      });
+      expect(second.items.map((o) => o.metadata.name)).toEqual(["c", "d"]);
+      expect(second.resourceVersion).toBe(first.resourceVersion);
+
+      await compactAll();
+      const err = await store
+        .list(policyReports, { ...all, limit: 2, continueFrom, consistency: { kind: "latest" } })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StorageError);
+      expect(err).toMatchObject({ code: "Compacted" });
+    } finally {
+      await store.close();
+    }
+  });
 });
