@@ -8,13 +8,7 @@ import { isPlainObject, type KubeObject, type ObjectMeta } from "../apimachinery
 import type { ResourceDef } from "../resources/types.js";
 import { invalidValue, toCause } from "./validation/field-errors.js";
 import { coerceObjectMeta, MetadataTypeError, objectMetaErrors } from "./validation/objectmeta.js";
-import {
-  compileSchema,
-  dropDisallowedNulls,
-  prune,
-  type SchemaNode,
-  validateSchema,
-} from "./validation/schema.js";
+import { compileSchema, prune, type SchemaNode, validateSchema } from "./validation/schema.js";
 
 export { findDuplicateFields } from "./validation/duplicates.js";
 
@@ -123,7 +117,6 @@ export function decodeObject(
   }
   const root = schemaOf(def);
   const pruned = prune(obj, root, true);
-  dropDisallowedNulls(obj, root);
 
   const problems = [
     ...duplicates.map((p) => `duplicate field "${p}"`),

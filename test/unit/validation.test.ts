@@ -221,6 +221,11 @@ describe("unknown and duplicate fields", () => {
     expect(object.labels).toEqual({ a: "b" });
   });
 
+  it("findDuplicateFields finds repeats in large objects too", () => {
+    const keys = Array.from({ length: 100 }, (_, i) => `"k${i}":${i}`);
+    expect(findDuplicateFields(`{"m":{${keys.join(",")},"k7":0,"k99":0}}`)).toEqual(["m.k7", "m.k99"]);
+  });
+
   it("findDuplicateFields reports repeated keys with their paths, in document order", () => {
     const text = `{"apiVersion":"v1","metadata":{"name":"a","name":"b"},"spec":{"ports":[{"p":1},{"hostPort":1,"hostPort":2}],"k\\u0041":1,"kA":2},"results":[[{"x":1,"x":2}]]}`;
     expect(findDuplicateFields(text)).toEqual([
@@ -230,6 +235,7 @@ describe("unknown and duplicate fields", () => {
       "results[0][0].x",
     ]);
     expect(findDuplicateFields(`{"a":"x,\\"a\\":","b":{"a":1}}`)).toEqual([]);
+    expect(findDuplicateFields(`{"a":[{},"x",{"k":1,"k":2}],"s":"\\\\","a":{}}`)).toEqual(["a[2].k", "a"]);
   });
 });
 

@@ -1,75 +1,98 @@
 /**
  * JSON.parse keeps the last of repeated keys silently; the real server's strict decoder reports each
- * repeat as `duplicate field "<path>"`. One pass over the raw text, no allocation per value.
+ * repeat as `duplicate field "<path>"`. One pass over the raw text: strings are skipped with indexOf,
+ * and a path is only spelled out when a duplicate is found.
  */
 
 interface Frame {
   isArray: boolean;
-  path: string;
   index: number;
-  keys?: Set<string>;
-  /** The path of the value about to be read in this object (set after its key). */
-  childPath: string;
+  /** Keys seen so far: a list while the object is small (the common case), a set once it grows. */
+  keys: string[] | Set<string> | undefined;
+  /** The key whose value is being read (objects only). */
+  key: string;
+}
+
+function pathOf(stack: Frame[], depth: number): string {
+  let s = "";
+  for (let d = 0; d <= depth; d++) {
+    const f = stack[d];
+    // A frame's position inside its parent is the parent's current key or index.
+    if (d > 0) {
+      const parent = stack[d - 1];
+      s += parent.isArray ? `[${parent.index}]` : s ? `.${parent.key}` : parent.key;
+    }
+    if (d === depth && !f.isArray) s += s ? `.${f.key}` : f.key;
+  }
+  return s;
+}
+
+/** End of the string whose opening quote is at `start`: the index of its closing quote. */
+function stringEnd(text: string, start: number): number {
+  let i = start + 1;
+  for (;;) {
+    const q = text.indexOf('"', i);
+    if (q < 0) return text.length;
+    let backslashes = 0;
+    for (let j = q - 1; text.charCodeAt(j) === 0x5c; j--) backslashes++;
+    if (backslashes % 2 === 0) return q;
+    i = q + 1;
+  }
+}
+
+/** Records a key of an object; true when the object already had it. */
+function seen(f: Frame, key: string): boolean {
+  const keys = f.keys!;
+  if (Array.isArray(keys)) {
+    if (keys.includes(key)) return true;
+    keys.push(key);
+    if (keys.length > 32) f.keys = new Set(keys);
+    return false;
+  }
+  if (keys.has(key)) return true;
+  keys.add(key);
+  return false;
 }
 
 /** Paths of repeated object keys, in document order (`metadata.name`, `spec.ports[0].hostPort`). */
 export function findDuplicateFields(text: string): string[] {
   const dups: string[] = [];
-  const stack: Frame[] = [];
   let i = 0;
-  // Only JSON objects are scanned; a YAML body (apply patches may be YAML) is not this scanner's to read.
-  while (i < text.length && /\s/.test(text[i])) i++;
-  if (text[i] !== "{") return dups;
   const n = text.length;
-  // After a string inside an object, we need to know whether it was a key: keys are followed by ':'.
+  // Only JSON objects are scanned; a YAML body (apply patches may be YAML) is not this scanner's to read.
+  while (i < n && /\s/.test(text[i])) i++;
+  if (text[i] !== "{") return dups;
+  const stack: Frame[] = [];
   let expectKey = false;
-  const pathForNextValue = (): string => {
-    const top = stack[stack.length - 1];
-    if (!top) return "";
-    return top.isArray ? `${top.path}[${top.index}]` : top.childPath;
-  };
   while (i < n) {
     const c = text.charCodeAt(i);
     if (c === 0x22 /* " */) {
-      const start = i + 1;
-      let escaped = false;
-      i++;
-      while (i < n) {
-        const d = text.charCodeAt(i);
-        if (d === 0x5c /* \ */) {
-          escaped = true;
-          i += 2;
-          continue;
-        }
-        if (d === 0x22) break;
-        i++;
-      }
+      const end = stringEnd(text, i);
       if (expectKey) {
-        const raw = text.slice(start, i);
-        let key = raw;
-        if (escaped) {
+        let key = text.slice(i + 1, end);
+        if (key.includes("\\")) {
           try {
-            key = JSON.parse(`"${raw}"`) as string;
+            key = JSON.parse(`"${key}"`) as string;
           } catch {
             return dups;
           }
         }
         const top = stack[stack.length - 1];
-        top.childPath = top.path ? `${top.path}.${key}` : key;
-        if (top.keys!.has(key)) dups.push(top.childPath);
-        else top.keys!.add(key);
+        top.key = key;
+        if (seen(top, key)) dups.push(pathOf(stack, stack.length - 1));
         expectKey = false;
       }
-      i++;
+      i = end + 1;
       continue;
     }
     if (c === 0x7b /* { */) {
-      stack.push({ isArray: false, path: pathForNextValue(), index: 0, keys: new Set(), childPath: "" });
+      stack.push({ isArray: false, index: 0, keys: [], key: "" });
       expectKey = true;
     } else if (c === 0x5b /* [ */) {
-      stack.push({ isArray: true, path: pathForNextValue(), index: 0, childPath: "" });
+      stack.push({ isArray: true, index: 0, keys: undefined, key: "" });
     } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
       stack.pop();
+      expectKey = false;
     } else if (c === 0x2c /* , */) {
       const top = stack[stack.length - 1];
       if (top?.isArray) top.index++;

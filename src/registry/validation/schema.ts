@@ -21,7 +21,10 @@ export interface SchemaNode {
   items?: SchemaNode;
   required: string[];
   enum?: unknown[];
+  /** Scalars of the enum, compared by value; objects and lists by their JSON. */
+  enumValues?: Set<unknown>;
   enumKeys?: Set<string>;
+  hasStringChecks: boolean;
   minimum?: number;
   maximum?: number;
   exclusiveMinimum: boolean;
@@ -54,6 +57,7 @@ export function compileSchema(s: JSONSchemaProps): SchemaNode {
     maxLength: s.maxLength,
     minItems: s.minItems,
     maxItems: s.maxItems,
+    hasStringChecks: s.minLength !== undefined || s.maxLength !== undefined || s.pattern !== undefined,
   };
   if (s.properties) {
     node.properties = new Map(Object.entries(s.properties).map(([k, v]) => [k, compileSchema(v)]));
@@ -62,7 +66,8 @@ export function compileSchema(s: JSONSchemaProps): SchemaNode {
   if (s.items) node.items = compileSchema(s.items);
   if (s.enum) {
     node.enum = s.enum;
-    node.enumKeys = new Set(s.enum.map(enumKey));
+    node.enumValues = new Set(s.enum.filter((v) => v === null || typeof v !== "object"));
+    node.enumKeys = new Set(s.enum.filter((v) => v !== null && typeof v === "object").map(enumKey));
   }
   if (s.pattern !== undefined) {
     node.patternSource = s.pattern;
@@ -73,22 +78,35 @@ export function compileSchema(s: JSONSchemaProps): SchemaNode {
 
 const META_FIELDS = new Set(["apiVersion", "kind", "metadata"]);
 
-const appendKey = (path: string, key: string): string => (path ? `${path}.${key}` : key);
+/**
+ * The path to the value being visited, as segments: keys and list indexes. Joined into
+ * `spec.results[0].result` only when something is reported, so a clean walk builds no strings.
+ */
+type Path = (string | number)[];
+
+function pathString(path: Path, extra?: string): string {
+  let s = "";
+  for (const seg of path) s += typeof seg === "number" ? `[${seg}]` : s ? `.${seg}` : seg;
+  if (extra !== undefined) s += s ? `.${extra}` : extra;
+  return s;
+}
 
 /**
  * Removes fields the schema does not know, in place, and returns their paths sorted as the real server
  * sorts them. At the root (and in embedded resources) apiVersion, kind and metadata are left alone.
+ * A null where the schema allows none and has no default is dropped too, as if the field were absent
+ * (`PruneNonNullableNullsWithoutDefaults`, which runs right after pruning).
  */
 export function prune(value: unknown, node: SchemaNode | undefined, isRoot: boolean): string[] {
   const out: string[] = [];
-  pruneInto(value, node, "", isRoot, out);
+  pruneInto(value, node, [], isRoot, out);
   return out.sort();
 }
 
 function pruneInto(
   x: unknown,
   s: SchemaNode | undefined,
-  path: string,
+  path: Path,
   embedded: boolean,
   out: string[],
 ): void {
@@ -97,52 +115,64 @@ function pruneInto(
     return;
   }
   if (Array.isArray(x)) {
-    for (let i = 0; i < x.length; i++) pruneInto(x[i], s?.items, `${path}[${i}]`, false, out);
+    const items = s?.items;
+    for (let i = 0; i < x.length; i++) {
+      const v = x[i];
+      if (v !== null && typeof v === "object") {
+        path.push(i);
+        pruneInto(v, items, path, false, out);
+        path.pop();
+      }
+    }
     return;
   }
-  if (!isPlainObject(x)) return;
+  if (x === null || typeof x !== "object") return;
+  const obj = x as Record<string, unknown>;
   const keepMeta = embedded || s?.embedded === true;
-  for (const k of Object.keys(x)) {
+  for (const k in obj) {
     if (keepMeta && META_FIELDS.has(k)) continue;
-    const prop = s?.properties?.get(k);
-    if (prop) pruneInto(x[k], prop, appendKey(path, k), false, out);
-    else if (s?.additional) pruneInto(x[k], s.additional, appendKey(path, k), false, out);
+    const prop = s?.properties?.get(k) ?? s?.additional;
+    if (prop) visitKnown(obj, k, prop, path, out);
     else if (!s?.additionalAny) {
-      out.push(appendKey(path, k));
-      delete x[k];
+      out.push(pathString(path, k));
+      delete obj[k];
     }
   }
 }
 
-function skipPrune(x: unknown, s: SchemaNode, path: string, out: string[]): void {
+function visitKnown(
+  obj: Record<string, unknown>,
+  k: string,
+  prop: SchemaNode,
+  path: Path,
+  out: string[],
+): void {
+  const v = obj[k];
+  if (v === null) {
+    if (!prop.nullable && !prop.hasDefault) delete obj[k];
+  } else if (typeof v === "object") {
+    path.push(k);
+    pruneInto(v, prop, path, false, out);
+    path.pop();
+  }
+}
+
+function skipPrune(x: unknown, s: SchemaNode, path: Path, out: string[]): void {
   if (Array.isArray(x)) {
+    if (!s.items) return;
     for (let i = 0; i < x.length; i++) {
-      if (s.items) skipPrune(x[i], s.items, `${path}[${i}]`, out);
+      path.push(i);
+      skipPrune(x[i], s.items, path, out);
+      path.pop();
     }
     return;
   }
-  if (!isPlainObject(x)) return;
-  for (const k of Object.keys(x)) {
+  if (x === null || typeof x !== "object") return;
+  const obj = x as Record<string, unknown>;
+  for (const k in obj) {
     if (s.embedded && META_FIELDS.has(k)) continue;
     const prop = s.properties?.get(k) ?? s.additional;
-    if (prop) pruneInto(x[k], prop, appendKey(path, k), false, out);
-  }
-}
-
-/** A null where the schema allows none and has no default is dropped, as if the field were absent. */
-export function dropDisallowedNulls(x: unknown, s: SchemaNode | undefined): void {
-  if (!s) return;
-  if (Array.isArray(x)) {
-    if (s.items) for (const v of x) dropDisallowedNulls(v, s.items);
-    return;
-  }
-  if (!isPlainObject(x)) return;
-  for (const k of Object.keys(x)) {
-    const prop = s.properties?.get(k) ?? s.additional;
-    if (!prop) continue;
-    if (x[k] === null) {
-      if (!prop.nullable && !prop.hasDefault) delete x[k];
-    } else dropDisallowedNulls(x[k], prop);
+    if (prop) visitKnown(obj, k, prop, path, out);
   }
 }
 
@@ -163,6 +193,7 @@ function typeOf(v: unknown): string {
 }
 
 function typeMatches(types: string[], actual: string): boolean {
+  if (types.length === 1 && types[0] === actual) return true;
   if (types.includes(actual)) return true;
   // An integer satisfies "number" (kube-openapi's isIntFloat).
   return actual === "integer" && types.includes("number");
@@ -171,57 +202,84 @@ function typeMatches(types: string[], actual: string): boolean {
 /** Validates an already pruned object; returns every problem, in the order the schema walk finds them. */
 export function validateSchema(value: unknown, root: SchemaNode): FieldError[] {
   const errs: FieldError[] = [];
-  validateNode(value, root, "", errs);
+  validateNode(value, root, [], errs);
   return errs;
 }
 
 const fieldOf = (path: string): string => (path === "" ? "<nil>" : path);
 const nameOf = (path: string): string => (path === "" ? "." : path);
 
-function validateNode(x: unknown, s: SchemaNode, path: string, errs: FieldError[]): void {
-  const name = nameOf(path);
-  const field = fieldOf(path);
+function inEnum(s: SchemaNode, x: unknown): boolean {
+  if (x !== null && typeof x === "object") return s.enumKeys!.has(enumKey(x));
+  return s.enumValues!.has(x);
+}
+
+function validateNode(x: unknown, s: SchemaNode, path: Path, errs: FieldError[]): void {
   if (x === null || x === undefined) {
     if (s.types.length && !s.nullable) {
+      const p = pathString(path);
       errs.push({
         type: "FieldValueTypeInvalid",
-        field,
+        field: fieldOf(p),
         badValue: "null",
-        detail: `${name} in body must be of type ${s.types.join(",")}`,
+        detail: `${nameOf(p)} in body must be of type ${s.types.join(",")}`,
       });
     }
     return;
   }
   const actual = typeOf(x);
   if (s.types.length && !typeMatches(s.types, actual)) {
+    const p = pathString(path);
     errs.push({
       type: "FieldValueTypeInvalid",
-      field,
+      field: fieldOf(p),
       badValue: actual,
-      detail: `${name} in body must be of type ${s.types.join(",")}: "${actual}"`,
+      detail: `${nameOf(p)} in body must be of type ${s.types.join(",")}: "${actual}"`,
     });
   }
-  if (typeof x === "string") validateString(x, s, name, field, errs);
-  else if (typeof x === "number") validateNumber(x, s, name, field, errs);
-  if (s.enumKeys && !s.enumKeys.has(enumKey(x))) errs.push(notSupported(field, x, s.enum ?? []));
+  if (typeof x === "string") {
+    if (s.hasStringChecks) validateString(x, s, pathString(path), errs);
+  } else if (typeof x === "number") {
+    if (s.minimum !== undefined || s.maximum !== undefined) validateNumber(x, s, pathString(path), errs);
+  }
+  if (s.enum && !inEnum(s, x)) errs.push(notSupported(fieldOf(pathString(path)), x, s.enum));
   if (Array.isArray(x)) {
-    if (s.maxItems !== undefined && x.length > s.maxItems) errs.push(tooMany(field, x.length, s.maxItems));
+    if (s.maxItems !== undefined && x.length > s.maxItems) {
+      errs.push(tooMany(fieldOf(pathString(path)), x.length, s.maxItems));
+    }
     if (s.minItems !== undefined && x.length < s.minItems) {
-      errs.push(invalidValue(field, x.length, `${name} in body should have at least ${s.minItems} items`));
+      const p = pathString(path);
+      errs.push(
+        invalidValue(fieldOf(p), x.length, `${nameOf(p)} in body should have at least ${s.minItems} items`),
+      );
     }
-    if (s.items) for (let i = 0; i < x.length; i++) validateNode(x[i], s.items, `${path}[${i}]`, errs);
-  } else if (isPlainObject(x)) {
+    const items = s.items;
+    if (items) {
+      for (let i = 0; i < x.length; i++) {
+        path.push(i);
+        validateNode(x[i], items, path, errs);
+        path.pop();
+      }
+    }
+  } else if (actual === "object") {
+    const obj = x as Record<string, unknown>;
     for (const r of s.required) {
-      if (!(r in x)) errs.push(required(fieldOf(appendKey(path, r))));
+      if (!(r in obj)) errs.push(required(fieldOf(pathString(path, r))));
     }
-    for (const k of Object.keys(x)) {
+    if (!s.properties && !s.additional) return;
+    for (const k in obj) {
       const prop = s.properties?.get(k) ?? s.additional;
-      if (prop) validateNode(x[k], prop, appendKey(path, k), errs);
+      if (!prop) continue;
+      path.push(k);
+      validateNode(obj[k], prop, path, errs);
+      path.pop();
     }
   }
 }
 
-function validateString(x: string, s: SchemaNode, name: string, field: string, errs: FieldError[]): void {
+function validateString(x: string, s: SchemaNode, p: string, errs: FieldError[]): void {
+  const field = fieldOf(p);
+  const name = nameOf(p);
   // Lengths count runes, as Go's utf8.RuneCountInString.
   const len = s.maxLength !== undefined || s.minLength !== undefined ? [...x].length : 0;
   if (s.maxLength !== undefined && len > s.maxLength)
@@ -234,7 +292,9 @@ function validateString(x: string, s: SchemaNode, name: string, field: string, e
   }
 }
 
-function validateNumber(x: number, s: SchemaNode, name: string, field: string, errs: FieldError[]): void {
+function validateNumber(x: number, s: SchemaNode, p: string, errs: FieldError[]): void {
+  const field = fieldOf(p);
+  const name = nameOf(p);
   if (s.maximum !== undefined && (s.exclusiveMaximum ? x >= s.maximum : x > s.maximum)) {
     const rel = s.exclusiveMaximum ? "less than" : "less than or equal to";
     errs.push(invalidValue(field, x, `${name} in body should be ${rel} ${s.maximum}`));
