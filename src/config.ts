@@ -12,6 +12,8 @@ export interface Config {
   certDir: string;
   tlsCertFile?: string;
   tlsPrivateKeyFile?: string;
+  /** The CA that signed --tls-cert-file (for the APIService caBundle); default: ca.crt beside the certificate. */
+  tlsCaFile?: string;
   tlsMinVersion: string;
   tlsCipherSuites: string[];
   writeKubeconfig?: string;
@@ -104,8 +106,6 @@ const list = (v: string): string[] =>
     .map((s) => s.trim())
     .filter(Boolean);
 
-const ALL_GROUPS = ["wgpolicyk8s.io", "reports.kyverno.io", "openreports.io"];
-
 function program(env: NodeJS.ProcessEnv): Command {
   const num = (n: string | undefined, d: number) => (n !== undefined && n !== "" ? Number(n) : d);
   return new Command("reports-server")
@@ -125,6 +125,7 @@ function program(env: NodeJS.ProcessEnv): Command {
     )
     .option("--tls-cert-file <file>", "serving certificate (PEM); reloaded when it changes")
     .option("--tls-private-key-file <file>", "serving private key (PEM)")
+    .option("--tls-ca-file <file>", "CA of the serving certificate (default: ca.crt beside --tls-cert-file)")
     .option("--tls-min-version <v>", "VersionTLS12 or VersionTLS13", "VersionTLS12")
     .option("--tls-cipher-suites <list>", "comma-separated cipher suites (OpenSSL names)", list, [])
     .option("--write-kubeconfig <path>", "standalone mode: write an admin kubeconfig for this server here")
@@ -169,7 +170,12 @@ function program(env: NodeJS.ProcessEnv): Command {
     .option("--service-name <name>", "the Service the APIServices point at", "reports-server")
     .option("--service-namespace <ns>", "namespace of that Service", env.POD_NAMESPACE ?? "reports-server")
     .option("--service-port <port>", "port of that Service", int("--service-port"), 443)
-    .option("--serve-groups <groups>", "API groups to serve and register", list, ALL_GROUPS)
+    .option(
+      "--serve-groups <groups>",
+      "API groups to serve and register (default: every group in resources/crds)",
+      list,
+      [],
+    )
     .option(
       "--skip-migration",
       "do not copy CRD-stored reports into the store before taking a group over",
@@ -239,6 +245,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     certDir: o.certDir,
     tlsCertFile: o.tlsCertFile,
     tlsPrivateKeyFile: o.tlsPrivateKeyFile,
+    tlsCaFile: o.tlsCaFile,
     tlsMinVersion: o.tlsMinVersion,
     tlsCipherSuites: o.tlsCipherSuites,
     writeKubeconfig: o.writeKubeconfig,

@@ -1,4 +1,5 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, watchFile } from "node:fs";
+import { dirname, join } from "node:path";
 import type { Authenticator, Authorizer } from "./apimachinery/auth.js";
 import { parseConfig, type Config } from "./config.js";
 import { buildDiscovery } from "./endpoints/discovery.js";
@@ -14,6 +15,14 @@ import { createLogger } from "./server/logger.js";
 import { selfSignedServingCert } from "./server/serving-cert.js";
 import { loadOrCreateToken, staticTokenAuthenticator, writeKubeconfig } from "./server/standalone.js";
 import { createStorage } from "./storage/factory.js";
+
+function readServingFiles(cfg: Config): { key: string; cert: string; caCert: string } {
+  const cert = readFileSync(cfg.tlsCertFile!, "utf8");
+  const key = readFileSync(cfg.tlsPrivateKeyFile!, "utf8");
+  const caFile = cfg.tlsCaFile ?? join(dirname(cfg.tlsCertFile!), "ca.crt");
+  const caCert = existsSync(caFile) ? readFileSync(caFile, "utf8") : cert;
+  return { key, cert, caCert };
+}
 
 const HEALTH_PATHS = ["/healthz", "/livez", "/readyz"];
 
@@ -35,7 +44,7 @@ async function main(): Promise<void> {
   const cfg = parseConfig(process.argv.slice(2), process.env);
   const log = createLogger(cfg.logLevel, cfg.logFormat);
   const served = new Set(cfg.serveGroups);
-  const resources = loadResources().filter((d) => served.has(d.group));
+  const resources = loadResources().filter((d) => served.size === 0 || served.has(d.group));
 
   let storage;
   try {
@@ -54,9 +63,7 @@ async function main(): Promise<void> {
   let cert: string;
   let caCert: string;
   if (cfg.tlsCertFile && cfg.tlsPrivateKeyFile) {
-    cert = readFileSync(cfg.tlsCertFile, "utf8");
-    key = readFileSync(cfg.tlsPrivateKeyFile, "utf8");
-    caCert = cert;
+    ({ key, cert, caCert } = readServingFiles(cfg));
   } else {
     const sc = await selfSignedServingCert(cfg.certDir, servingHosts(cfg));
     ({ key, cert, caCert } = sc);
@@ -125,6 +132,27 @@ async function main(): Promise<void> {
     ciphers: cfg.tlsCipherSuites.length ? cfg.tlsCipherSuites.join(":") : undefined,
   };
   const server = createHttpServer(tls, handler, log);
+  if (cfg.tlsCertFile && cfg.tlsPrivateKeyFile) {
+    // Mounted Secrets change by a symlink swap that fs.watch misses: poll, as kube-apiserver's
+    // dynamic certificate controller does.
+    const files = [cfg.tlsCertFile, cfg.tlsPrivateKeyFile];
+    for (const f of files) {
+      watchFile(f, { interval: 10_000 }, () => {
+        try {
+          const next = readServingFiles(cfg);
+          tls.key = next.key;
+          tls.cert = next.cert;
+          server.setTls(tls);
+          log.info({ file: f }, "reloaded the serving certificate");
+        } catch (err) {
+          log.error(
+            { err: err instanceof Error ? err.message : String(err) },
+            "cannot reload the serving certificate",
+          );
+        }
+      });
+    }
+  }
   const port = await server.listen(cfg.securePort, cfg.bindAddress);
   const host = cfg.bindAddress === "0.0.0.0" || cfg.bindAddress === "::" ? "127.0.0.1" : cfg.bindAddress;
   const url = `https://${host.includes(":") ? `[${host}]` : host}:${port}`;
