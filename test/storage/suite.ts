@@ -10,7 +10,8 @@ export type { MakeStore, StoreUnderTest, SuiteStoreOptions } from "./suite/helpe
  * The storage conformance suite: every backend runs it (memory, PostgreSQL, etcd), so that the
  * registry above can rely on one behaviour. Most tests share one store from `makeStore()` and each
  * uses collections of its own, so a shared database works; the few that need options (a tiny watch
- * buffer, fast bookmarks) make a store of their own and clean it up.
+ * buffer, fast bookmarks) make a store of their own and clean it up, so `makeStore` must allow a
+ * second store beside the shared one. Provide `compact` in its result to have the Compacted checks run.
  */
 export function runStorageSuite(name: string, makeStore: MakeStore): void {
   describe(`storage conformance: ${name}`, () => {
