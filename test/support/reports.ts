@@ -218,8 +218,12 @@ function scopeFor(k: KindInfo, namespace: string | undefined, target: string) {
     : { apiVersion: "v1", kind: "Namespace", name: target, uid: "5b1f3c2e-8c1e-4d7a-9a55-0f6c4f1d2e01" };
 }
 
-/** A realistic report of `k`, as Kyverno would write it. */
+/** A realistic report of `k`, as Kyverno would write it: a fresh object the caller may change. */
 export function makeReport(k: KindInfo, opts: ReportOptions = {}): Obj {
+  return structuredClone(buildReport(k, opts));
+}
+
+function buildReport(k: KindInfo, opts: ReportOptions): Obj {
   const metadata: Record<string, unknown> = {
     labels: { "app.kubernetes.io/managed-by": "kyverno", ...(opts.labels ?? {}) },
   };

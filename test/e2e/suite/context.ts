@@ -43,8 +43,9 @@ export async function kJson<T = Obj>(ctx: SuiteContext, args: string[], opts: Ru
   return JSON.parse(await kOk(ctx, [...args, "-o", "json"], opts)) as T;
 }
 
+/** YAML as kubectl reads it: YAML 1.1, where an unquoted `y` or `no` would be a boolean. */
 export function yamlOf(...objs: Obj[]): string {
-  return objs.map((o) => stringify(o)).join("---\n");
+  return objs.map((o) => stringify(o, { version: "1.1" })).join("---\n");
 }
 
 /** Splits a kubectl table into rows of whitespace-separated cells (header first). */

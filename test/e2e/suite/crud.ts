@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { get, post } from "../../support/http.js";
+import { get, patch, post } from "../../support/http.js";
 import {
   KINDS,
   POLICY_REPORT,
@@ -287,6 +287,27 @@ export function crudTests(ctx: SuiteContext) {
       });
       const forced = await kJson(ctx, ["get", "polr", name, "-n", ns]);
       expect(summaryOf(POLICY_REPORT, forced).pass).toBe(3);
+
+      // Dry run stores nothing; apply without a field manager → 422.
+      await kOk(ctx, ["apply", "--server-side", "--dry-run=server", "--force-conflicts", "-f", "-"], {
+        stdin: report(4),
+      });
+      expect(await kJson(ctx, ["get", "polr", name, "-n", ns])).toEqual(forced);
+      const noManager = await patch(
+        ctx.server(),
+        resourcePath(POLICY_REPORT, ns, name),
+        "application/apply-patch+yaml",
+        report(5),
+      );
+      expect(noManager.status).toBe(422);
+      // Apply on a missing object creates it.
+      const fresh = await patch(
+        ctx.server(),
+        `${resourcePath(POLICY_REPORT, ns, "fresh")}?fieldManager=e2e`,
+        "application/apply-patch+yaml",
+        yamlOf(makeReport(POLICY_REPORT, { name: "fresh", namespace: ns })),
+      );
+      expect(fresh.status).toBe(201);
     });
   });
 }

@@ -39,13 +39,16 @@ export function errorTests(ctx: SuiteContext) {
       expect(ok.json<{ metadata: { namespace: string } }>().metadata.namespace).toBe(ns);
     });
 
-    it("kind or apiVersion of another resource in the body → 400", async () => {
+    it("the kind of another resource in the body → 422 on field kind (as the CRD validator does)", async () => {
       const ns = uniqueName("kind");
       const body = makeReport(POLICY_REPORT, { name: "x", namespace: ns });
       body.kind = "ClusterPolicyReport";
       const res = await post(ctx.server(), resourcePath(POLICY_REPORT, ns), body);
-      expect(res.status).toBe(400);
-      expectStatus(res.json(), 400, "BadRequest");
+      expect(res.status).toBe(422);
+      expectStatus(res.json(), 422, "Invalid");
+      expect(res.json<{ details: { causes: { field: string }[] } }>().details.causes).toContainEqual(
+        expect.objectContaining({ field: "kind" }),
+      );
     });
 
     it("malformed JSON → 400", async () => {
