@@ -1,0 +1,70 @@
+import { Counter, Gauge, type Registry } from "prom-client";
+import type { WatchObserver, WatchTracker } from "../../endpoints/watch.js";
+import type { ResourceDef } from "../../resources/types.js";
+
+type CounterChild = ReturnType<Counter<string>["labels"]>;
+
+interface PerResource {
+  open: ReturnType<Gauge<string>["labels"]>;
+  events: Map<string, CounterChild>;
+  dropped: Map<string, CounterChild>;
+}
+
+/** Open watches, events written to clients (bookmarks are type="BOOKMARK"), and slow watchers dropped. */
+export function createWatchMetrics(registry: Registry, defs: readonly ResourceDef[]): WatchObserver {
+  const open = new Gauge({
+    name: "reports_server_watches",
+    help: "Watches open now, by group and resource.",
+    labelNames: ["group", "resource"] as const,
+    registers: [registry],
+  });
+  const events = new Counter({
+    name: "reports_server_watch_events_sent_total",
+    help: "Watch events written to clients, by group, resource and type (ADDED, MODIFIED, DELETED, BOOKMARK, ERROR).",
+    labelNames: ["group", "resource", "type"] as const,
+    registers: [registry],
+  });
+  const dropped = new Counter({
+    name: "reports_server_watchers_dropped_total",
+    help: "Watches the server ended because the client read too slowly (it re-watches), by group and resource.",
+    labelNames: ["group", "resource", "reason"] as const,
+    registers: [registry],
+  });
+
+  // Children resolved once per kind: an event costs a map lookup, not a label hash.
+  const byKind = new Map<ResourceDef, PerResource>();
+  for (const d of defs) open.set({ group: d.group, resource: d.plural }, 0);
+  const perResource = (d: ResourceDef): PerResource => {
+    let p = byKind.get(d);
+    if (!p) {
+      p = { open: open.labels(d.group, d.plural), events: new Map(), dropped: new Map() };
+      byKind.set(d, p);
+    }
+    return p;
+  };
+  const child = (m: Map<string, CounterChild>, c: Counter<string>, d: ResourceDef, v: string) => {
+    let ch = m.get(v);
+    if (!ch) {
+      ch = c.labels(d.group, d.plural, v);
+      m.set(v, ch);
+    }
+    return ch;
+  };
+
+  return {
+    opened(def): WatchTracker {
+      const p = perResource(def);
+      p.open.inc();
+      let closed = false;
+      return {
+        sent: (type) => child(p.events, events, def, type).inc(),
+        dropped: (reason) => child(p.dropped, dropped, def, reason).inc(),
+        closed: () => {
+          if (closed) return;
+          closed = true;
+          p.open.dec();
+        },
+      };
+    },
+  };
+}
