@@ -105,3 +105,20 @@ export function pointsAt(current: APIService | undefined, service: ServiceRef): 
   const s = current?.spec?.service;
   return !!s && s.namespace === service.namespace && s.name === service.name;
 }
+
+/**
+ * The group-versions to register: every served one, or only the groups named in `serveGroups`
+ * (--serve-groups; empty or undefined means all).
+ */
+export function servedGroupVersions(
+  defs: { group: string; version: string }[],
+  serveGroups?: string[],
+): GroupVersionRef[] {
+  const wanted = serveGroups && serveGroups.length > 0 ? new Set(serveGroups) : undefined;
+  const seen = new Map<string, GroupVersionRef>();
+  for (const d of defs) {
+    if (wanted && !wanted.has(d.group)) continue;
+    seen.set(`${d.version}.${d.group}`, { group: d.group, version: d.version });
+  }
+  return [...seen.values()];
+}

@@ -31,7 +31,12 @@ export interface APIServiceReconcilerConfig extends Omit<APIServiceSettings, "ca
   groupVersions: GroupVersionRef[];
   /** The serving CA now (it may rotate; call reconcileAll() after it did). */
   caBundle: () => string | undefined;
-  beforeTakeover?: (gv: GroupVersionRef, current: APIService | undefined) => Promise<void>;
+  /** `signal` aborts when the reconciler is stopped (this replica stopped leading). */
+  beforeTakeover?: (
+    gv: GroupVersionRef,
+    current: APIService | undefined,
+    signal: AbortSignal,
+  ) => Promise<void>;
   /** Full check of every APIService at least this often (default 60 s). */
   resyncMs?: number;
   log?: ClusterLog;
@@ -54,6 +59,7 @@ export function createAPIServiceReconciler(cfg: APIServiceReconcilerConfig): API
   const byName = new Map(cfg.groupVersions.map((gv) => [apiServiceName(gv), gv]));
   const queues = new Map<string, Promise<ReconcileOutcome>>();
   let follower: Follower | undefined;
+  let term = new AbortController();
 
   const desired = (gv: GroupVersionRef) =>
     desiredAPIService(gv, {
@@ -73,7 +79,11 @@ export function createAPIServiceReconciler(cfg: APIServiceReconcilerConfig): API
       } catch (err) {
         if (!isKubeApiError(err, 404)) throw err;
       }
-      if (!pointsAt(current, cfg.service) && cfg.beforeTakeover) await cfg.beforeTakeover(gv, current);
+      const signal = term.signal;
+      if (!pointsAt(current, cfg.service) && cfg.beforeTakeover) {
+        await cfg.beforeTakeover(gv, current, signal);
+        if (signal.aborted) throw new Error("stopped before the takeover finished");
+      }
       const want = desired(gv);
       try {
         if (!current) {
@@ -123,6 +133,7 @@ export function createAPIServiceReconciler(cfg: APIServiceReconcilerConfig): API
     reconcileAll,
     start() {
       if (follower) return;
+      if (term.signal.aborted) term = new AbortController();
       follower = follow<APIService>(cfg.client, APISERVICES_PATH, {
         resyncMs: cfg.resyncMs ?? 60_000,
         log,
@@ -136,6 +147,7 @@ export function createAPIServiceReconciler(cfg: APIServiceReconcilerConfig): API
       });
     },
     stop() {
+      term.abort();
       follower?.stop();
       follower = undefined;
     },

@@ -117,7 +117,7 @@ async function migrateKind(def: ResourceDef, cfg: MigrationConfig): Promise<Kind
     out.listed += items.length;
     let next = 0;
     const worker = async () => {
-      while (next < items.length) {
+      while (next < items.length && !cfg.signal?.aborted) {
         const obj = migrationObject(def, items[next++]);
         try {
           const r = await retrying(attempts, retryMs, cfg.signal, () => cfg.write(def, obj));
@@ -165,9 +165,13 @@ export async function migrateReports(cfg: MigrationConfig): Promise<KindMigratio
 export function migrationBeforeTakeover(
   cfg: Omit<MigrationConfig, "defs"> & { defs: ResourceDef[]; onReport?: (r: KindMigration[]) => void },
 ) {
-  return async (gv: { group: string; version: string }): Promise<void> => {
+  return async (
+    gv: { group: string; version: string },
+    _current: unknown,
+    signal?: AbortSignal,
+  ): Promise<void> => {
     const defs = cfg.defs.filter((d) => d.group === gv.group && d.version === gv.version);
-    const results = await migrateReports({ ...cfg, defs });
+    const results = await migrateReports({ ...cfg, defs, signal: signal ?? cfg.signal });
     cfg.onReport?.(results);
     const failed = results.reduce((n, r) => n + r.failed, 0);
     if (failed > 0)

@@ -93,7 +93,12 @@ describe("leader election on a Lease", () => {
     const lease = fake.getObject(LEASES, "reports", "stolen");
     fake.putObject(LEASES, {
       ...lease!,
-      spec: { ...(lease!.spec as object), holderIdentity: "intruder", leaseDurationSeconds: 30, renewTime: new Date().toISOString() },
+      spec: {
+        ...(lease!.spec as object),
+        holderIdentity: "intruder",
+        leaseDurationSeconds: 30,
+        renewTime: new Date().toISOString(),
+      },
     });
     await expect.poll(() => a.isLeader(), { timeout: 3_000 }).toBe(false);
     expect(events).toEqual(["a started", "a work stopped", "a stopped"]);
