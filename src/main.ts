@@ -12,9 +12,11 @@ import { buildHandlerChain } from "./server/chain.js";
 import { handleHealth, type HealthCheck } from "./server/health.js";
 import { createHttpServer, type TlsMaterial } from "./server/http.js";
 import { createLogger } from "./server/logger.js";
+import { createMetrics } from "./server/metrics.js";
 import { selfSignedServingCert } from "./server/serving-cert.js";
 import { loadOrCreateToken, staticTokenAuthenticator, writeKubeconfig } from "./server/standalone.js";
 import { createStorage } from "./storage/factory.js";
+import { instrumentStorage } from "./storage/instrumented.js";
 
 function readServingFiles(cfg: Config): { key: string; cert: string; caCert: string } {
   const cert = readFileSync(cfg.tlsCertFile!, "utf8");
@@ -56,6 +58,8 @@ async function main(): Promise<void> {
     );
     process.exit(1);
   }
+  const metrics = createMetrics({ resources });
+  storage = instrumentStorage(storage, cfg.storageBackend, metrics.storage);
   const registries = resources.map((d) => new Registry(d, storage, { maxPageSize: cfg.maxPageSize }));
 
   // Serving certificate: files (reloaded by the caller on change) or self-signed in --cert-dir.
@@ -101,6 +105,7 @@ async function main(): Promise<void> {
     ["/healthz", (ctx) => handleHealth(ctx, [...liveChecks, ...readyChecks.slice(0, 1)])],
     ["/readyz", (ctx) => handleHealth(ctx, readyChecks)],
     ["/readyz/", (ctx) => handleHealth(ctx, readyChecks)],
+    ["/metrics", (ctx) => metrics.handle(ctx)],
   ]);
   const route = createRouter({
     registries,
@@ -110,6 +115,7 @@ async function main(): Promise<void> {
       minRequestTimeoutMs: cfg.minRequestTimeoutMs,
       maxBufferedBytes: 16 * 1024 * 1024,
       bookmarkIntervalMs: 60_000,
+      observer: metrics.watch,
     },
     now: () => new Date(),
   });
@@ -123,6 +129,7 @@ async function main(): Promise<void> {
       alwaysAllow.has(p) || [...alwaysAllow].some((a) => a.endsWith("*") && p.startsWith(a.slice(0, -1))),
     limits: cfg,
     requestTimeoutMs: cfg.requestTimeoutMs,
+    onReject: metrics.rejected,
   });
   const tls: TlsMaterial = {
     key,
@@ -131,7 +138,7 @@ async function main(): Promise<void> {
     minVersion: cfg.tlsMinVersion === "VersionTLS13" ? "TLSv1.3" : "TLSv1.2",
     ciphers: cfg.tlsCipherSuites.length ? cfg.tlsCipherSuites.join(":") : undefined,
   };
-  const server = createHttpServer(tls, handler, log);
+  const server = createHttpServer(tls, handler, log, metrics.api);
   if (cfg.tlsCertFile && cfg.tlsPrivateKeyFile) {
     // Mounted Secrets change by a symlink swap that fs.watch misses: poll, as kube-apiserver's
     // dynamic certificate controller does.

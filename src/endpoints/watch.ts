@@ -14,6 +14,21 @@ export interface WatchLimits {
   maxBufferedBytes: number;
   /** How often a bookmark is forwarded to a client that asked for them. */
   bookmarkIntervalMs: number;
+  /** Told of each watch as it streams (metrics). */
+  observer?: WatchObserver;
+}
+
+/** One open watch as metrics see it. */
+export interface WatchTracker {
+  /** An event of this type (ADDED, MODIFIED, DELETED, BOOKMARK, ERROR) was written to the client. */
+  sent(type: string): void;
+  /** The server ended the watch, e.g. "slow": the client read too slowly. */
+  dropped(reason: string): void;
+  closed(): void;
+}
+
+export interface WatchObserver {
+  opened(def: ResourceDef): WatchTracker | undefined;
 }
 
 function bookmarkObject(def: ResourceDef, rv: string, n: Negotiated, initialEventsEnd: boolean): unknown {
@@ -84,12 +99,15 @@ export async function handleWatch(
   let firstTableEvent = true;
   let lastBookmark = Date.now();
   let events = 0;
+  const tracker = limits.observer?.opened(def);
   const send = async (type: string, object: unknown): Promise<boolean> => {
     const ok = res.write(`{"type":"${type}","object":${JSON.stringify(object)}}\n`);
     events++;
+    tracker?.sent(type);
     if (!ok) {
       if (res.writableLength > limits.maxBufferedBytes) {
         ctx.log.watchDropped = "slow client";
+        tracker?.dropped("slow");
         return false;
       }
       await waitDrain(res, ac.signal);
@@ -129,6 +147,7 @@ export async function handleWatch(
     ctx.signal.removeEventListener("abort", onAbort);
     ac.abort();
     ctx.log.watchEvents = events;
+    tracker?.closed();
     if (!res.writableEnded) res.end();
   }
 }

@@ -4,10 +4,11 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Logger } from "pino";
 import type { RequestContext } from "../endpoints/context.js";
-import { requestInfo } from "../endpoints/requestinfo.js";
+import { isMutating, requestInfo } from "../endpoints/requestinfo.js";
 import { writeError } from "../endpoints/respond.js";
 import { readBody } from "./body.js";
 import type { Handler } from "./filters/types.js";
+import type { RequestObserver } from "./metrics/api.js";
 
 export interface TlsMaterial {
   key: string;
@@ -42,7 +43,12 @@ function secureOptions(tls: TlsMaterial): SecureServerOptions {
  * HTTPS with HTTP/2 for clients that offer it (kubectl, client-go) and HTTP/1.1 for the rest.
  * Each request becomes a RequestContext and runs through the filter chain; errors become a Status here.
  */
-export function createHttpServer(tls: TlsMaterial, handler: Handler, log: Logger): HttpServer {
+export function createHttpServer(
+  tls: TlsMaterial,
+  handler: Handler,
+  log: Logger,
+  observer?: RequestObserver,
+): HttpServer {
   const server: Http2SecureServer = createSecureServer({ ...secureOptions(tls), allowHTTP1: true });
   const sessions = new Set<{ close(): void; destroy(): void }>();
   server.on("session", (s) => {
@@ -83,6 +89,7 @@ export function createHttpServer(tls: TlsMaterial, handler: Handler, log: Logger
         log: {},
       };
       active.set(ac, ctx);
+      observer?.started(ctx);
       res.on("close", () => {
         ac.abort();
         active.delete(ac);
@@ -92,6 +99,7 @@ export function createHttpServer(tls: TlsMaterial, handler: Handler, log: Logger
         .catch((err) => log.error({ err }, "failed to write an error response"))
         .finally(() => {
           const ms = Number(process.hrtime.bigint() - start) / 1e6;
+          observer?.finished(ctx, res.statusCode, ms / 1000);
           const entry = {
             requestId: req.headers["x-request-id"] ?? randomUUID(),
             verb: ctx.info.verb,
@@ -104,7 +112,9 @@ export function createHttpServer(tls: TlsMaterial, handler: Handler, log: Logger
             userAgent: req.headers["user-agent"],
             ...ctx.log,
           };
+          // Writes at info, reads (frequent: informers, kubectl get) at debug; never a body.
           if (res.statusCode >= 500) log.error(entry, "request");
+          else if (isMutating(ctx.info)) log.info(entry, "request");
           else log.debug(entry, "request");
         });
     },

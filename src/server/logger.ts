@@ -1,17 +1,29 @@
 import { pino, type Logger } from "pino";
 import { Writable } from "node:stream";
 
-/** JSON logs for machines; `text` renders the same records as one readable line each. */
-export function createLogger(level: string, format: "json" | "text"): Logger {
+const SECRETS = ["password", "token", "bearerToken", "authorization", "privateKey", "DB_PASSWORD"];
+
+/** Secrets never reach a log line, at the top level or up to two objects deep (e.g. `cfg.db.password`). */
+export const REDACT_PATHS = [
+  ...SECRETS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]),
+  "headers.cookie",
+  "*.headers.cookie",
+];
+
+/**
+ * JSON logs for machines; `text` renders the same records as one readable line each. `dest` (default
+ * stdout for json, stderr for text) is for tests.
+ */
+export function createLogger(level: string, format: "json" | "text", dest?: NodeJS.WritableStream): Logger {
   const opts = {
     level,
     base: { component: "reports-server" },
-    redact: {
-      paths: ["password", "token", "*.password", "*.token", "headers.authorization"],
-      censor: "[redacted]",
-    },
+    redact: { paths: REDACT_PATHS, censor: "[redacted]" },
+    // A 500's cause is logged under `error` by the request log: keep its message and stack.
+    serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },
   };
-  if (format === "json") return pino(opts);
+  if (format === "json") return dest ? pino(opts, dest) : pino(opts);
+  const sink = dest ?? process.stderr;
   const out = new Writable({
     write(chunk: Buffer, _enc, cb) {
       for (const line of chunk.toString().split("\n")) {
@@ -21,7 +33,7 @@ export function createLogger(level: string, format: "json" | "text"): Logger {
         const kv = Object.entries(rest)
           .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
           .join(" ");
-        process.stderr.write(
+        sink.write(
           `${new Date(Number(time)).toISOString()} ${pino.levels.labels[Number(lv)] ?? lv} ${msg ?? ""} ${kv}\n`,
         );
       }
