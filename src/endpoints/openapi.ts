@@ -21,8 +21,14 @@ import {
   typeMeta,
 } from "./openapi/meta-schemas.js";
 import { definitionName, kindPaths } from "./openapi/paths.js";
+import { encodeOpenAPIV2 } from "./openapi/protobuf-v2.js";
 
 export { definitionName, PATCH_MEDIA_TYPES } from "./openapi/paths.js";
+export {
+  encodeOpenAPIV2,
+  OPENAPI_V2_PROTOBUF,
+  OPENAPI_V2_PROTOBUF_CONTENT_TYPE,
+} from "./openapi/protobuf-v2.js";
 
 const gvkExtension = (group: string, version: string, kind: string): Schema => ({
   "x-kubernetes-group-version-kind": [{ group, kind, version }],
@@ -183,6 +189,12 @@ export interface OpenAPIDocuments {
   v3: Map<string, OpenAPIDocument>;
   /** `GET /openapi/v2`. */
   v2: OpenAPIDocument;
+  /**
+   * `GET /openapi/v2` with `Accept: application/com.github.proto-openapi.spec.v2@v1.0+protobuf`
+   * (OPENAPI_V2_PROTOBUF, or its `.v1.0` spelling), which kubectl 1.27/1.28 ask for before create, apply
+   * and explain. Answer with Content-Type OPENAPI_V2_PROTOBUF_CONTENT_TYPE.
+   */
+  v2Protobuf: { body: Buffer; etag: string };
 }
 
 /** Every OpenAPI document, serialized once at startup. Content-Type is application/json for all. */
@@ -195,5 +207,8 @@ export function buildOpenAPI(resources: ResourceDef[]): OpenAPIDocuments {
     v3.set(p, d);
     index[p] = { serverRelativeURL: `/openapi/v3/${p}?hash=${d.hash}` };
   }
-  return { v3Index: doc({ paths: index }), v3, v2: doc(openapiV2(resources)) };
+  const v2 = openapiV2(resources);
+  const proto = encodeOpenAPIV2(v2);
+  const protoEtag = `"${createHash("sha512").update(proto).digest("hex").toUpperCase()}"`;
+  return { v3Index: doc({ paths: index }), v3, v2: doc(v2), v2Protobuf: { body: proto, etag: protoEtag } };
 }

@@ -275,3 +275,73 @@ describe("OpenAPI v2", () => {
     expect(item.properties.result.type).toBe("string");
   });
 });
+
+/** A minimal protobuf reader: the fields of one message, as raw values. */
+function fields(buf: Buffer): [number, number | Buffer][] {
+  const out: [number, number | Buffer][] = [];
+  let i = 0;
+  const varint = (): number => {
+    let v = 0;
+    let shift = 0;
+    for (;;) {
+      const b = buf[i++];
+      v += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return v;
+      shift += 7;
+    }
+  };
+  while (i < buf.length) {
+    const tag = varint();
+    const wire = tag & 7;
+    if (wire === 0) out.push([tag >> 3, varint()]);
+    else if (wire === 1) {
+      out.push([tag >> 3, buf.readDoubleLE(i)]);
+      i += 8;
+    } else if (wire === 2) {
+      const len = varint();
+      out.push([tag >> 3, buf.subarray(i, i + len)]);
+      i += len;
+    } else throw new Error(`wire type ${wire}`);
+  }
+  return out;
+}
+const field = (buf: Buffer, n: number): Buffer[] =>
+  fields(buf)
+    .filter(([f]) => f === n)
+    .map(([, v]) => v as Buffer);
+
+describe("OpenAPI v2 protobuf (kubectl 1.27/1.28)", () => {
+  const proto = buildOpenAPI(defs).v2Protobuf.body;
+
+  it("encodes the document, its definitions and paths as gnostic's openapi_v2.Document", () => {
+    expect(field(proto, 1)[0].toString()).toBe("2.0");
+    const definitions = field(field(proto, 9)[0], 1).map((named) => field(named, 1)[0].toString());
+    expect(definitions).toEqual(Object.keys(openapiV2(defs).definitions as Obj));
+    const paths = field(field(proto, 8)[0], 2).map((named) => field(named, 1)[0].toString());
+    expect(paths).toEqual(Object.keys(openapiV2(defs).paths as Obj));
+  });
+
+  it("keeps the PATCH consumes, the fieldValidation parameter and the group-version-kind extension", () => {
+    const named = field(field(proto, 8)[0], 2).find(
+      (n) =>
+        field(n, 1)[0].toString() ===
+        "/apis/wgpolicyk8s.io/v1alpha2/namespaces/{namespace}/policyreports/{name}",
+    )!;
+    const patch = field(field(named, 2)[0], 8)[0];
+    expect(field(patch, 7).map(String)).toEqual(PATCH_TYPES);
+    // ParametersItem.parameter → Parameter.non_body_parameter → NonBodyParameter.query → name (4)
+    const queryNames = field(patch, 8)
+      .map((p) => field(field(p, 1)[0], 2)[0])
+      .filter((nb) => nb)
+      .map((nb) => field(field(nb, 3)[0], 4)[0].toString());
+    expect(queryNames).toContain("fieldValidation");
+    const ext = field(patch, 13).map((n) => [
+      field(n, 1)[0].toString(),
+      field(field(n, 2)[0], 2)[0].toString(),
+    ]);
+    expect(ext).toContainEqual(["x-kubernetes-action", "patch\n"]);
+    expect(ext.find(([k]) => k === "x-kubernetes-group-version-kind")?.[1]).toBe(
+      "group: wgpolicyk8s.io\nversion: v1alpha2\nkind: PolicyReport\n",
+    );
+  });
+});
