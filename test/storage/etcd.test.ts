@@ -2,6 +2,7 @@ import { Etcd3 } from "etcd3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { KubeObject } from "../../src/apimachinery/types.js";
 import { createEtcdStorage } from "../../src/storage/etcd/index.js";
+import { orderedProgress } from "../../src/storage/etcd/watch.js";
 import type { EtcdOptions } from "../../src/storage/etcd/index.js";
 import { StorageError } from "../../src/storage/interface.js";
 import type { StorageResource, WatchEvent } from "../../src/storage/interface.js";
@@ -178,5 +179,81 @@ describe("etcd storage", () => {
     } finally {
       await store.close();
     }
+  });
+
+  it("keeps limit exact when matches are spread over many small etcd ranges", async () => {
+    const store = await createEtcdStorage(options({ clusterName: "batches", pageSize: 3 }));
+    try {
+      const matching: string[] = [];
+      for (let i = 0; i < 30; i++) {
+        const name = `r${String(i).padStart(2, "0")}`;
+        const team = i % 3 === 0 ? "a" : "b";
+        if (team === "a") matching.push(name);
+        await store.create(
+          policyReports,
+          { namespace: "n", name },
+          makeReport(POLICY_REPORT, { name, namespace: "n", labels: { team } }) as KubeObject,
+        );
+      }
+      const selected = { labelSelector: [{ key: "team", op: "=" as const, value: "a" }], fieldSelector: [] };
+      const pages: string[][] = [];
+      let continueFrom: { after: { namespace: string; name: string }; resourceVersion: number } | undefined;
+      for (;;) {
+        const page = await store.list(policyReports, {
+          ...selected,
+          limit: 4,
+          continueFrom,
+          consistency: { kind: "latest" },
+        });
+        pages.push(page.items.map((o) => o.metadata.name ?? ""));
+        expect(page.remainingItemCount).toBeUndefined();
+        if (!page.continueAfter) break;
+        continueFrom = {
+          after: page.continueAfter,
+          resourceVersion: continueFrom?.resourceVersion ?? page.resourceVersion,
+        };
+      }
+      expect(pages.map((p) => p.length)).toEqual([4, 4, 2]);
+      expect(pages.flat()).toEqual(matching);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("tells an idle watcher how far the store has moved, from etcd's progress notifications", async () => {
+    const store = await createEtcdStorage(options({ clusterName: "progress", bookmarkIntervalMs: 100 }));
+    const stop = new AbortController();
+    try {
+      const from = await store.currentResourceVersion();
+      const watch = store.watch(policyReports, { ...all, fromResourceVersion: from }, stop.signal);
+      const events = watch[Symbol.asyncIterator]();
+      // a write the watcher's range never sees
+      const elsewhere = await store.create(
+        clusterReports,
+        { namespace: "", name: "x" },
+        makeReport(CLUSTER_POLICY_REPORT, { name: "x" }) as KubeObject,
+      );
+      const target = Number(elsewhere.metadata.resourceVersion);
+      for (;;) {
+        const next = await events.next();
+        expect(next.done).toBeFalsy();
+        expect(next.value).toMatchObject({ type: "BOOKMARK" });
+        if ((next.value as WatchEvent).resourceVersion >= target) break;
+      }
+    } finally {
+      stop.abort();
+      await store.close();
+    }
+  });
+
+  it("asks etcd for progress only on versions that send it in order with events (etcd #15220)", () => {
+    expect(["3.4.23", "3.4.24", "3.5.7", "3.5.8", "3.6.0", "4.0.0"].map(orderedProgress)).toEqual([
+      false,
+      true,
+      false,
+      true,
+      true,
+      true,
+    ]);
   });
 });
