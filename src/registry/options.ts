@@ -4,6 +4,7 @@ import { parseResourceVersion } from "../apimachinery/resourceversion.js";
 import type { FieldSelector, LabelSelector } from "../apimachinery/selector-ast.js";
 import { badRequest, invalid, type StatusCause } from "../apimachinery/status.js";
 import { isPlainObject } from "../apimachinery/types.js";
+import { managerOf } from "./managedfields.js";
 
 /** Query parameters of list and watch, parsed and checked as ValidateListOptions does. */
 export interface ListParams {
@@ -128,6 +129,8 @@ export interface MutationOptions {
   dryRun: boolean;
   fieldValidation: FieldValidation;
   fieldManager?: string;
+  /** Who owns the fields this request sets: fieldManager, else the user agent's program name. */
+  manager: string;
   force: boolean;
   /** Duplicate fields found in the raw body (JSON.parse keeps only the last): reported like unknown fields. */
   duplicates?: string[];
@@ -142,7 +145,7 @@ function parseDryRun(values: string[]): boolean {
   return values.length > 0;
 }
 
-export function parseMutationOptions(q: URLSearchParams): MutationOptions {
+export function parseMutationOptions(q: URLSearchParams, userAgent?: string): MutationOptions {
   const fv = q.get("fieldValidation") ?? "";
   let fieldValidation: FieldValidation;
   // The default for CRDs since 1.27 is Warn; kubectl asks for Strict explicitly.
@@ -159,6 +162,7 @@ export function parseMutationOptions(q: URLSearchParams): MutationOptions {
     dryRun: parseDryRun(q.getAll("dryRun")),
     fieldValidation,
     fieldManager,
+    manager: managerOf(fieldManager, userAgent),
     force: bool(q.get("force")) === true,
   };
 }

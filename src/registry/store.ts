@@ -9,7 +9,6 @@ import {
   invalid,
   OBJECT_MODIFIED,
   StatusError,
-  unsupportedMediaType,
   type GroupResource,
 } from "../apimachinery/status.js";
 import { isPlainObject, type KubeObject } from "../apimachinery/types.js";
@@ -25,6 +24,7 @@ import {
 import { storageToStatus } from "./errors.js";
 import { deepEqual, generateName, nowTimestamp, prepareForCreate, prepareForUpdate } from "./metadata.js";
 import type { DeleteOptions, ListParams, MutationOptions } from "./options.js";
+import { applyConfiguration, requireFieldManager, trackUpdate } from "./managedfields.js";
 import { decodeObject, validateDecoded } from "./validation.js";
 
 export interface ListPage {
@@ -151,10 +151,21 @@ export class Registry {
     if (obj.metadata.resourceVersion) {
       throw internalError("resourceVersion should not be set on objects to be created");
     }
+    return this.createDecoded(namespace, obj, o, warnings, true);
+  }
+
+  private async createDecoded(
+    namespace: string,
+    obj: KubeObject,
+    o: MutationOptions,
+    warnings: string[],
+    track: boolean,
+  ): Promise<WriteResult> {
     const generate = !obj.metadata.name && !!obj.metadata.generateName;
     for (let attempt = 0; ; attempt++) {
       const candidate = prepareForCreate(obj, this.now());
       if (generate) candidate.metadata.name = generateName(obj.metadata.generateName ?? "");
+      if (track) trackUpdate(this.def, undefined, candidate, o.manager, this.now());
       validateDecoded(this.def, candidate, { isCreate: true });
       if (o.dryRun) return { object: candidate, warnings, created: true };
       try {
@@ -195,7 +206,7 @@ export class Registry {
     patch: unknown,
     o: MutationOptions,
   ): Promise<WriteResult> {
-    if (type === "apply") throw unsupportedMediaType();
+    if (type === "apply") return this.apply(namespace, name, patch, o);
     let warnings: string[] = [];
     const object = await this.guaranteedUpdate(namespace, name, o, (current) => {
       const base = structuredClone(current) as KubeObject;
@@ -210,6 +221,52 @@ export class Registry {
     return { object, warnings, created: false };
   }
 
+  /** Server-side apply: creates the object when it is missing (201), else merges with field ownership. */
+  private async apply(
+    namespace: string,
+    name: string,
+    patch: unknown,
+    o: MutationOptions,
+  ): Promise<WriteResult> {
+    requireFieldManager(o.fieldManager);
+    const { object: applied, warnings } = decodeObject(this.def, patch, o.fieldValidation);
+    this.placeInNamespace(applied, namespace);
+    checkName(applied, name);
+    for (;;) {
+      let exists = true;
+      try {
+        await this.storage.get(this.sr, this.key(namespace, name));
+      } catch (err) {
+        if (!isStorageError(err, "KeyNotFound")) this.fail(err, name);
+        exists = false;
+      }
+      if (!exists) {
+        const fresh = applyConfiguration(this.def, undefined, applied, o.manager, o.force, this.now());
+        delete fresh.metadata.resourceVersion;
+        try {
+          return await this.createDecoded(namespace, fresh, o, warnings, false);
+        } catch (err) {
+          // Created meanwhile by someone else: apply onto it instead.
+          if (err instanceof StatusError && err.reason === "AlreadyExists") continue;
+          throw err;
+        }
+      }
+      const object = await this.guaranteedUpdate(
+        namespace,
+        name,
+        o,
+        (current) => {
+          const merged = applyConfiguration(this.def, current, applied, o.manager, o.force, this.now());
+          merged.metadata.resourceVersion =
+            applied.metadata.resourceVersion ?? current.metadata.resourceVersion;
+          return merged;
+        },
+        false,
+      );
+      return { object, warnings, created: false };
+    }
+  }
+
   /**
    * Read, change, compare-and-swap, retry on a lost race (storage GuaranteedUpdate). A resource version
    * in the new object is a precondition: a mismatch is a 409, never retried.
@@ -219,6 +276,7 @@ export class Registry {
     name: string,
     o: MutationOptions,
     tryUpdate: (current: KubeObject) => KubeObject,
+    track = true,
   ): Promise<KubeObject> {
     const key = this.key(namespace, name);
     for (let attempt = 0; ; attempt++) {
@@ -238,6 +296,7 @@ export class Registry {
         ]);
       }
       const prepared = prepareForUpdate(next, current);
+      if (track) trackUpdate(this.def, current, prepared, o.manager, this.now());
       checkFinalizersWhileDeleting(this.def, prepared, current);
       validateDecoded(this.def, prepared, { isCreate: false });
       if (deepEqual(prepared, current)) return current;

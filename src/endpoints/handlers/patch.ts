@@ -18,7 +18,7 @@ export async function handlePatch(ctx: RequestContext, scope: ResourceScope): Pr
   const mediaType = mediaTypeOf(ctx);
   const type = PATCH_TYPES[mediaType];
   if (!type) throw unsupportedMediaType();
-  const o = parseMutationOptions(ctx.query);
+  const o = parseMutationOptions(ctx.query, ctx.req.headers["user-agent"]);
   const patch = decodeBody(await ctx.body(), mediaType);
   const res = await scope.registry.patch(ctx.info.namespace, ctx.info.name, type, patch, o);
   ctx.warnings.push(...res.warnings);

@@ -1,0 +1,209 @@
+import {
+  covers,
+  fieldSetOf,
+  fromLeaves,
+  getPath,
+  leaves,
+  pathKey,
+  removePath,
+  subtract,
+  type FieldPath,
+  type FieldSet,
+} from "../apimachinery/fieldset.js";
+import { invalid, StatusError } from "../apimachinery/status.js";
+import { isPlainObject, type KubeObject } from "../apimachinery/types.js";
+import type { ResourceDef } from "../resources/types.js";
+import { deepEqual, nowTimestamp, SERVED_BY_ANNOTATION } from "./metadata.js";
+
+/** One managedFields entry (metav1.ManagedFieldsEntry). */
+export interface ManagedFieldsEntry {
+  manager: string;
+  operation: "Apply" | "Update";
+  apiVersion: string;
+  time: string;
+  fieldsType: "FieldsV1";
+  fieldsV1: FieldSet;
+}
+
+/** The manager of a request: ?fieldManager, else the user agent's program name, as kube-apiserver derives it. */
+export function managerOf(fieldManager: string | undefined, userAgent: string | undefined): string {
+  if (fieldManager) return fieldManager;
+  const ua = (userAgent ?? "").split("/")[0].trim();
+  return ua.slice(0, 128) || "unknown";
+}
+
+function entriesOf(obj: KubeObject | undefined): ManagedFieldsEntry[] {
+  const raw = obj?.metadata.managedFields;
+  if (!Array.isArray(raw)) return [];
+  return raw.filter(
+    (e): e is ManagedFieldsEntry & Record<string, unknown> =>
+      isPlainObject(e) && typeof e.manager === "string" && isPlainObject(e.fieldsV1),
+  ) as ManagedFieldsEntry[];
+}
+
+/** The server's own annotation belongs to nobody. */
+function ownable(obj: KubeObject, def: ResourceDef): FieldSet {
+  const set = fieldSetOf(obj, def.schema);
+  const ann = set["f:metadata"]?.["f:annotations"];
+  if (ann) {
+    delete ann[`f:${SERVED_BY_ANNOTATION}`];
+    if (Object.keys(ann).length === 0) delete set["f:metadata"]!["f:annotations"];
+    if (Object.keys(set["f:metadata"]!).length === 0) delete set["f:metadata"];
+  }
+  return set;
+}
+
+function finish(entries: ManagedFieldsEntry[]): ManagedFieldsEntry[] {
+  return entries.filter((e) => Object.keys(e.fieldsV1).length > 0);
+}
+
+/**
+ * After a create, update or patch by `manager`: it owns every field it changed, and the fields it
+ * changed leave every other manager. Nothing changes when no field did.
+ */
+export function trackUpdate(
+  def: ResourceDef,
+  prev: KubeObject | undefined,
+  next: KubeObject,
+  manager: string,
+  now: Date,
+): void {
+  const entries = entriesOf(prev).map((e) => ({ ...e }));
+  const nextSet = ownable(next, def);
+  const nextLeaves = leaves(nextSet);
+  let changed: FieldPath[];
+  let removed: FieldPath[] = [];
+  if (!prev) {
+    changed = nextLeaves;
+  } else {
+    changed = nextLeaves.filter((p) => !deepEqual(getPath(next, p), getPath(prev, p)));
+    const present = new Set(nextLeaves.map(pathKey));
+    removed = leaves(ownable(prev, def)).filter((p) => !present.has(pathKey(p)));
+  }
+  if (changed.length === 0 && removed.length === 0) {
+    next.metadata.managedFields = prev?.metadata.managedFields;
+    if (next.metadata.managedFields === undefined) delete next.metadata.managedFields;
+    return;
+  }
+  const touched = [...changed, ...removed];
+  for (const e of entries) e.fieldsV1 = subtract(e.fieldsV1, touched);
+  const mine = entries.find((e) => e.manager === manager && e.operation === "Update");
+  const owned = fromLeaves([...(mine ? leaves(mine.fieldsV1) : []), ...changed]);
+  const entry: ManagedFieldsEntry = {
+    manager,
+    operation: "Update",
+    apiVersion: def.groupVersion,
+    time: nowTimestamp(now),
+    fieldsType: "FieldsV1",
+    fieldsV1: owned,
+  };
+  const rest = entries.filter((e) => e !== mine);
+  next.metadata.managedFields = finish([...rest, entry]) as unknown as Record<string, unknown>[];
+}
+
+function mergeApplied(live: Record<string, unknown>, applied: Record<string, unknown>): void {
+  for (const [k, v] of Object.entries(applied)) {
+    const cur = live[k];
+    if (isPlainObject(v) && isPlainObject(cur)) mergeApplied(cur, v);
+    else live[k] = structuredClone(v);
+  }
+}
+
+/**
+ * Server-side apply (sigs.k8s.io/structured-merge-diff, simplified to what these schemas hold: lists
+ * and atomic maps are owned whole). The applier's fields are merged in; fields it applied before and
+ * no longer applies are removed unless someone else owns them; a field another manager owns with a
+ * different value is a conflict unless `force` takes it over.
+ */
+export function applyConfiguration(
+  def: ResourceDef,
+  current: KubeObject | undefined,
+  applied: KubeObject,
+  manager: string,
+  force: boolean,
+  now: Date,
+): KubeObject {
+  const entries = entriesOf(current).map((e) => ({ ...e }));
+  const appliedSet = ownable(applied, def);
+  const appliedLeaves = leaves(appliedSet);
+  const mine = entries.find((e) => e.manager === manager && e.operation === "Apply");
+  const others = entries.filter((e) => e !== mine);
+
+  const conflicts: { path: FieldPath; manager: string; entry: ManagedFieldsEntry }[] = [];
+  if (current) {
+    for (const p of appliedLeaves) {
+      if (deepEqual(getPath(applied, p), getPath(current, p))) continue;
+      for (const e of others)
+        if (covers(e.fieldsV1, p)) conflicts.push({ path: p, manager: e.manager, entry: e });
+    }
+  }
+  if (conflicts.length > 0 && !force) throw conflictError(def, applied.metadata.name ?? "", conflicts);
+  for (const c of conflicts) c.entry.fieldsV1 = subtract(c.entry.fieldsV1, [c.path]);
+
+  const result = (current ? structuredClone(current) : { metadata: {} }) as KubeObject;
+  if (mine) {
+    const still = new Set(appliedLeaves.map(pathKey));
+    for (const p of leaves(mine.fieldsV1)) {
+      if (still.has(pathKey(p))) continue;
+      if (others.some((e) => covers(e.fieldsV1, p))) continue;
+      removePath(result, p);
+    }
+  }
+  const { metadata: appliedMeta, ...appliedRest } = applied;
+  mergeApplied(result, appliedRest);
+  for (const k of ["labels", "annotations", "finalizers", "ownerReferences"] as const) {
+    const v = appliedMeta[k];
+    if (v === undefined) continue;
+    if (isPlainObject(v) && isPlainObject(result.metadata[k]))
+      mergeApplied(result.metadata[k] as Record<string, unknown>, v);
+    else result.metadata[k] = structuredClone(v) as never;
+  }
+  if (!current) Object.assign(result.metadata, appliedMeta);
+  const entry: ManagedFieldsEntry = {
+    manager,
+    operation: "Apply",
+    apiVersion: def.groupVersion,
+    time: nowTimestamp(now),
+    fieldsType: "FieldsV1",
+    fieldsV1: appliedSet,
+  };
+  result.metadata.managedFields = finish([...others, entry]) as unknown as Record<string, unknown>[];
+  return result;
+}
+
+function conflictError(
+  def: ResourceDef,
+  name: string,
+  conflicts: { path: FieldPath; manager: string }[],
+): StatusError {
+  const lines = conflicts.map(
+    (c) => `conflict with "${c.manager}" using ${def.groupVersion}: ${pathKey(c.path)}`,
+  );
+  const n = conflicts.length;
+  const message =
+    n === 1
+      ? `Apply failed with 1 conflict: ${lines[0]}`
+      : `Apply failed with ${n} conflicts: ${lines.join("\n")}`;
+  return new StatusError(409, "Conflict", message, {
+    name,
+    group: def.group,
+    kind: def.plural,
+    causes: conflicts.map((c) => ({
+      reason: "FieldManagerConflict",
+      message: `conflict with "${c.manager}" using ${def.groupVersion}`,
+      field: pathKey(c.path),
+    })),
+  });
+}
+
+export function requireFieldManager(manager: string | undefined): void {
+  if (!manager) {
+    throw invalid("meta.k8s.io", "PatchOptions", "", [
+      {
+        reason: "FieldValueRequired",
+        field: "fieldManager",
+        message: "Required value: is required for apply patch",
+      },
+    ]);
+  }
+}
