@@ -3,9 +3,13 @@ import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { IncomingHttpHeaders } from "node:http";
+import { createServer as createHttpsServer, request as httpsRequest, type Server } from "node:https";
+import type { AddressInfo } from "node:net";
+import type { TLSSocket } from "node:tls";
 import type { X509Certificate } from "node:crypto";
 import { createAuthenticator, type ClusterAuthenticator } from "../../src/cluster/authn.js";
 import { KubeClient } from "../../src/cluster/kubeclient.js";
+import { peerCertificates } from "../../src/cluster/x509-chain.js";
 import { StatusError } from "../../src/apimachinery/status.js";
 import { makeTestPki, type CertPair, type TestPki } from "../support/certs.js";
 import { CONFIGMAPS, FakeKubeApiServer } from "../support/fake-kube-apiserver.js";
@@ -228,5 +232,107 @@ describe("authentication against the kube-apiserver", () => {
     } finally {
       fake.failRequest = () => undefined;
     }
+  });
+});
+
+describe("authentication over real TLS connections", () => {
+  let pki: TestPki;
+  let dir: string;
+  let authn: ClusterAuthenticator;
+  let server: Server;
+  let port: number;
+  let rotated = false;
+
+  beforeAll(async () => {
+    pki = await makeTestPki();
+    dir = mkdtempSync(join(tmpdir(), "authn-tls-"));
+    writeFileSync(join(dir, "front-proxy-ca.crt"), pki.requestHeaderCa.cert);
+    writeFileSync(join(dir, "client-ca.crt"), pki.clientCa.cert);
+    authn = await createAuthenticator({
+      flags: {
+        requestheaderClientCaFile: join(dir, "front-proxy-ca.crt"),
+        requestheaderAllowedNames: ["front-proxy-client"],
+        clientCaFile: join(dir, "client-ca.crt"),
+      },
+      reloadMs: 100,
+    });
+    const tlsOptions = () => ({ cert: pki.serving.cert, key: pki.serving.key, ca: authn.clientCAs() });
+    // What the server does: ask for client certificates from the CAs authentication trusts, accept any.
+    server = createHttpsServer(
+      { ...tlsOptions(), requestCert: true, rejectUnauthorized: false },
+      (req, res) => {
+        authn
+          .authenticate({ headers: req.headers, peerCertificates: peerCertificates(req.socket as TLSSocket) })
+          .then(
+            (user) => [200, user] as const,
+            (err: StatusError) => [err.code, err.toStatus()] as const,
+          )
+          .then(([code, body]) => {
+            res.writeHead(code, { "Content-Type": "application/json" });
+            res.end(JSON.stringify(body));
+          });
+      },
+    );
+    authn.onChange(() => {
+      rotated = true;
+      server.setSecureContext(tlsOptions());
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(async () => {
+    authn.close();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function call(
+    headers: Record<string, string>,
+    client?: { cert: string; key: string },
+  ): Promise<{ code: number; body: Record<string, unknown> }> {
+    return new Promise((resolve, reject) => {
+      const req = httpsRequest(
+        { host: "127.0.0.1", port, path: "/apis", headers, ca: pki.servingCa.cert, agent: false, ...client },
+        (res) => {
+          let text = "";
+          res.on("data", (c: Buffer) => (text += c.toString()));
+          res.on("end", () =>
+            resolve({ code: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> }),
+          );
+        },
+      );
+      req.on("error", reject);
+      req.end();
+    });
+  }
+
+  it("authenticates the front proxy, users with certificates and intermediates, and nobody else", async () => {
+    const h = { "X-Remote-User": "bob", "X-Remote-Group": "team-a" };
+    expect(await call(h, pki.proxyClient)).toEqual({ code: 200, body: { name: "bob", groups: ["team-a"] } });
+    expect((await call(h, pki.proxyClientWrongCa)).code).toBe(401);
+    expect((await call(h, pki.proxyClientWrongCn)).code).toBe(401);
+    expect(await call(h, pki.userCert)).toEqual({
+      code: 200,
+      body: { name: "alice", groups: ["team-a", "developers"] },
+    });
+    const inter = await pki.clientCa.issue({ cn: "team-intermediate", ca: true });
+    const leaf = await inter.issue({ cn: "erin", organizations: ["ops"] });
+    expect(await call({}, { cert: `${leaf.cert}\n${inter.cert}`, key: leaf.key })).toEqual({
+      code: 200,
+      body: { name: "erin", groups: ["ops"] },
+    });
+    expect(await call(h)).toMatchObject({
+      code: 401,
+      body: { kind: "Status", reason: "Unauthorized", code: 401 },
+    });
+  });
+
+  it("applies a rotated requestheader CA file to new connections", async () => {
+    const next = await pki.wrongCa.issue({ cn: "front-proxy-client" });
+    writeFileSync(join(dir, "front-proxy-ca.crt"), pki.wrongCa.cert);
+    await expect.poll(() => rotated, { timeout: 5_000 }).toBe(true);
+    expect((await call({ "X-Remote-User": "bob" }, next)).body).toMatchObject({ name: "bob" });
+    expect((await call({ "X-Remote-User": "bob" }, pki.proxyClient)).code).toBe(401);
   });
 });
