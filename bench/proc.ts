@@ -1,0 +1,61 @@
+import { readFileSync, readdirSync } from "node:fs";
+
+/** Resident set size of a process in MiB, from /proc/<pid>/status (0 if it is gone). */
+export function rssMiB(pid: number): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** The child of this process whose command line contains `marker` (the server's --secure-port flag). */
+export function childPid(marker: string): number | undefined {
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid !== process.pid) continue;
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      if (cmdline.includes(marker)) return Number(entry);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return undefined;
+}
+
+/** Samples a process's RSS every `everyMs` and keeps the peak, for the duration of one workload. */
+export class RssSampler {
+  private peak = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly pid: number | undefined) {}
+
+  start(everyMs = 200): void {
+    if (this.pid === undefined) return;
+    this.peak = rssMiB(this.pid);
+    this.timer = setInterval(() => (this.peak = Math.max(this.peak, rssMiB(this.pid ?? 0))), everyMs);
+  }
+
+  stop(): number | undefined {
+    if (this.pid === undefined) return undefined;
+    clearInterval(this.timer);
+    return Math.max(this.peak, rssMiB(this.pid));
+  }
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime are fields 14 and 15 of stat (11 and 12 after the command name).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}

@@ -1,0 +1,35 @@
+import { startBackend, startServer, type Backend } from "../test/support/server.js";
+import { createClient, type ClientOptions } from "./client.js";
+import { HttpTarget } from "./http-target.js";
+import { childPid } from "./proc.js";
+import type { Subject } from "./subject.js";
+
+/** reports-server on `backend` (with a private PostgreSQL or etcd), built from dist/ by `npm run build`. */
+export async function startServerSubject(
+  backend: Backend,
+  client: Pick<ClientOptions, "transport" | "connections">,
+  extraArgs: string[] = [],
+): Promise<Subject> {
+  const store = await startBackend(backend);
+  try {
+    const server = await startServer({
+      backend,
+      args: [...store.args, ...extraArgs],
+      env: store.env,
+      readyTimeoutMs: 120_000,
+    });
+    const http = createClient({ ...client, url: server.url, ca: server.ca, token: server.token });
+    return {
+      target: new HttpTarget("reports-server", http),
+      pid: childPid(`--secure-port=${server.port}`),
+      async stop() {
+        http.close();
+        await server.stop();
+        await store.stop();
+      },
+    };
+  } catch (err) {
+    await store.stop();
+    throw err;
+  }
+}

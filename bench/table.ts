@@ -1,0 +1,66 @@
+import type { WorkloadResult } from "./workloads.js";
+
+/** One workload on one backend at one N, measured on reports-server and on the raw store. Pure. */
+export interface Row {
+  workload: string;
+  backend: string;
+  n: number;
+  server: WorkloadResult;
+  /** Peak RSS of the server process during the workload, MiB. */
+  rssMiB?: number;
+  /** CPU the server and this client (the load generator) used during the workload, in cores. */
+  serverCores?: number;
+  clientCores?: number;
+  raw?: WorkloadResult;
+}
+
+function rate(v: number): string {
+  if (!Number.isFinite(v) || v === 0) return "0";
+  return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
+}
+
+function ms(v: number): string {
+  if (!Number.isFinite(v)) return "–";
+  return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
+}
+
+function errors(r: WorkloadResult | undefined, who: string): string | undefined {
+  if (!r || r.errors === 0) return undefined;
+  return `${who}: ${r.errors} errors (${(r.firstError ?? "").slice(0, 80)})`;
+}
+
+export function ratio(row: Row): number | undefined {
+  return row.raw && row.raw.opsPerSec > 0 ? row.server.opsPerSec / row.raw.opsPerSec : undefined;
+}
+
+export function markdownTable(rows: Row[]): string {
+  const head =
+    "| workload | backend | N | ops/s | p50 ms | p99 ms | RSS MiB | CPU server/client | raw ops/s | raw p50 ms | ratio |";
+  const sep = "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
+  const lines = rows.map((r) => {
+    const q = ratio(r);
+    const cpu =
+      r.serverCores !== undefined && r.clientCores !== undefined
+        ? `${r.serverCores.toFixed(2)}/${r.clientCores.toFixed(2)}`
+        : "–";
+    return [
+      r.workload,
+      r.backend,
+      r.n.toLocaleString("en-US"),
+      rate(r.server.opsPerSec),
+      ms(r.server.p50Ms),
+      ms(r.server.p99Ms),
+      r.rssMiB === undefined ? "–" : r.rssMiB.toFixed(0),
+      cpu,
+      r.raw ? rate(r.raw.opsPerSec) : "–",
+      r.raw ? ms(r.raw.p50Ms) : "–",
+      q === undefined ? "–" : `${q.toFixed(2)}${q < 0.5 ? " ✗" : ""}`,
+    ].join(" | ");
+  });
+  const notes = rows.flatMap((r) =>
+    [errors(r.server, "server"), errors(r.raw, "raw")]
+      .filter((e): e is string => e !== undefined)
+      .map((e) => `- ${r.workload} on ${r.backend} at N=${r.n}: ${e}`),
+  );
+  return [head, sep, ...lines.map((l) => `| ${l} |`), ...(notes.length ? ["", ...notes] : [])].join("\n");
+}
