@@ -117,28 +117,50 @@ export async function selectHistoryPage(
 /** Any constant works; it only has to be the same for every replica. */
 const PRUNE_LOCK = 0x7265706f727474n.toString();
 
+/** Rows one prune transaction removes at most, so that a long backlog never hits the statement timeout. */
+const PRUNE_BATCH = 20_000;
+
 /**
  * Forgets changes older than the window (never beyond `upTo`, the point every id below which is
- * resolved), moving the compaction point first in the same transaction. One replica prunes at a
- * time; the others skip. Returns the new compaction point, or undefined if nothing was done.
+ * resolved), moving the compaction point in the same transaction as the delete. One replica prunes
+ * at a time; the others skip. Works in batches until nothing old is left; returns the new compaction
+ * point, or undefined if nothing was pruned.
  */
 export async function pruneChangelog(
   db: Db,
   windowSeconds: number,
   upTo: number,
 ): Promise<number | undefined> {
+  let pruned: number | undefined;
+  while (true) {
+    const cut = await pruneBatch(db, windowSeconds, upTo);
+    if (cut === undefined) return pruned;
+    pruned = cut.id;
+    if (!cut.more) return pruned;
+  }
+}
+
+async function pruneBatch(
+  db: Db,
+  windowSeconds: number,
+  upTo: number,
+): Promise<{ id: number; more: boolean } | undefined> {
   return db.sql.begin(async (tx) => {
     await tx`SELECT set_config('statement_timeout', ${String(db.timeoutMs)}, true)`;
     const [lock] = await tx<
       { locked: boolean }[]
     >`SELECT pg_try_advisory_xact_lock(${PRUNE_LOCK}::bigint) AS locked`;
     if (!lock?.locked) return undefined;
-    const [cut] = await tx<{ id: string | null }[]>`
-      SELECT max(id)::text AS id FROM report_changelog
-      WHERE created_at < now() - make_interval(secs => ${windowSeconds}) AND id <= ${String(upTo)}::bigint`;
+    // Oldest first along the primary key: ids grow with time, so the old rows are a prefix.
+    const [cut] = await tx<{ id: string | null; n: string }[]>`
+      SELECT max(id)::text AS id, count(*)::text AS n FROM (
+        SELECT id FROM report_changelog
+        WHERE id <= ${String(upTo)}::bigint AND created_at < now() - make_interval(secs => ${windowSeconds})
+        ORDER BY id LIMIT ${PRUNE_BATCH}
+      ) old`;
     if (!cut?.id) return undefined;
     await tx`UPDATE report_compaction SET revision = greatest(revision, ${cut.id}::bigint)`;
     await tx`DELETE FROM report_changelog WHERE id <= ${cut.id}::bigint`;
-    return Number(cut.id);
+    return { id: Number(cut.id), more: Number(cut.n) === PRUNE_BATCH };
   });
 }

@@ -64,7 +64,7 @@ export async function createPostgresStorage(
   const opts = { ...defaultPostgresOptions, ...options };
   const sql = openPool(opts);
   try {
-    await run(sql`SELECT 1`, (opts.connectTimeoutMs ?? 5_000) + opts.queryTimeoutMs);
+    await probe(sql, (opts.connectTimeoutMs ?? 5_000) + opts.queryTimeoutMs);
   } catch (err) {
     await sql.end({ timeout: 0 }).catch(() => {});
     throw new Error(describeConnectError(err, opts), { cause: err });
@@ -265,6 +265,22 @@ class PgStorage implements PostgresStorage {
     await this.poller.stop();
     await this.unlisten?.().catch(() => {});
     await this.sql.end({ timeout: 5 });
+  }
+}
+
+/** The first query, with the driver's own error (describeConnectError reads its code). */
+async function probe(sql: Sql, timeoutMs: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(Object.assign(new Error("no answer"), { code: "CONNECT_TIMEOUT" })),
+      timeoutMs,
+    );
+  });
+  try {
+    await Promise.race([sql`SELECT 1`, deadline]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

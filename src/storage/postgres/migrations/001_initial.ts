@@ -35,7 +35,6 @@ CREATE TABLE report_changelog (
   created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX report_changelog_resource ON report_changelog (cluster, resource, id);
-CREATE INDEX report_changelog_created ON report_changelog (created_at);
 
 -- Everything at or below this id has been pruned from the changelog.
 CREATE TABLE report_compaction (
