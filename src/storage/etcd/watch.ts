@@ -164,7 +164,9 @@ class RangeWatch {
   /** The stream broke (etcd restarted, network): resume from the next revision, with backoff. */
   private lost(err: unknown): void {
     if (this.closed) return;
-    this.ctx.log.debug(
+    // a blip is normal (etcd restarts, leader changes); a watch that keeps failing is worth a warning
+    const level = this.retryMs >= RETRY_MAX_MS ? "warn" : "debug";
+    this.ctx.log[level](
       { err, resource: this.resource.resource, next: this.next },
       "etcd watch lost, resuming",
     );
