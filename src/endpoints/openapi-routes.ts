@@ -1,7 +1,7 @@
 import { notAcceptable } from "../apimachinery/status.js";
 import type { RequestContext } from "./context.js";
 import { parseAccept } from "./negotiate.js";
-import type { OpenAPIDocument, OpenAPIDocuments } from "./openapi.js";
+import { OPENAPI_V2_PROTOBUF_CONTENT_TYPE, type OpenAPIDocument, type OpenAPIDocuments } from "./openapi.js";
 import { writeBody } from "./respond.js";
 import type { Route } from "./router.js";
 
@@ -17,19 +17,31 @@ function send(ctx: RequestContext, doc: OpenAPIDocument, immutable: boolean): vo
   writeBody(ctx, 200, doc.body, "application/json");
 }
 
-/** JSON only: a client that accepts nothing but protobuf (kubectl 1.27/1.28 for v2) gets a 406, not bytes it cannot parse. */
-function acceptsJson(ctx: RequestContext): boolean {
+/** kubectl 1.27/1.28 ask for v2 in gnostic protobuf only; JSON bytes there break their create and apply. */
+function v2Encoding(ctx: RequestContext): "protobuf" | "json" | undefined {
   const ranges = parseAccept(String(ctx.req.headers.accept ?? ""));
-  return (
-    ranges.length === 0 || ranges.some((r) => ["application/json", "*/*", "application/*"].includes(r.type))
-  );
+  if (ranges.length === 0) return "json";
+  for (const r of ranges) {
+    if (r.type.startsWith("application/com.github.proto-openapi.spec.v2")) return "protobuf";
+    if (["application/json", "*/*", "application/*"].includes(r.type)) return "json";
+  }
+  return undefined;
 }
 
 export function openapiRoutes(docs: OpenAPIDocuments): Map<string, Route> {
   const routes = new Map<string, Route>();
   routes.set("/openapi/v2", async (ctx) => {
-    if (!acceptsJson(ctx)) throw notAcceptable("only application/json is served for /openapi/v2");
-    send(ctx, docs.v2, false);
+    const enc = v2Encoding(ctx);
+    if (!enc) throw notAcceptable("only application/json and protobuf are served for /openapi/v2");
+    if (enc === "json") return send(ctx, docs.v2, false);
+    ctx.res.setHeader("ETag", docs.v2Protobuf.etag);
+    ctx.res.setHeader("Vary", "Accept");
+    if (ctx.req.headers["if-none-match"] === docs.v2Protobuf.etag) {
+      ctx.res.statusCode = 304;
+      ctx.res.end();
+      return;
+    }
+    writeBody(ctx, 200, docs.v2Protobuf.body, OPENAPI_V2_PROTOBUF_CONTENT_TYPE);
   });
   routes.set("/openapi/v3", async (ctx) => send(ctx, docs.v3Index, false));
   routes.set("/openapi/v3/", async (ctx) => {

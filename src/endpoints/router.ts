@@ -29,6 +29,7 @@ const NOT_FOUND = () =>
 
 function sendDocument(ctx: RequestContext, doc: ServedDocument): void {
   ctx.res.setHeader("ETag", doc.etag);
+  ctx.res.setHeader("Vary", "Accept");
   if (ctx.req.headers["if-none-match"] === doc.etag) {
     ctx.res.statusCode = 304;
     ctx.res.end();

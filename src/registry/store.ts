@@ -298,7 +298,7 @@ export class Registry {
       const prepared = prepareForUpdate(next, current);
       if (track) trackUpdate(this.def, current, prepared, o.manager, this.now());
       checkFinalizersWhileDeleting(this.def, prepared, current);
-      validateDecoded(this.def, prepared, { isCreate: false });
+      validateDecoded(this.def, prepared, { isCreate: false, old: current });
       if (deepEqual(prepared, current)) return current;
       const rv = Number(current.metadata.resourceVersion);
       const finished = prepared.metadata.deletionTimestamp && !(prepared.metadata.finalizers ?? []).length;
