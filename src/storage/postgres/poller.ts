@@ -1,6 +1,7 @@
 import type { RawChange } from "../interface.js";
 import { StorageError } from "../interface.js";
 import { fillGap, rowToChange, selectChangesAfter } from "./changelog.js";
+import type { ChangelogRow } from "./changelog.js";
 import type { StorageLog } from "./options.js";
 import type { Db } from "./queries.js";
 
@@ -148,11 +149,24 @@ export class ChangelogPoller {
         break;
       }
       rev = id;
-      const change = rowToChange(row);
+      const change = this.decode(row);
       if (change) changes.push(change);
     }
     if (rev > from) this.advance(changes, rev);
     return next;
+  }
+
+  /** A row that cannot be read is logged and passed over: it must not stop every watch. */
+  private decode(row: ChangelogRow): RawChange | undefined {
+    try {
+      return rowToChange(row);
+    } catch (err) {
+      this.options.log.error(
+        { err: String(err), resourceVersion: row.id },
+        "unreadable changelog row skipped",
+      );
+      return undefined;
+    }
   }
 
   /** Ids [from, to] are missing while a later one is visible. */
