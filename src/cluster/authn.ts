@@ -46,6 +46,12 @@ export interface AuthenticatorConfig {
   tokenAudiences?: string[];
   /** How often CA files from flags are re-read, and the ConfigMap relisted (default 60 s). */
   reloadMs?: number;
+  /**
+   * Requests that present no credentials at all become system:anonymous (group system:unauthenticated)
+   * instead of a 401, as k8s.io/apiserver's delegating authentication does; authorization then decides
+   * (the always-allowed health paths pass, so kubelet probes work). Default false: the 401 of issue 5.
+   */
+  anonymous?: boolean;
   /** Start even when the ConfigMap cannot be read (k8s --authentication-tolerate-lookup-failure). */
   tolerateLookupFailure?: boolean;
   log?: ClusterLog;
@@ -77,6 +83,20 @@ function compile(settings: AuthnSettings): Compiled {
     requestHeader: rh ? { ...rh, roots: parsePemBundle(rh.caPem) } : undefined,
     clientRoots: settings.clientCaPem ? parsePemBundle(settings.clientCaPem) : [],
   };
+}
+
+export const AUTHENTICATED_GROUP = "system:authenticated";
+const ANONYMOUS: UserInfo = { name: "system:anonymous", groups: ["system:unauthenticated"] };
+
+/** k8s group.AuthenticatedGroupAdder: every authenticated user is in system:authenticated. */
+function withAuthenticatedGroup(user: UserInfo): UserInfo {
+  if (user.groups.includes(AUTHENTICATED_GROUP) || user.name === ANONYMOUS.name) return user;
+  return { ...user, groups: [...user.groups, AUTHENTICATED_GROUP] };
+}
+
+/** A client certificate or an Authorization header that did not authenticate is a 401, never anonymous. */
+function presentsCredentials(req: AuthnRequest): boolean {
+  return req.peerCertificates.length > 0 || req.headers.authorization !== undefined;
 }
 
 export async function createAuthenticator(cfg: AuthenticatorConfig): Promise<ClusterAuthenticator> {
@@ -171,8 +191,9 @@ export async function createAuthenticator(cfg: AuthenticatorConfig): Promise<Clu
     async authenticate(req) {
       for (const step of chain) {
         const user = await step(req);
-        if (user) return user;
+        if (user) return withAuthenticatedGroup(user);
       }
+      if (cfg.anonymous && !presentsCredentials(req)) return { ...ANONYMOUS, groups: [...ANONYMOUS.groups] };
       throw unauthorized();
     },
     stripHeaders(headers) {

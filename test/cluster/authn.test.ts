@@ -73,7 +73,7 @@ describe("authentication from flags", () => {
     const user = await authn.authenticate(
       req({ "x-remote-user": "bob", "x-remote-group": ["a, with comma", "b"] }, pki.proxyClient),
     );
-    expect(user.groups).toEqual(["a, with comma", "b"]);
+    expect(user.groups).toEqual(["a, with comma", "b", "system:authenticated"]);
   });
 
   it("ignores the headers of a proxy certificate from the wrong CA (401)", async () => {
@@ -89,7 +89,7 @@ describe("authentication from flags", () => {
   it("ignores X-Remote-* on a client-certificate request, and strips them", async () => {
     const headers: IncomingHttpHeaders = { ...identity, accept: "application/json" };
     const user = await authn.authenticate(req(headers, pki.userCert));
-    expect(user).toEqual({ name: "alice", groups: ["team-a", "developers"] });
+    expect(user).toEqual({ name: "alice", groups: ["team-a", "developers", "system:authenticated"] });
     authn.stripHeaders(headers);
     expect(headers).toEqual({ accept: "application/json" });
   });
@@ -97,6 +97,23 @@ describe("authentication from flags", () => {
   it("answers 401 to nothing, and to headers alone", async () => {
     expect((await rejected(authn.authenticate(req({})))).code).toBe(401);
     expect((await rejected(authn.authenticate(req({ ...identity })))).code).toBe(401);
+  });
+
+  it("makes requests without credentials anonymous only when asked, never those with bad ones", async () => {
+    const anon = await createAuthenticator({
+      flags: { clientCaFile: join(dir, "client-ca.crt") },
+      anonymous: true,
+    });
+    try {
+      expect(await anon.authenticate(req({ ...identity }))).toEqual({
+        name: "system:anonymous",
+        groups: ["system:unauthenticated"],
+      });
+      expect((await rejected(anon.authenticate(req({}, pki.proxyClientWrongCa)))).code).toBe(401);
+      expect((await rejected(anon.authenticate(req({ authorization: "Bearer x" })))).code).toBe(401);
+    } finally {
+      anon.close();
+    }
   });
 
   it("offers both CAs to the TLS server", () => {
@@ -309,18 +326,21 @@ describe("authentication over real TLS connections", () => {
 
   it("authenticates the front proxy, users with certificates and intermediates, and nobody else", async () => {
     const h = { "X-Remote-User": "bob", "X-Remote-Group": "team-a" };
-    expect(await call(h, pki.proxyClient)).toEqual({ code: 200, body: { name: "bob", groups: ["team-a"] } });
+    expect(await call(h, pki.proxyClient)).toEqual({
+      code: 200,
+      body: { name: "bob", groups: ["team-a", "system:authenticated"] },
+    });
     expect((await call(h, pki.proxyClientWrongCa)).code).toBe(401);
     expect((await call(h, pki.proxyClientWrongCn)).code).toBe(401);
     expect(await call(h, pki.userCert)).toEqual({
       code: 200,
-      body: { name: "alice", groups: ["team-a", "developers"] },
+      body: { name: "alice", groups: ["team-a", "developers", "system:authenticated"] },
     });
     const inter = await pki.clientCa.issue({ cn: "team-intermediate", ca: true });
     const leaf = await inter.issue({ cn: "erin", organizations: ["ops"] });
     expect(await call({}, { cert: `${leaf.cert}\n${inter.cert}`, key: leaf.key })).toEqual({
       code: 200,
-      body: { name: "erin", groups: ["ops"] },
+      body: { name: "erin", groups: ["ops", "system:authenticated"] },
     });
     expect(await call(h)).toMatchObject({
       code: 401,
