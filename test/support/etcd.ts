@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, rmdirSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync } from "node:fs";
+import { get as httpsGet } from "node:https";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -38,6 +39,11 @@ export interface PrivateEtcd {
 export interface StartEtcdOptions {
   /** etcd's --experimental-watch-progress-notify-interval, in ms (default 1,000). */
   progressNotifyIntervalMs?: number;
+  /**
+   * Serve clients over TLS with this certificate (it must be valid for 127.0.0.1), and with
+   * `trustedCaFile`, require client certificates signed by that CA (--client-cert-auth).
+   */
+  tls?: { certFile: string; keyFile: string; trustedCaFile?: string };
 }
 
 export async function startEtcd(options: StartEtcdOptions = {}): Promise<PrivateEtcd> {
@@ -47,7 +53,7 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<Private
     const dataDir = mkdtempSync(join(base, "reports-server-etcd-"));
     const clientPort = await freePort();
     const peerPort = await freePort();
-    const etcd = new EtcdProcess(dataDir, clientPort, peerPort, options.progressNotifyIntervalMs ?? 1_000);
+    const etcd = new EtcdProcess(dataDir, clientPort, peerPort, options);
     try {
       await etcd.start();
       return etcd;
@@ -70,15 +76,23 @@ class EtcdProcess implements PrivateEtcd {
     readonly dataDir: string,
     readonly clientPort: number,
     readonly peerPort: number,
-    private readonly progressNotifyIntervalMs: number,
+    private readonly options: StartEtcdOptions,
   ) {
-    this.endpoints = [`http://127.0.0.1:${clientPort}`];
+    this.endpoints = [`${options.tls ? "https" : "http"}://127.0.0.1:${clientPort}`];
   }
 
   async start(): Promise<void> {
     if (this.child) throw new Error("etcd is already running");
-    const client = `http://127.0.0.1:${this.clientPort}`;
+    const client = this.endpoints[0];
     const peer = `http://127.0.0.1:${this.peerPort}`;
+    const tls = this.options.tls;
+    const tlsFlags = tls
+      ? [
+          `--cert-file=${tls.certFile}`,
+          `--key-file=${tls.keyFile}`,
+          ...(tls.trustedCaFile ? [`--trusted-ca-file=${tls.trustedCaFile}`, "--client-cert-auth"] : []),
+        ]
+      : [];
     this.output = "";
     const child = spawn(
       ETCD,
@@ -91,7 +105,8 @@ class EtcdProcess implements PrivateEtcd {
         `--initial-advertise-peer-urls=${peer}`,
         `--initial-cluster=test=${peer}`,
         "--initial-cluster-state=new",
-        `--experimental-watch-progress-notify-interval=${this.progressNotifyIntervalMs}ms`,
+        `--experimental-watch-progress-notify-interval=${this.options.progressNotifyIntervalMs ?? 1_000}ms`,
+        ...tlsFlags,
         "--logger=zap",
         "--log-level=error",
       ],
@@ -139,15 +154,40 @@ class EtcdProcess implements PrivateEtcd {
     clearTimeout(timer);
   }
 
+  /** etcd's /health, over TLS with the server's own certificate as the client's when asked to. */
+  private async health(): Promise<{ health?: string }> {
+    const tls = this.options.tls;
+    if (!tls) {
+      const res = await fetch(`${this.endpoints[0]}/health`, { signal: AbortSignal.timeout(1_000) });
+      return (await res.json()) as { health?: string };
+    }
+    return new Promise((resolve, reject) => {
+      const req = httpsGet(
+        `${this.endpoints[0]}/health`,
+        {
+          cert: readFileSync(tls.certFile),
+          key: readFileSync(tls.keyFile),
+          rejectUnauthorized: false,
+          timeout: 1_000,
+        },
+        (res) => {
+          let body = "";
+          res.on("data", (d: Buffer) => (body += d.toString()));
+          res.on("end", () => resolve(JSON.parse(body) as { health?: string }));
+        },
+      );
+      req.on("error", reject);
+      req.on("timeout", () => req.destroy(new Error("timeout")));
+    });
+  }
+
   private async waitHealthy(child: ChildProcess): Promise<void> {
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
       if (child.exitCode !== null || child.signalCode !== null)
         throw new Error(`etcd exited (${child.exitCode ?? child.signalCode}): ${this.output}`);
       try {
-        const res = await fetch(`${this.endpoints[0]}/health`, { signal: AbortSignal.timeout(1_000) });
-        const body = (await res.json()) as { health?: string };
-        if (body.health === "true") return;
+        if ((await this.health()).health === "true") return;
       } catch {
         // not listening yet
       }
