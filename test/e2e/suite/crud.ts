@@ -71,7 +71,13 @@ export function crudTests(ctx: SuiteContext) {
         for (const g of got) expect(meta(g).uid).toBe(m.uid);
         const raw = await get(ctx.server(), resourcePath(kd, ns, name));
         expect(raw.status).toBe(200);
-        expect(raw.json()).toEqual(created);
+        // kubectl hides managedFields; the server records the create as a CRD does.
+        const stored = raw.json() as Obj;
+        expect(meta(stored).managedFields).toContainEqual(
+          expect.objectContaining({ manager: "kubectl-create", operation: "Update", fieldsType: "FieldsV1" }),
+        );
+        delete stored.metadata.managedFields;
+        expect(stored).toEqual(created);
       },
     );
 

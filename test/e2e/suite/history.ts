@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { get, openWatch, post, type JsonObject } from "../../support/http.js";
 import { useServer } from "../../support/server.js";
 import { POLICY_REPORT, makeReport, resourcePath, uniqueName } from "../../support/reports.js";
-import type { SuiteContext } from "./context.js";
+import { sleep, type SuiteContext } from "./context.js";
 
 type List = { metadata: { resourceVersion: string; continue?: string } };
 
@@ -39,14 +39,19 @@ export function historyTests(ctx: SuiteContext) {
         await post(srv, path, makeReport(POLICY_REPORT, { name: n, namespace: ns }));
       const page = (await get(srv, `${path}?limit=1`)).json<List>();
       const oldRv = page.metadata.resourceVersion;
-      // One write after oldRv, so that the history really has to reach back past it.
+      // Two writes after oldRv: a compaction at revision R keeps R itself, and a watch from oldRv
+      // needs oldRv + 1, so the compaction must land past it.
       await post(srv, path, makeReport(POLICY_REPORT, { name: "d", namespace: ns }));
+      await post(srv, path, makeReport(POLICY_REPORT, { name: "d2", namespace: ns }));
       await forget();
       await post(srv, path, makeReport(POLICY_REPORT, { name: "e", namespace: ns }));
 
       const w = await openWatch(srv, `${path}?watch=true&resourceVersion=${oldRv}`);
       expect(w.status).toBe(200);
-      await w.ended;
+      // The server sends the ERROR event and then ends the stream.
+      const closed = await Promise.race([w.ended.then(() => true), sleep(10_000).then(() => false)]);
+      w.close();
+      expect(closed, `stream still open after 10 s; events: ${JSON.stringify(w.events)}`).toBe(true);
       expect(w.events).toHaveLength(1);
       const err = w.events[0];
       expect(err.type).toBe("ERROR");
@@ -76,11 +81,11 @@ export function historyTests(ctx: SuiteContext) {
       const again = await openWatch(srv, `${path}?watch=true&resourceVersion=0`);
       try {
         const names: string[] = [];
-        for (let i = 0; i < 5; i++) {
+        for (let i = 0; i < 6; i++) {
           const e = await again.next();
           if (e) names.push(((e.object.metadata as JsonObject).name as string) ?? "");
         }
-        expect(names.sort()).toEqual(["a", "b", "c", "d", "e"]);
+        expect(names.sort()).toEqual(["a", "b", "c", "d", "d2", "e"]);
       } finally {
         again.close();
       }
