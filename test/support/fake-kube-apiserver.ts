@@ -176,12 +176,7 @@ export class FakeKubeApiServer {
     const ns = res.namespaced ? (obj.metadata.namespace ?? "default") : "";
     const existing = this.objects.get(this.key(res, ns, obj.metadata.name ?? ""));
     return existing
-      ? this.write(
-          res,
-          ns,
-          { ...clone(obj), metadata: { ...obj.metadata, resourceVersion: undefined } },
-          false,
-        )
+      ? this.write(res, ns, { ...clone(obj), metadata: { ...obj.metadata, resourceVersion: undefined } })
       : this.insert(res, ns, clone(obj));
   }
 
@@ -339,7 +334,7 @@ export class FakeKubeApiServer {
       const expected = next.metadata.resourceVersion;
       if (expected && expected !== current.obj.metadata.resourceVersion)
         throw conflict(gr, name, OBJECT_MODIFIED);
-      return this.send(out, 200, this.write(res, ns, next, true));
+      return this.send(out, 200, this.write(res, ns, next));
     }
     throw new StatusError(
       405,
@@ -367,7 +362,7 @@ export class FakeKubeApiServer {
     return clone(stored);
   }
 
-  private write(res: FakeResource, ns: string, next: KubeObject, keepImmutable: boolean): KubeObject {
+  private write(res: FakeResource, ns: string, next: KubeObject): KubeObject {
     const k = this.key(res, ns, String(next.metadata.name));
     const current = this.objects.get(k)?.obj;
     const stored: KubeObject = {
@@ -382,7 +377,6 @@ export class FakeKubeApiServer {
         resourceVersion: String(++this.rv),
       },
     };
-    if (!keepImmutable) stored.metadata.uid = current?.metadata.uid;
     this.objects.set(k, { res, obj: stored });
     this.emit("MODIFIED", res, stored);
     return clone(stored);
