@@ -244,6 +244,43 @@ export function watchTests(current: () => StoreUnderTest, makeStore: MakeStore):
       }
     });
 
+    it("starts a watch while writers run: every later write once, none twice, in order", async () => {
+      const { store } = current();
+      const r = freshResource();
+      const written: string[] = [];
+      const turn = () => new Promise((resolve) => setImmediate(resolve));
+      let writing = true;
+      const writer = async (w: number) => {
+        // each writer yields between writes (so the test can act meanwhile) and stops on its own
+        for (let i = 0; i < 200 && (writing || i < 5); i++) {
+          const key = ns(`s${w}`, `o${i}`);
+          written.push(line("ADDED", `s${w}/o${i}`, rvOf(await store.create(r, key, thing(key)))));
+          await turn();
+        }
+      };
+      const writers = [writer(0), writer(1), writer(2)];
+      try {
+        // start from a version in the middle of the writes, while they go on
+        while (written.length < 6) await turn();
+        const from = Number(written[3].split("@")[1]);
+        const watch = new WatchReader(store, r, { fromResourceVersion: from });
+        try {
+          const first = await watch.next();
+          writing = false;
+          await Promise.all(writers);
+          const rvAt = (l: string) => Number(l.split("@")[1]);
+          const expected = written.filter((l) => rvAt(l) > from).sort((a, b) => rvAt(a) - rvAt(b));
+          const events = [first, ...(await watch.take(expected.length - 1))];
+          expect(describeEvents(events)).toEqual(expected);
+        } finally {
+          watch.stop();
+        }
+      } finally {
+        writing = false;
+        await Promise.all(writers);
+      }
+    });
+
     it("ends cleanly when the signal aborts, also while waiting", async () => {
       const { store } = current();
       const r = freshResource();
