@@ -18,7 +18,9 @@ const args = [
   "--log-format=text",
   ...process.argv.slice(2),
 ];
-console.log(`\nreports-server starting; when it says "serving", in another shell:\n\n  export KUBECONFIG=${kubeconfig}\n  kubectl get polr -A\n`);
+console.log(
+  `\nreports-server starting; when it says "serving", in another shell:\n\n  export KUBECONFIG=${kubeconfig}\n  kubectl get polr -A\n`,
+);
 const child = spawn(process.execPath, args, { stdio: "inherit" });
 for (const s of ["SIGINT", "SIGTERM"]) process.on(s, () => child.kill(s));
 child.on("exit", (code) => process.exit(code ?? 0));
