@@ -12,15 +12,24 @@ const gunzipAsync = promisify(gunzip);
  * with 0x1f 0x8b, and 0x1f can never start JSON text, so the first bytes tell the two apart and
  * values written before the threshold changed still read back.
  */
-export async function encodeValue(object: KubeObject, compressAboveBytes: number): Promise<Buffer> {
+export async function encodeValue(object: KubeObject, compressAboveBytes: number): Promise<EncodedValue> {
   const { resourceVersion: _omit, ...metadata } = object.metadata;
   const json = Buffer.from(JSON.stringify({ ...object, metadata }));
-  if (json.length <= compressAboveBytes) return json;
-  return gzipAsync(json);
+  return { json, value: json.length <= compressAboveBytes ? json : await gzipAsync(json) };
+}
+
+export interface EncodedValue {
+  /** What etcd stores. */
+  value: Buffer;
+  /** The JSON it holds, to answer a write with exactly what a read would return. */
+  json: Buffer;
 }
 
 export async function decodeValue(value: Buffer, resourceVersion: string): Promise<KubeObject> {
-  const json = isGzipped(value) ? await gunzipAsync(value) : value;
+  return fromJson(isGzipped(value) ? await gunzipAsync(value) : value, resourceVersion);
+}
+
+export function fromJson(json: Buffer, resourceVersion: string): KubeObject {
   const object = JSON.parse(json.toString()) as KubeObject;
   object.metadata = { ...object.metadata, resourceVersion };
   return object;

@@ -11,7 +11,7 @@ import type {
   WatchEvent,
   WatchOptions,
 } from "../interface.js";
-import { decodeValue, encodeValue } from "./codec.js";
+import { decodeValue, encodeValue, fromJson } from "./codec.js";
 import { Compactor } from "./compactor.js";
 import { etcdCall } from "./errors.js";
 import { KeyLayout, prefixEnd } from "./keys.js";
@@ -51,13 +51,13 @@ export class EtcdStorage implements Storage {
 
   async create(resource: StorageResource, key: ObjectKey, object: KubeObject): Promise<KubeObject> {
     const k = this.keys.object(resource, key);
-    const value = await encodeValue(object, this.opts.compressAboveBytes);
+    const { value, json } = await encodeValue(object, this.opts.compressAboveBytes);
     const resp = await this.txn(`create ${describe(resource, key)}`, {
       compare: [{ key: k, target: "Create", result: "Equal", create_revision: 0 }],
       success: [{ request_put: { key: k, value } }],
     });
     if (!resp.succeeded) throw new StorageError("KeyExists", `${describe(resource, key)} already exists`);
-    return stamped(object, resp.header.revision);
+    return fromJson(json, resp.header.revision);
   }
 
   async update(
@@ -67,14 +67,14 @@ export class EtcdStorage implements Storage {
     expectedResourceVersion: number,
   ): Promise<KubeObject> {
     const k = this.keys.object(resource, key);
-    const value = await encodeValue(object, this.opts.compressAboveBytes);
+    const { value, json } = await encodeValue(object, this.opts.compressAboveBytes);
     const resp = await this.txn(`update ${describe(resource, key)}`, {
       compare: exists(k, expectedResourceVersion),
       success: [{ request_put: { key: k, value } }],
       failure: [{ request_range: { key: k, keys_only: true } }],
     });
     if (!resp.succeeded) throw this.preconditionFailed(resource, key, resp, expectedResourceVersion);
-    return stamped(object, resp.header.revision);
+    return fromJson(json, resp.header.revision);
   }
 
   async delete(
@@ -208,10 +208,6 @@ function exists(key: Buffer, modRevision?: number): ICompare[] {
   if (modRevision !== undefined)
     compare.push({ key, target: "Mod", result: "Equal", mod_revision: modRevision });
   return compare;
-}
-
-function stamped(object: KubeObject, revision: string): KubeObject {
-  return { ...object, metadata: { ...object.metadata, resourceVersion: revision } };
 }
 
 function notFound(resource: StorageResource, key: ObjectKey): StorageError {
