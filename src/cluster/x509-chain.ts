@@ -18,13 +18,6 @@ export function parsePemBundle(pem: string): X509Certificate[] {
   return blocks.map((b) => new X509Certificate(b));
 }
 
-/** Throws (with the reason) when the PEM bundle holds no usable certificate. */
-export function requirePemBundle(pem: string, what: string): X509Certificate[] {
-  const certs = parsePemBundle(pem);
-  if (certs.length === 0) throw new Error(`${what}: no certificate found`);
-  return certs;
-}
-
 function withinValidity(c: X509Certificate, now: number): boolean {
   return Date.parse(c.validFrom) <= now && now <= Date.parse(c.validTo);
 }
