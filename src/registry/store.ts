@@ -8,6 +8,7 @@ import {
   internalError,
   invalid,
   OBJECT_MODIFIED,
+  resourceVersionTooLarge,
   StatusError,
   type GroupResource,
 } from "../apimachinery/status.js";
@@ -114,7 +115,8 @@ export class Registry {
       });
     } catch (err) {
       if (isStorageError(err, "TooLargeResourceVersion")) {
-        throw storageToStatus(err, this.gr, "");
+        const asked = continueFrom?.resourceVersion ?? parseResourceVersion(p.resourceVersion) ?? 0;
+        throw resourceVersionTooLarge(asked, err.resourceVersion ?? 0);
       }
       this.fail(err, "", continueFrom ? "continue" : undefined);
     }
