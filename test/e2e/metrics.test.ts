@@ -252,4 +252,45 @@ describe("/metrics on a memory server", () => {
       after.some((x) => Object.values(x.labels).some((v) => v.includes("things-9f3a") || v === "made.up")),
     ).toBe(false);
   });
+  it("logs each write as one JSON line with request id, user, verb, resource, code and latency; reads at debug", async () => {
+    const ns = uniqueName("logs");
+    const id = uniqueName("req");
+    const logLine = async (requestId: string): Promise<Record<string, unknown>> => {
+      const deadline = Date.now() + 5_000;
+      for (;;) {
+        const line = fx
+          .server()
+          .logs()
+          .split("\n")
+          .find((l) => l.includes(`"requestId":"${requestId}"`));
+        if (line) return JSON.parse(line) as Record<string, unknown>;
+        if (Date.now() > deadline) throw new Error(`no log line for ${requestId}:\n${fx.server().logs()}`);
+        await sleep(50);
+      }
+    };
+    const read = await get(ep(), resourcePath(POLICY_REPORT, ns), {
+      headers: { "X-Request-Id": `${id}-read` },
+    });
+    expect(read.status).toBe(200);
+    const report = makeReport(POLICY_REPORT, { name: "logged", namespace: ns });
+    const res = await post(ep(), resourcePath(POLICY_REPORT, ns), report, {
+      headers: { "X-Request-Id": `${id}-write` },
+    });
+    expect(res.status, res.body).toBe(201);
+    const rec = await logLine(`${id}-write`);
+    expect(rec).toMatchObject({
+      level: 30,
+      msg: "request",
+      verb: "create",
+      resource: "policyreports",
+      code: 201,
+    });
+    expect(rec.user).toEqual(expect.any(String));
+    expect(rec.ms).toEqual(expect.any(Number));
+    // The read finished before the write began, so its line would be there by now if reads logged at info.
+    expect(fx.server().logs()).not.toContain(`${id}-read`);
+    // Never the body of a report, never the bearer token.
+    expect(fx.server().logs()).not.toContain("Sharing the host namespaces is disallowed");
+    expect(fx.server().logs()).not.toContain(fx.server().token);
+  });
 });
