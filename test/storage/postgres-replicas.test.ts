@@ -380,3 +380,43 @@ describe("postgres history window", () => {
     ac.abort();
   });
 });
+
+describe("postgres paging", () => {
+  it("counts the items after a page as of the first page's resource version, only without selectors", async () => {
+    const r = fresh();
+    const store = await storage({ clusterName: "paging" });
+    for (const n of ["a", "b", "c", "d", "e"]) await store.create(r, key(n), report(key(n)));
+    const latest = { kind: "latest" } as const;
+    const p1 = await store.list(r, { ...all, namespace: "ns", limit: 2, consistency: latest });
+    expect(p1.items.map((o) => o.metadata.name)).toEqual(["a", "b"]);
+    expect(p1.remainingItemCount).toBe(3);
+
+    // writes between pages change neither the pages nor the count
+    await store.create(r, key("bb"), report(key("bb")));
+    await store.delete(r, key("d"));
+    const c = await store.get(r, key("c"));
+    await store.update(r, key("c"), { ...c, spec: { changed: true } }, rv(c));
+    const p2 = await store.list(r, {
+      ...all,
+      namespace: "ns",
+      limit: 2,
+      consistency: latest,
+      continueFrom: { after: p1.continueAfter!, resourceVersion: p1.resourceVersion },
+    });
+    expect(p2.resourceVersion).toBe(p1.resourceVersion);
+    expect(p2.items.map((o) => [o.metadata.name, o.spec])).toEqual([
+      ["c", {}],
+      ["d", {}],
+    ]);
+    expect(p2.remainingItemCount).toBe(1);
+
+    const selected = await store.list(r, {
+      labelSelector: [{ key: "x", op: "!" }],
+      fieldSelector: [],
+      limit: 2,
+      consistency: latest,
+    });
+    expect(selected.continueAfter).toBeDefined();
+    expect(selected.remainingItemCount).toBeUndefined();
+  });
+});

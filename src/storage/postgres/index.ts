@@ -200,6 +200,9 @@ class PgStorage implements PostgresStorage {
       fieldSelector: options.fieldSelector,
       after: options.continueFrom?.after,
       limit: limit === undefined ? undefined : limit + 1,
+      // as kube-apiserver: a remaining count only when it is a plain range count
+      countRemaining:
+        limit !== undefined && options.labelSelector.length === 0 && options.fieldSelector.length === 0,
     };
     const c = options.consistency;
     const at = options.continueFrom?.resourceVersion ?? (c.kind === "exact" ? c.resourceVersion : undefined);
@@ -236,6 +239,7 @@ class PgStorage implements PostgresStorage {
       items.length = limit;
       const last = items[limit - 1].metadata;
       result.continueAfter = { namespace: last.namespace ?? "", name: last.name ?? "" };
+      if (page.total !== undefined) result.remainingItemCount = Math.max(0, page.total - limit);
     }
     return result;
   }

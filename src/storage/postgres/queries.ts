@@ -181,6 +181,8 @@ export interface PageQuery {
   after?: ObjectKey;
   /** Rows to fetch; undefined = all. */
   limit?: number;
+  /** Also count the objects after `after` (only meaningful without selectors). */
+  countRemaining?: boolean;
 }
 
 export interface PageRows {
@@ -190,15 +192,25 @@ export interface PageRows {
   compacted: number;
   /** Changelog rows above the `resolvedUpTo` the caller passed (latest reads only). */
   above?: number;
+  /** With countRemaining: objects after the continue position, as stored now. */
+  total?: number;
   rows: { rv: string; data: string }[];
 }
 
-function pageConditions(q: PageQuery, p: ParamList): string[] {
-  const conds: string[] = [];
-  if (q.namespace !== undefined) conds.push(`namespace = ${p.add(q.namespace)}`);
-  if (q.after !== undefined) conds.push(`key > ${p.add(keyColumn(q.after))}`);
-  conds.push(...labelSelectorSql(q.labelSelector, p), ...fieldSelectorSql(q.fieldSelector, p));
-  return conds;
+/** Where a page starts (namespace, continue key) and what it selects, as SQL conditions. */
+function pageConditions(q: PageQuery, p: ParamList): { position: string[]; selection: string[] } {
+  const position: string[] = [];
+  if (q.namespace !== undefined) position.push(`namespace = ${p.add(q.namespace)}`);
+  if (q.after !== undefined) position.push(`key > ${p.add(keyColumn(q.after))}`);
+  const selection = [...labelSelectorSql(q.labelSelector, p), ...fieldSelectorSql(q.fieldSelector, p)];
+  return { position, selection };
+}
+
+/** The remaining-items count (an index-only range count, as etcd counts a range), or NULL. */
+function totalColumn(q: PageQuery, position: string[]): string {
+  if (!q.countRemaining) return "NULL";
+  const where = ["cluster = $1", "resource = $2", ...position].join(" AND ");
+  return `(SELECT count(*) FROM report_objects WHERE ${where})`;
 }
 
 function limitClause(limit: number | undefined): string {
@@ -221,11 +233,13 @@ export function latestPageStatement(
   resolvedUpTo: number,
 ): Statement {
   const p = new ParamList(3);
-  const where = ["cluster = $1", "resource = $2", ...pageConditions(q, p)].join(" AND ");
+  const { position, selection } = pageConditions(q, p);
+  const where = ["cluster = $1", "resource = $2", ...position, ...selection].join(" AND ");
   const text = `
     SELECT h.head::text AS head, h.compacted::text AS compacted, h.above::text AS above,
-           o.rv::text AS rv, o.data
-    FROM (${HEAD}, (SELECT count(*) FROM report_changelog WHERE id > $3::bigint) AS above
+           h.total::text AS total, o.rv::text AS rv, o.data
+    FROM (${HEAD}, (SELECT count(*) FROM report_changelog WHERE id > $3::bigint) AS above,
+            ${totalColumn(q, position)} AS total
           FROM report_compaction c) h
     LEFT JOIN LATERAL (
       SELECT key, rv, data FROM report_objects WHERE ${where} ORDER BY key ${limitClause(q.limit)}
@@ -261,26 +275,32 @@ export async function selectPageAt(
   at: number,
 ): Promise<PageRows> {
   const p = new ParamList(3);
-  const where = pageConditions(q, p);
+  const { position, selection } = pageConditions(q, p);
+  const where = [...position, ...selection];
+  const total = q.countRemaining
+    ? `(SELECT count(*) FROM state ${position.length ? `WHERE ${position.join(" AND ")}` : ""})`
+    : "NULL";
   const text = `
-    SELECT h.head::text AS head, h.compacted::text AS compacted, NULL AS above, s.rv::text AS rv, s.data
-    FROM (${HEAD} FROM report_compaction c) h
+    WITH state AS NOT MATERIALIZED (
+      SELECT key, namespace, name, labels, rv, data FROM report_objects
+      WHERE cluster = $1 AND resource = $2 AND rv <= $3::bigint
+      UNION ALL
+      SELECT key, namespace, name, coalesce((data::jsonb) -> 'metadata' -> 'labels', '{}'::jsonb), rv, data
+      FROM (
+        SELECT DISTINCT ON (namespace, name)
+          (CASE WHEN namespace = '' THEN name ELSE namespace || '/' || name END) COLLATE "C" AS key,
+          namespace, name, kind, prev_rv AS rv, CASE kind WHEN 'M' THEN prev_data ELSE data END AS data
+        FROM report_changelog
+        WHERE cluster = $1 AND resource = $2 AND id > $3::bigint AND kind <> 'G'
+        ORDER BY namespace, name, id
+      ) first_change
+      WHERE kind IN ('M', 'D')
+    )
+    SELECT h.head::text AS head, h.compacted::text AS compacted, NULL AS above, h.total::text AS total,
+           s.rv::text AS rv, s.data
+    FROM (${HEAD}, ${total} AS total FROM report_compaction c) h
     LEFT JOIN LATERAL (
-      SELECT key, rv, data FROM (
-        SELECT key, namespace, name, labels, rv, data FROM report_objects
-        WHERE cluster = $1 AND resource = $2 AND rv <= $3::bigint
-        UNION ALL
-        SELECT key, namespace, name, coalesce((data::jsonb) -> 'metadata' -> 'labels', '{}'::jsonb), rv, data
-        FROM (
-          SELECT DISTINCT ON (namespace, name)
-            (CASE WHEN namespace = '' THEN name ELSE namespace || '/' || name END) COLLATE "C" AS key,
-            namespace, name, kind, prev_rv AS rv, CASE kind WHEN 'M' THEN prev_data ELSE data END AS data
-          FROM report_changelog
-          WHERE cluster = $1 AND resource = $2 AND id > $3::bigint AND kind <> 'G'
-          ORDER BY namespace, name, id
-        ) first_change
-        WHERE kind IN ('M', 'D')
-      ) state
+      SELECT key, rv, data FROM state
       ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
       ORDER BY key ${limitClause(q.limit)}
     ) s ON true
@@ -298,6 +318,7 @@ function pageRows(
     head: string;
     compacted: string;
     above: string | null;
+    total: string | null;
     rv: string | null;
     data: string | null;
   }[],
@@ -309,6 +330,7 @@ function pageRows(
     head: Number(first?.head ?? 0),
     compacted: Number(first?.compacted ?? 0),
     above: first?.above == null ? undefined : Number(first.above),
+    total: first?.total == null ? undefined : Number(first.total),
     rows,
   };
 }
