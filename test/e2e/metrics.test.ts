@@ -294,3 +294,38 @@ describe("/metrics on a memory server", () => {
     expect(fx.server().logs()).not.toContain(fx.server().token);
   });
 });
+
+describe("/metrics on a server with one watch allowed", () => {
+  const fx = useServer("memory", { args: ["--max-watches=1"] });
+  const ep = (): Endpoint => fx.server();
+
+  it("counts the watch beyond --max-watches as a 429 rejection by reason", async () => {
+    const rejected = { reason: "max-watches", code: "429" };
+    const before = await scrape(ep());
+    const path = `${resourcePath(POLICY_REPORT)}?watch=true`;
+    const first = await openWatch(ep(), path);
+    try {
+      expect(first.status, first.body).toBe(200);
+      const second = await openWatch(ep(), path);
+      second.close();
+      expect(second.status, second.body).toBe(429);
+      expect(second.headers["retry-after"]).toBe("1");
+      const after = await scrapeUntil(
+        ep(),
+        (s) =>
+          value(s, "reports_server_rejected_requests_total", rejected) >
+          value(before, "reports_server_rejected_requests_total", rejected),
+        "the 429",
+      );
+      expect(value(after, "reports_server_rejected_requests_total", rejected)).toBe(
+        value(before, "reports_server_rejected_requests_total", rejected) + 1,
+      );
+      expect(
+        value(after, "apiserver_request_total", { verb: "WATCH", ...PR, scope: "cluster", code: "429" }),
+      ).toBe(1);
+      expect(value(after, "reports_server_watches", { group: PR.group, resource: PR.resource })).toBe(1);
+    } finally {
+      first.close();
+    }
+  });
+});
