@@ -87,6 +87,22 @@ export async function fillGap(db: Db, from: number, to: number): Promise<void> {
   );
 }
 
+/**
+ * Makes every id in (after, upTo] settled: claims those no visible row holds, which waits out any
+ * transaction still holding one (see fillGap). Afterwards a read sees every change up to `upTo`.
+ */
+export async function settleIds(db: Db, after: number, upTo: number): Promise<void> {
+  await run(
+    db.sql`
+      INSERT INTO report_changelog (id, cluster, resource, namespace, name, kind)
+      SELECT g, '', '', '', '', 'G'
+      FROM generate_series(${String(after + 1)}::bigint, ${String(upTo)}::bigint) g
+      WHERE NOT EXISTS (SELECT 1 FROM report_changelog WHERE id = g)
+      ON CONFLICT (id) DO NOTHING`,
+    db.timeoutMs,
+  );
+}
+
 /** One page of a resource's changes in (after, upTo], with the compaction point of the same snapshot. */
 export async function selectHistoryPage(
   db: Db,

@@ -11,7 +11,7 @@ import type {
   WatchEvent,
   WatchOptions,
 } from "../interface.js";
-import { pruneChangelog } from "./changelog.js";
+import { pruneChangelog, settleIds } from "./changelog.js";
 import { decodeObject } from "./codec.js";
 import { openPool } from "./connection.js";
 import { describeConnectError, isUniqueViolation } from "./errors.js";
@@ -227,9 +227,9 @@ class PgStorage implements PostgresStorage {
       rv = page.head;
       if (page.head > resolved && page.above !== page.head - resolved) {
         // A transaction holding a lower id may still commit: a list at the head would miss it and
-        // a watch from the head would skip it. Wait until every id up to the head is settled, then
-        // read the state exactly as of the head.
-        await this.poller.waitFor(page.head, this.opts.queryTimeoutMs);
+        // a watch from the head would skip it. Wait until every id up to the head is settled (the
+        // claim waits for open transactions), then read the state exactly as of the head.
+        await settleIds(this.db, resolved, page.head);
         page = await selectPageAt(this.db, resource, q, rv);
       }
     }
