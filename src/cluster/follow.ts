@@ -1,6 +1,7 @@
 import type { KubeObject } from "../apimachinery/types.js";
 import { isKubeApiError, type KubeClient, type Query } from "./kubeclient.js";
 import { errorMessage, silentLog, type ClusterLog } from "./log.js";
+import { sleep } from "./sleep.js";
 
 /**
  * Keep up with a collection of the kube-apiserver, as an informer does: list, then watch from the
@@ -38,12 +39,6 @@ export function follow<T extends KubeObject>(
   const synced = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
   synced.catch(() => {});
 
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, ms);
-      abort.signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
-    });
-
   const loop = async () => {
     while (!abort.signal.aborted) {
       try {
@@ -54,12 +49,15 @@ export function follow<T extends KubeObject>(
         await opts.onList(list.items ?? []);
         settle?.resolve();
         settle = undefined;
-        let rv = list.metadata.resourceVersion;
         await client.watch<T>(
           path,
-          { ...opts.query, resourceVersion: rv, timeoutSeconds: resyncSeconds, allowWatchBookmarks: true },
+          {
+            ...opts.query,
+            resourceVersion: list.metadata.resourceVersion,
+            timeoutSeconds: resyncSeconds,
+            allowWatchBookmarks: true,
+          },
           async (ev) => {
-            if (ev.object.metadata?.resourceVersion) rv = ev.object.metadata.resourceVersion;
             if (ev.type === "ADDED" || ev.type === "MODIFIED" || ev.type === "DELETED")
               await opts.onEvent(ev.type, ev.object);
           },
@@ -73,7 +71,7 @@ export function follow<T extends KubeObject>(
         }
         if (!isKubeApiError(err, 410))
           log.warn({ path, err: errorMessage(err) }, "watch of the kube-apiserver failed; retrying");
-        await sleep(retryMs);
+        await sleep(retryMs, abort.signal);
       }
     }
   };
