@@ -1,4 +1,5 @@
 import { stringify } from "yaml";
+import { get } from "../../support/http.js";
 import type { Backend, BackendHandle, TestServer } from "../../support/server.js";
 import { kubectl, kubectlStart, type KubectlResult, type KubectlVersion } from "../../support/kubectl.js";
 import type { Obj } from "../../support/reports.js";
@@ -41,6 +42,13 @@ export function kStart(ctx: SuiteContext, args: string[], opts: RunOptions = {})
 /** `kubectl get -o json`, parsed. */
 export async function kJson<T = Obj>(ctx: SuiteContext, args: string[], opts: RunOptions = {}): Promise<T> {
   return JSON.parse(await kOk(ctx, [...args, "-o", "json"], opts)) as T;
+}
+
+/** The stored object, read over HTTP (cheaper than a kubectl process when kubectl is not the subject). */
+export async function fetchObject(ctx: SuiteContext, path: string): Promise<Obj> {
+  const res = await get(ctx.server(), path);
+  if (res.status !== 200) throw new Error(`GET ${path} → ${res.status}: ${res.body}`);
+  return res.json() as Obj;
 }
 
 /** YAML as kubectl reads it: YAML 1.1, where an unquoted `y` or `no` would be a boolean. */

@@ -90,5 +90,25 @@ export function historyTests(ctx: SuiteContext) {
         again.close();
       }
     });
+
+    // Memory keeps nothing across a restart: only the durable stores are held to this.
+    if (ctx.backend !== "memory")
+      it("after a restart the server serves the same store, and resource versions keep growing", async () => {
+        const srv = ctx.server();
+        const ns = uniqueName("restart");
+        const path = resourcePath(POLICY_REPORT, ns);
+        const before = (
+          await post(srv, path, makeReport(POLICY_REPORT, { name: "kept", namespace: ns }))
+        ).json();
+        const rv = BigInt((before.metadata as JsonObject).resourceVersion as string);
+        await srv.restart();
+        const kept = await get(srv, `${path}/kept`);
+        expect(kept.status).toBe(200);
+        expect((kept.json().metadata as JsonObject).uid).toBe((before.metadata as JsonObject).uid);
+        const after = (
+          await post(srv, path, makeReport(POLICY_REPORT, { name: "new", namespace: ns }))
+        ).json();
+        expect(BigInt((after.metadata as JsonObject).resourceVersion as string)).toBeGreaterThan(rv);
+      });
   });
 }

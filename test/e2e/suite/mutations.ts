@@ -11,7 +11,7 @@ import {
   type Obj,
 } from "../../support/reports.js";
 import { meta, nsArgs, testLabel } from "./crud.js";
-import { k, kJson, kOk, kStart, names, yamlOf, type SuiteContext } from "./context.js";
+import { fetchObject, k, kJson, kOk, kStart, names, yamlOf, type SuiteContext } from "./context.js";
 
 const CONFLICT_MSG =
   "the object has been modified; please apply your changes to the latest version and try again";
@@ -22,10 +22,11 @@ export function mutationTests(ctx: SuiteContext) {
       const ns = uniqueName("patch");
       const name = uniqueName("r");
       const id = [kd.short, name, ...nsArgs(kd, ns)];
+      const objPath = resourcePath(kd, ns, name);
       await kOk(ctx, ["create", "-f", "-"], {
         stdin: yamlOf(makeReport(kd, { name, namespace: ns, labels: testLabel(ns) })),
       });
-      const before = await kJson(ctx, ["get", ...id]);
+      const before = await fetchObject(ctx, objPath);
 
       expect(await kOk(ctx, ["label", ...id, "team=blue"])).toContain(
         `${kd.singular}.${kd.group}/${name} labeled`,
@@ -33,7 +34,7 @@ export function mutationTests(ctx: SuiteContext) {
       expect(await kOk(ctx, ["annotate", ...id, "note=hello"])).toContain(
         `${kd.singular}.${kd.group}/${name} annotated`,
       );
-      const labelled = await kJson(ctx, ["get", ...id]);
+      const labelled = await fetchObject(ctx, objPath);
       expect(meta(labelled).labels?.team).toBe("blue");
       expect(meta(labelled).annotations?.note).toBe("hello");
       expect(meta(labelled).annotations?.[SERVED_BY]).toBe("true");
@@ -43,7 +44,7 @@ export function mutationTests(ctx: SuiteContext) {
       const summaryPatch =
         kd.summaryIn === "spec" ? { spec: { summary: { pass: 9 } } } : { summary: { pass: 9 } };
       await kOk(ctx, ["patch", ...id, "--type=merge", "-p", JSON.stringify(summaryPatch)]);
-      const merged = await kJson(ctx, ["get", ...id]);
+      const merged = await fetchObject(ctx, objPath);
       expect(summaryOf(kd, merged)).toEqual({ error: 0, fail: 1, pass: 9, skip: 0, warn: 0 });
       expect(meta(merged).generation).toBe(2);
 
@@ -55,7 +56,7 @@ export function mutationTests(ctx: SuiteContext) {
         "-p",
         JSON.stringify([{ op: "replace", path: jsonPath, value: 4 }]),
       ]);
-      const jsonPatched = await kJson(ctx, ["get", ...id]);
+      const jsonPatched = await fetchObject(ctx, objPath);
       expect(summaryOf(kd, jsonPatched).fail).toBe(4);
       expect(meta(jsonPatched).generation).toBe(3);
 
@@ -67,10 +68,10 @@ export function mutationTests(ctx: SuiteContext) {
         "-p",
         JSON.stringify([{ op: "add", path: "/metadata/labels/x", value: "y" }]),
       ]);
-      expect(meta(await kJson(ctx, ["get", ...id])).generation).toBe(3);
+      expect(meta(await fetchObject(ctx, objPath)).generation).toBe(3);
       // The served-by annotation cannot be patched away.
       await kOk(ctx, ["annotate", ...id, `${SERVED_BY}-`]);
-      expect(meta(await kJson(ctx, ["get", ...id])).annotations?.[SERVED_BY]).toBe("true");
+      expect(meta(await fetchObject(ctx, objPath)).annotations?.[SERVED_BY]).toBe("true");
     });
 
     it("strategic merge patch → 415 UnsupportedMediaType (kubectl patch's default type)", async () => {
