@@ -8,8 +8,9 @@ import type { PostgresOptions } from "../../src/storage/postgres/options.js";
 /**
  * A private PostgreSQL 15 for tests: its own data directory under /tmp, a random loopback port, its
  * unix socket inside the data directory, password (scram) authentication over TCP so tests can also
- * present a wrong password. We run as root and PostgreSQL refuses to, so every binary runs as the
- * `postgres` OS user through `runuser`.
+ * present a wrong password. PostgreSQL refuses to run as root, so as root every binary runs as the
+ * `postgres` OS user through `runuser` (as anyone else, as that user). Binaries come from PG_BIN
+ * (default /usr/lib/postgresql/15/bin).
  *
  * Durability trade-off: `fsync=off` (tests need speed, and killing the server process never loses
  * data that the OS already holds; only an OS crash would), while sessions keep `synchronous_commit=on`
@@ -64,9 +65,17 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** PostgreSQL refuses to run as root: as root, run its binaries as the postgres OS user. */
+const AS_ROOT = process.getuid?.() === 0;
+
+function command(args: string[]): [string, string[]] {
+  return AS_ROOT ? ["runuser", ["-u", OS_USER, "--", ...args]] : [args[0], args.slice(1)];
+}
+
 function runAsPostgres(args: string[]): Promise<{ code: number; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn("runuser", ["-u", OS_USER, "--", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const [cmd, argv] = command(args);
+    const child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     child.stdout.on("data", (d: Buffer) => (output += d.toString()));
     child.stderr.on("data", (d: Buffer) => (output += d.toString()));
@@ -113,14 +122,14 @@ function signalAll(dataDir: string, signal: NodeJS.Signals): void {
 }
 
 export async function startPostgres(): Promise<PrivatePostgres> {
-  const ids = osUserIds();
+  const ids = AS_ROOT ? osUserIds() : undefined;
   const root = mkdtempSync("/tmp/reports-pg-");
-  chownSync(root, ids.uid, ids.gid);
+  if (ids) chownSync(root, ids.uid, ids.gid);
   const dataDir = join(root, "data");
   const password = `pw-${Math.random().toString(36).slice(2)}`;
   const pwFile = join(root, "pwfile");
   writeFileSync(pwFile, `${password}\n`, { mode: 0o600 });
-  chownSync(pwFile, ids.uid, ids.gid);
+  if (ids) chownSync(pwFile, ids.uid, ids.gid);
   const user = "reports";
   const port = await freePort();
   const logFile = join(root, "server.log");
@@ -172,17 +181,8 @@ export async function startPostgres(): Promise<PrivatePostgres> {
   // If the test process dies without calling stop(), do not leave a server behind.
   const onExit = () => {
     signalAll(dataDir, "SIGCONT");
-    spawnSync("runuser", [
-      "-u",
-      OS_USER,
-      "--",
-      join(BIN, "pg_ctl"),
-      "-D",
-      dataDir,
-      "-m",
-      "immediate",
-      "stop",
-    ]);
+    const [cmd, argv] = command([join(BIN, "pg_ctl"), "-D", dataDir, "-m", "immediate", "stop"]);
+    spawnSync(cmd, argv);
     rmSync(root, { recursive: true, force: true });
   };
   process.once("exit", onExit);
