@@ -256,4 +256,40 @@ describe("etcd storage", () => {
       true,
     ]);
   });
+
+  it("catches a watcher up through more history than its buffer holds, dropping nothing", async () => {
+    const store = await createEtcdStorage(options({ clusterName: "catch-up", watchBufferSize: 8 }));
+    const stop = new AbortController();
+    try {
+      const from = await store.currentResourceVersion();
+      const names: string[] = [];
+      for (let i = 0; i < 60; i++) {
+        const name = `r${String(i).padStart(2, "0")}`;
+        names.push(name);
+        await store.create(
+          policyReports,
+          { namespace: "n", name },
+          makeReport(POLICY_REPORT, { name, namespace: "n" }) as KubeObject,
+        );
+      }
+      const seen: string[] = [];
+      const rvs: number[] = [];
+      for await (const event of store.watch(
+        policyReports,
+        { ...all, fromResourceVersion: from },
+        stop.signal,
+      )) {
+        if (event.type === "BOOKMARK") continue;
+        seen.push(event.object.metadata.name ?? "");
+        rvs.push(event.resourceVersion);
+        await new Promise((r) => setTimeout(r, 2)); // a consumer slower than etcd
+        if (seen.length === names.length) break;
+      }
+      expect(seen).toEqual(names);
+      expect([...rvs].sort((a, b) => a - b)).toEqual(rvs);
+    } finally {
+      stop.abort();
+      await store.close();
+    }
+  });
 });

@@ -11,6 +11,7 @@ export class BoundedBuffer<T> implements AsyncIterable<T> {
   private failed = false;
   private ended = false;
   private wake: (() => void) | undefined;
+  private roomWaiters: { below: number; resolve: () => void }[] = [];
 
   constructor(readonly capacity: number) {}
 
@@ -32,6 +33,7 @@ export class BoundedBuffer<T> implements AsyncIterable<T> {
     this.failed = true;
     this.failure = err;
     this.wakeUp();
+    this.notifyRoom();
   }
 
   /** The consumer goes away: iteration ends after nothing more. */
@@ -40,6 +42,13 @@ export class BoundedBuffer<T> implements AsyncIterable<T> {
     this.items = [];
     this.head = 0;
     this.wakeUp();
+    this.notifyRoom();
+  }
+
+  /** Resolves once the consumer has taken items until fewer than `below` wait (or it went away). */
+  waitForRoom(below: number): Promise<void> {
+    if (this.length < below || this.ended || this.failed) return Promise.resolve();
+    return new Promise((resolve) => this.roomWaiters.push({ below, resolve }));
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<T> {
@@ -55,11 +64,20 @@ export class BoundedBuffer<T> implements AsyncIterable<T> {
           this.items = this.items.slice(this.head);
           this.head = 0;
         }
+        this.notifyRoom();
         yield item;
       } else {
         await new Promise<void>((resolve) => (this.wake = resolve));
       }
     }
+  }
+
+  private notifyRoom(): void {
+    if (this.roomWaiters.length === 0) return;
+    const done = this.ended || this.failed;
+    const ready = this.roomWaiters.filter((w) => done || this.length < w.below);
+    this.roomWaiters = this.roomWaiters.filter((w) => !ready.includes(w));
+    for (const w of ready) w.resolve();
   }
 
   private wakeUp(): void {

@@ -69,7 +69,15 @@ type WatchStream = IDuplexStream<IWatchRequest, IWatchResponse>;
 const RETRY_MIN_MS = 200;
 const RETRY_MAX_MS = 5_000;
 
-/** The etcd side of one watcher: a stream, re-opened from the next revision whenever it breaks. */
+/**
+ * The etcd side of one watcher: a stream, re-opened from the next revision whenever it breaks.
+ *
+ * History (what etcd already had when the stream was created, e.g. a watcher resuming after a
+ * reconnect) is not a slow consumer: when the buffer fills with it, the stream is cancelled and
+ * re-opened from the first undelivered revision once the consumer has read half of it, so a
+ * watcher catches up through any amount of history in bounded memory (a paused gRPC stream could
+ * stall the shared connection instead). Only live events overflowing the buffer drop the watcher.
+ */
 class RangeWatch {
   private readonly key: Buffer;
   private readonly end: Buffer;
@@ -79,7 +87,11 @@ class RangeWatch {
   private delivered: number;
   /** The newest revision handed to the consumer's buffer, as an event or a BOOKMARK. */
   private pushed: number;
+  /** etcd's revision when the current stream was created: events up to it are history. */
+  private horizon = 0;
   private stream: WatchStream | undefined;
+  /** Bumped when a stream is abandoned on purpose: its responses still queued are ignored. */
+  private generation = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private progressTimer: ReturnType<typeof setInterval> | undefined;
   private bookmarkTimer: ReturnType<typeof setInterval> | undefined;
@@ -128,6 +140,8 @@ class RangeWatch {
   }
 
   private async open(): Promise<void> {
+    // a stream that broke keeps its generation: its responses still queued are valid, in order
+    const generation = this.generation;
     let stream: WatchStream;
     try {
       stream = await this.ctx.client.watchClient.watch();
@@ -135,19 +149,19 @@ class RangeWatch {
       this.lost(err);
       return;
     }
-    if (this.closed) {
+    if (this.closed || generation !== this.generation || this.stream !== undefined) {
       stream.cancel();
       return;
     }
     this.stream = stream;
     let gone = false;
     const onGone = (err: unknown) => {
-      if (gone) return;
+      if (gone || generation !== this.generation) return;
       gone = true;
       if (this.stream === stream) this.stream = undefined;
       this.lost(err);
     };
-    stream.on("data", (res) => this.receive(res));
+    stream.on("data", (res) => this.receive(res, generation));
     stream.on("error", onGone);
     stream.on("end", () => onGone(new Error("etcd ended the watch stream")));
     stream.write({
@@ -174,14 +188,15 @@ class RangeWatch {
     this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
   }
 
-  private receive(res: IWatchResponse): void {
-    if (this.closed) return;
+  private receive(res: IWatchResponse, generation: number): void {
+    if (this.closed || generation !== this.generation) return;
     if (res.canceled) {
       this.cancelled(res);
       return;
     }
     if (res.created) {
       this.retryMs = RETRY_MIN_MS;
+      this.horizon = Math.max(this.horizon, Number(res.header.revision));
       return;
     }
     const last = res.events.length > 0 ? Number(res.events[res.events.length - 1].kv.mod_revision) : 0;
@@ -190,10 +205,13 @@ class RangeWatch {
     // up, they carry the current revision although more events follow (mvcc syncWatchers).
     const progress = res.events.length === 0 ? Number(res.header.revision) : last;
     if (progress >= this.next) this.next = progress + 1;
-    this.processing = this.processing.then(() => this.deliver(res)).catch((err) => this.fail(err));
+    this.processing = this.processing
+      .then(() => this.deliver(res, generation))
+      .catch((err: unknown) => this.fail(err));
   }
 
-  private async deliver(res: IWatchResponse): Promise<void> {
+  private async deliver(res: IWatchResponse, generation: number): Promise<void> {
+    if (generation !== this.generation) return;
     if (res.events.length === 0) {
       this.delivered = Math.max(this.delivered, Number(res.header.revision));
       return;
@@ -201,11 +219,29 @@ class RangeWatch {
     for (const ev of res.events) {
       const rv = Number(ev.kv.mod_revision);
       if (rv <= this.delivered) continue;
-      this.delivered = rv;
       const event = filterChange(await this.change(ev, rv), this.selection);
-      if (event !== undefined) this.push(event);
-      if (this.closed) return;
+      if (this.closed || generation !== this.generation) return;
+      if (event !== undefined && !this.buffer.push(event)) {
+        if (rv <= this.horizon) this.suspend();
+        else this.tooSlow();
+        return;
+      }
+      this.delivered = rv;
+      if (event !== undefined) this.pushed = rv;
     }
+  }
+
+  /** The consumer is still reading history: stop the stream, resume where it stopped once it read on. */
+  private suspend(): void {
+    this.generation++;
+    clearTimeout(this.retryTimer);
+    const stream = this.stream;
+    this.stream = undefined;
+    stream?.cancel();
+    this.next = this.delivered + 1;
+    void this.buffer.waitForRoom(Math.ceil(this.buffer.capacity / 2)).then(() => {
+      if (!this.closed) void this.open();
+    });
   }
 
   /**
@@ -214,12 +250,10 @@ class RangeWatch {
    */
   private offerBookmark(): void {
     if (this.closed || this.buffer.length > 0 || this.delivered <= this.pushed) return;
-    this.push({ type: "BOOKMARK", resourceVersion: this.delivered });
+    if (this.buffer.push({ type: "BOOKMARK", resourceVersion: this.delivered })) this.pushed = this.delivered;
   }
 
-  private push(event: WatchEvent): void {
-    this.pushed = event.resourceVersion;
-    if (this.buffer.push(event)) return;
+  private tooSlow(): void {
     this.fail(
       new StorageError(
         "TooSlow",
