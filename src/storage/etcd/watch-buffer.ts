@@ -1,8 +1,9 @@
 /**
  * What one API watcher has been sent by etcd and not yet consumed. Bounded: `push` refuses when
- * full, and the watch then fails the watcher (TooSlow) instead of growing, or slowing the etcd
- * stream that every write reaches. A failure is thrown to the consumer at once, ahead of any
- * events still waiting, as the watcher is going away anyway.
+ * full, and the watch then either drops the watcher (TooSlow, for live events) or stops its etcd
+ * stream until `waitForRoom` says the consumer read on (while catching up through history); it
+ * never grows, nor slows the etcd stream that every write reaches. A failure is thrown to the
+ * consumer at once, ahead of any events still waiting, as the watcher is going away anyway.
  */
 export class BoundedBuffer<T> implements AsyncIterable<T> {
   private items: T[] = [];
