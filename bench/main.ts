@@ -1,35 +1,40 @@
 /**
  * `npm run bench`: reports-server against the raw stores it is built on. For each backend and each
- * N, the raw store is loaded and measured first, then reports-server on a fresh store of the same
- * kind, with the same data and the same workloads; the table compares them. See docs/PERFORMANCE.md.
+ * N, reports-server (on a private store) and the raw baseline (on another private store of the same
+ * kind) are started side by side and loaded with the same data; then each workload runs in short
+ * slices that alternate between the two, so that whatever else the machine is doing weighs on both
+ * alike. See docs/PERFORMANCE.md.
  */
 import { writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import type { Backend } from "../test/support/server.js";
-import { type Population } from "./fixtures.js";
+import type { Population } from "./fixtures.js";
 import { parseOptions, type BenchOptions } from "./options.js";
 import { RssSampler, cpuSeconds } from "./proc.js";
 import { startRawSubject } from "./raw/index.js";
 import { startServerSubject } from "./server-subject.js";
+import { mergeSummaries } from "./stats.js";
 import type { Subject } from "./subject.js";
 import { markdownTable, type Row } from "./table.js";
 import {
   WORKLOADS,
+  failed,
   loadPopulation,
   type Dataset,
   type RunSettings,
+  type Workload,
   type WorkloadResult,
 } from "./workloads.js";
 
 const log = (msg: string) =>
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
-interface Measured {
-  result: WorkloadResult;
-  rssMiB?: number;
-  serverCores?: number;
-  clientCores?: number;
-}
+/** Other work on the machine takes cores from both the client and the server: say how much. */
+const loadAverage = () =>
+  loadavg()
+    .map((l) => l.toFixed(1))
+    .join(" ");
 
 async function load(subject: Subject, n: number, opts: BenchOptions): Promise<Dataset> {
   const small: Population = { n, namespaces: opts.namespaces, resultCount: 20, series: 1 };
@@ -45,86 +50,120 @@ async function load(subject: Subject, n: number, opts: BenchOptions): Promise<Da
   const largeRvs = await loadPopulation(subject.target, large, opts.loadConcurrency);
   const s = (performance.now() - t0) / 1000;
   log(`  loaded ${n} + ${large.n} reports into ${subject.target.name} in ${s.toFixed(1)} s`);
-  return { small, large, smallRvs, largeRvs };
+  return { small, large, smallRvs, largeRvs, created: 0 };
 }
 
-async function measure(subject: Subject, n: number, opts: BenchOptions): Promise<Map<string, Measured>> {
-  const settings: RunSettings = {
-    limits: { concurrency: opts.concurrency, maxOps: opts.maxOps, maxMs: opts.durationMs },
-    pageConcurrency: opts.pageConcurrency,
-    watchers: opts.watchers,
-    mixWorkers: opts.mixWorkers,
-  };
-  const data = await load(subject, n, opts);
-  const out = new Map<string, Measured>();
-  for (const w of WORKLOADS) {
-    if (opts.workloads && !opts.workloads.includes(w.id)) continue;
-    const rss = new RssSampler(subject.pid);
-    const cpu0 = subject.pid ? cpuSeconds(subject.pid) : 0;
+/** One subject's share of a workload: its slices, and what its process spent on them. */
+class Tally {
+  readonly parts: WorkloadResult[] = [];
+  wallSeconds = 0;
+  serverCpuSeconds = 0;
+  clientCpuSeconds = 0;
+  peakRssMiB: number | undefined;
+
+  constructor(readonly subject: Subject) {}
+
+  async slice(w: Workload, data: Dataset, settings: RunSettings): Promise<void> {
+    const pid = this.subject.pid;
+    const rss = new RssSampler(pid);
+    const cpu0 = pid ? cpuSeconds(pid) : 0;
     const client0 = process.cpuUsage();
     const t0 = performance.now();
     rss.start();
     let result: WorkloadResult;
     try {
-      result = await w.run(subject.target, data, settings);
+      result = await w.run(this.subject.target, data, settings);
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      result = { ops: 0, errors: 1, elapsedMs: 0, opsPerSec: 0, p50Ms: NaN, p99Ms: NaN, firstError: message };
+      result = failed(err);
     }
-    const wall = (performance.now() - t0) / 1000;
-    const rssMiB = rss.stop();
+    this.wallSeconds += (performance.now() - t0) / 1000;
+    const peak = rss.stop();
+    if (peak !== undefined) this.peakRssMiB = Math.max(this.peakRssMiB ?? 0, peak);
+    if (pid) this.serverCpuSeconds += cpuSeconds(pid) - cpu0;
     const client = process.cpuUsage(client0);
-    const m: Measured = {
-      result,
-      rssMiB,
-      serverCores: subject.pid ? (cpuSeconds(subject.pid) - cpu0) / wall : undefined,
-      clientCores: (client.user + client.system) / 1e6 / wall,
-    };
-    out.set(w.id, m);
-    log(
-      `  ${w.id.padEnd(13)} ${subject.target.name}: ${result.opsPerSec.toFixed(1)} ops/s, p50 ${result.p50Ms.toFixed(2)} ms, ` +
-        `p99 ${result.p99Ms.toFixed(2)} ms${result.errors ? `, ${result.errors} errors: ${result.firstError}` : ""}`,
-    );
+    this.clientCpuSeconds += (client.user + client.system) / 1e6;
+    this.parts.push(result);
   }
-  return out;
+
+  result(): WorkloadResult {
+    const first = this.parts[0];
+    return { ...mergeSummaries(this.parts), unit: first?.unit, note: first?.note };
+  }
 }
 
-async function measureWith(start: () => Promise<Subject>, n: number, opts: BenchOptions) {
-  const subject = await start();
+function describe(r: WorkloadResult): string {
+  return (
+    `${r.opsPerSec.toFixed(1)} ops/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms` +
+    (r.errors ? `, ${r.errors} errors: ${r.firstError}` : "")
+  );
+}
+
+async function measure(backend: Backend, n: number, opts: BenchOptions): Promise<Row[]> {
+  const client = { transport: opts.transport, connections: opts.connections };
+  const subjects: Subject[] = [];
   try {
-    return await measure(subject, n, opts);
+    const server = await startServerSubject(backend, client);
+    subjects.push(server);
+    const raw = opts.raw ? await startRawSubject(backend, client) : undefined;
+    if (raw) subjects.push(raw);
+    const serverData = await load(server, n, opts);
+    const rawData = raw ? await load(raw, n, opts) : undefined;
+    const slices = opts.slices;
+    const settings: RunSettings = {
+      limits: {
+        concurrency: opts.concurrency,
+        maxOps: Math.ceil(opts.maxOps / slices),
+        maxMs: opts.durationMs / slices,
+      },
+      pageConcurrency: opts.pageConcurrency,
+      watchers: opts.watchers,
+      mixWorkers: opts.mixWorkers,
+    };
+    const rows: Row[] = [];
+    for (const w of WORKLOADS) {
+      if (opts.workloads && !opts.workloads.includes(w.id)) continue;
+      const s = new Tally(server);
+      const r = raw && rawData ? new Tally(raw) : undefined;
+      for (let k = 0; k < slices; k++) {
+        // Alternate who goes first, so neither always runs right after the other's writes.
+        if (r && rawData && k % 2 === 0) await r.slice(w, rawData, settings);
+        await s.slice(w, serverData, settings);
+        if (r && rawData && k % 2 === 1) await r.slice(w, rawData, settings);
+      }
+      const result = s.result();
+      const row: Row = {
+        workload: w.id,
+        backend,
+        n,
+        server: result,
+        rssMiB: s.peakRssMiB,
+        serverCores: s.serverCpuSeconds / s.wallSeconds,
+        clientCores: s.clientCpuSeconds / s.wallSeconds,
+        serverCpuMsPerOp: result.ops > 0 ? (s.serverCpuSeconds * 1000) / result.ops : undefined,
+        raw: r?.result(),
+      };
+      rows.push(row);
+      log(`  ${w.id.padEnd(13)} server ${describe(result)}`);
+      if (row.raw) log(`  ${"".padEnd(13)} raw    ${describe(row.raw)}`);
+    }
+    return rows;
   } finally {
-    await subject.target.close();
-    await subject.stop();
+    for (const subject of subjects.reverse()) {
+      await subject.target.close().catch(() => {});
+      await subject.stop();
+    }
   }
 }
 
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
-  const client = { transport: opts.transport, connections: opts.connections };
   const rows: Row[] = [];
   const began = performance.now();
-  for (const backend of opts.backends as Backend[]) {
+  for (const backend of opts.backends) {
     for (const n of opts.sizes) {
       const t0 = performance.now();
-      log(`${backend}, N=${n}: raw baseline`);
-      const raw = opts.raw ? await measureWith(() => startRawSubject(backend, client), n, opts) : undefined;
-      log(`${backend}, N=${n}: reports-server`);
-      const server = await measureWith(() => startServerSubject(backend, client), n, opts);
-      for (const w of WORKLOADS) {
-        const s = server.get(w.id);
-        if (!s) continue;
-        rows.push({
-          workload: w.id,
-          backend,
-          n,
-          server: s.result,
-          rssMiB: s.rssMiB,
-          serverCores: s.serverCores,
-          clientCores: s.clientCores,
-          raw: raw?.get(w.id)?.result,
-        });
-      }
+      log(`${backend}, N=${n} (load average ${loadAverage()})`);
+      rows.push(...(await measure(backend, n, opts)));
       log(`${backend}, N=${n}: done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     }
   }
@@ -135,10 +174,23 @@ async function main(): Promise<void> {
       .map((w) => `- ${w.id}: ${w.title}`)
       .join("\n"),
   );
-  console.log(`\nTotal time: ${total.toFixed(0)} s (${opts.transport}, concurrency ${opts.concurrency}).`);
-  if (opts.json)
-    writeFileSync(opts.json, JSON.stringify({ options: opts, rows, totalSeconds: total }, null, 2));
+  console.log(
+    `\nTotal time: ${total.toFixed(0)} s (${opts.transport}, concurrency ${opts.concurrency}, ` +
+      `${opts.slices} alternating slices per workload); load average at the end ${loadAverage()} ` +
+      `on ${cpus().length} cores.`,
+  );
+  if (opts.json) {
+    const plain = rows.map((r) => ({
+      ...r,
+      server: { ...r.server, samples: undefined },
+      raw: r.raw && { ...r.raw, samples: undefined },
+    }));
+    writeFileSync(opts.json, JSON.stringify({ options: opts, rows: plain, totalSeconds: total }, null, 2));
+  }
 }
+
+// Ctrl-C: exit through process.exit so the helpers' exit hooks stop the servers and stores they started.
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130));
 
 main().then(
   () => process.exit(0),
@@ -147,6 +199,3 @@ main().then(
     process.exit(1);
   },
 );
-
-// Ctrl-C: exit through process.exit so the helpers' exit hooks stop the servers and stores they started.
-for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130));

@@ -17,6 +17,7 @@ export interface BenchOptions {
   connections: number;
   workloads?: string[];
   raw: boolean;
+  slices: number;
   json?: string;
 }
 
@@ -36,6 +37,7 @@ export const USAGE = `npm run bench -- [options]
   --connections <n>                 HTTP/2 sessions or HTTP/1.1 sockets (default 2)
   --workloads a,b                   only these workloads (ids as printed)
   --no-raw                          skip the raw-store baselines
+  --slices <n>                      alternate server and raw this many times per workload (default 4)
   --json <file>                     also write every result as JSON`;
 
 const list = (s: string) =>
@@ -70,6 +72,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       connections: { type: "string" },
       workloads: { type: "string" },
       "no-raw": { type: "boolean" },
+      slices: { type: "string" },
       json: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -100,6 +103,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     connections: positive("connections", values.connections, 2),
     workloads: values.workloads ? list(values.workloads) : undefined,
     raw: values["no-raw"] !== true,
+    slices: Math.round(positive("slices", values.slices, quick ? 2 : 4)),
     json: values.json,
   };
 }

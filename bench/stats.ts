@@ -9,6 +9,8 @@ export interface Summary {
   p99Ms: number;
   /** The first error seen, so a failing workload says why. */
   firstError?: string;
+  /** Every latency, sorted (kept so that slices of one workload can be merged exactly). */
+  samples?: Float64Array;
 }
 
 /** The q-quantile (0..1) of sorted samples, nearest-rank as most load tools report it. */
@@ -34,7 +36,27 @@ export function summarize(
     p50Ms: quantile(sorted, 0.5),
     p99Ms: quantile(sorted, 0.99),
     firstError,
+    samples: sorted,
   };
+}
+
+/** Several slices of one workload as one: operations and time add up, percentiles over all samples. */
+export function mergeSummaries(parts: Summary[]): Summary {
+  const total = parts.reduce((n, p) => n + (p.samples?.length ?? 0), 0);
+  const all = new Float64Array(total);
+  let at = 0;
+  for (const p of parts) {
+    if (!p.samples) continue;
+    all.set(p.samples, at);
+    at += p.samples.length;
+  }
+  return summarize(
+    all,
+    total,
+    parts.reduce((n, p) => n + p.errors, 0),
+    parts.reduce((n, p) => n + p.elapsedMs, 0),
+    parts.find((p) => p.firstError)?.firstError,
+  );
 }
 
 /** A growable array of latencies in milliseconds without per-sample allocation. */

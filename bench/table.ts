@@ -11,6 +11,8 @@ export interface Row {
   /** CPU the server and this client (the load generator) used during the workload, in cores. */
   serverCores?: number;
   clientCores?: number;
+  /** Server CPU time per operation, ms: what a workload costs the server whatever else runs. */
+  serverCpuMsPerOp?: number;
   raw?: WorkloadResult;
 }
 
@@ -35,8 +37,8 @@ export function ratio(row: Row): number | undefined {
 
 export function markdownTable(rows: Row[]): string {
   const head =
-    "| workload | backend | N | ops/s | p50 ms | p99 ms | RSS MiB | CPU server/client | raw ops/s | raw p50 ms | ratio |";
-  const sep = "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
+    "| workload | backend | N | ops/s | p50 ms | p99 ms | RSS MiB | cores server/client | server CPU ms/op | raw ops/s | raw p50 ms | ratio |";
+  const sep = "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
   const lines = rows.map((r) => {
     const q = ratio(r);
     const cpu =
@@ -52,6 +54,7 @@ export function markdownTable(rows: Row[]): string {
       ms(r.server.p99Ms),
       r.rssMiB === undefined ? "–" : r.rssMiB.toFixed(0),
       cpu,
+      r.serverCpuMsPerOp === undefined ? "–" : ms(r.serverCpuMsPerOp),
       r.raw ? rate(r.raw.opsPerSec) : "–",
       r.raw ? ms(r.raw.p50Ms) : "–",
       q === undefined ? "–" : `${q.toFixed(2)}${q < 0.5 ? " ✗" : ""}`,

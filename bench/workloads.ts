@@ -27,6 +27,8 @@ export interface Dataset {
   /** Last known resource version of each stored report, kept current by the update workloads. */
   smallRvs: string[];
   largeRvs: string[];
+  /** Reports created so far by the create workloads (their names must not repeat across slices). */
+  created: number;
 }
 
 export interface RunSettings {
@@ -63,6 +65,12 @@ export async function loadPopulation(target: Target, p: Population, concurrency:
     rvs[i] = (await target.create(POLICY_REPORT, storedReport(p, i))).resourceVersion;
   });
   return rvs;
+}
+
+/** The report a workload gets back in place of a result when it could not run at all. */
+export function failed(err: unknown): WorkloadResult {
+  const message = err instanceof Error ? err.message : String(err);
+  return { ops: 0, errors: 1, elapsedMs: 0, opsPerSec: 0, p50Ms: NaN, p99Ms: NaN, firstError: message };
 }
 
 function getWorkload(id: string, title: string, pick: (d: Dataset) => Population): Workload {
@@ -104,8 +112,9 @@ function createWorkload(id: string, title: string, resultCount: number, series: 
   return {
     id,
     title,
-    run: (target, _data, s) =>
-      closedLoop(s.limits, async (i) => {
+    run: (target, data, s) =>
+      closedLoop(s.limits, async () => {
+        const i = data.created++;
         const obj = policyReport({ namespace: `bench-new-${i % 10}`, name: uid(series, i), resultCount });
         await target.create(POLICY_REPORT, obj);
       }),
