@@ -55,6 +55,8 @@ export async function writeList(
   n: Negotiated,
   includeObject: IncludeObject,
   now: Date,
+  /** Whether `pages` are chunks of one list to be joined (a list without a limit). */
+  merge: boolean,
 ): Promise<void> {
   const iter = pages[Symbol.asyncIterator]();
   const first = await iter.next();
@@ -83,7 +85,11 @@ export async function writeList(
     return { apiVersion: def.groupVersion, kind: def.listKind, metadata: listMeta(p), items: p.items };
   };
   const firstDoc = head(page);
-  // One page (the usual case with a limit), or YAML: encode the whole document at once.
+  // One page (a list with a limit), or YAML: encode the whole document at once.
+  if (!merge) {
+    writeBody(ctx, 200, encode(firstDoc, n.encoding), ct);
+    return;
+  }
   if (!page.continue || n.encoding === "yaml") {
     if (page.continue) {
       const key = n.shape === "table" ? "rows" : "items";

@@ -97,52 +97,55 @@ export async function handleWatch(
   // HTTP/1.1 holds headers until the first write; an idle watch must still answer at once.
   if (typeof res.flushHeaders === "function") res.flushHeaders();
   let firstTableEvent = true;
-  let lastBookmark = Date.now();
   let events = 0;
+  let lastRV = "";
+  let dropped = false;
   const tracker = limits.observer?.opened(def);
-  const send = async (type: string, object: unknown): Promise<boolean> => {
-    const ok = res.write(`{"type":"${type}","object":${JSON.stringify(object)}}\n`);
+  const write = (type: string, object: unknown): boolean => {
     events++;
     tracker?.sent(type);
-    if (!ok) {
-      if (res.writableLength > limits.maxBufferedBytes) {
-        ctx.log.watchDropped = "slow client";
-        tracker?.dropped("slow");
-        return false;
-      }
-      await waitDrain(res, ac.signal);
+    if (res.write(`{"type":"${type}","object":${JSON.stringify(object)}}\n`)) return true;
+    if (res.writableLength > limits.maxBufferedBytes) {
+      ctx.log.watchDropped = "slow client";
+      tracker?.dropped("slow");
+      dropped = true;
+      ac.abort();
     }
-    return !ac.signal.aborted;
+    return false;
   };
+  // Bookmarks go out on a clock, as kube-apiserver's cacheWatcher sends them: every interval, and
+  // once 2 s before the watch times out so the client resumes from the newest version.
+  const bookmark = () => {
+    if (lastRV && !ac.signal.aborted) write("BOOKMARK", bookmarkObject(def, lastRV, n, false));
+  };
+  const timers: NodeJS.Timeout[] = [];
+  if (p.allowWatchBookmarks) {
+    timers.push(setInterval(bookmark, limits.bookmarkIntervalMs));
+    if (timeoutMs > 2000) timers.push(setTimeout(bookmark, timeoutMs - 2000));
+  }
   try {
     const now = scope.now;
-    for await (const ev of scope.registry.watch(
-      ctx.info.namespace || undefined,
-      p,
-      ac.signal,
-    ) as AsyncIterable<RegistryWatchEvent>) {
+    const stream = scope.registry.watch(ctx.info.namespace || undefined, p, ac.signal);
+    for await (const ev of stream as AsyncIterable<RegistryWatchEvent>) {
       if (ac.signal.aborted) break;
       let ok = true;
       if (ev.type === "BOOKMARK") {
-        const due = Date.now() - lastBookmark >= limits.bookmarkIntervalMs;
-        if (ev.initialEventsEnd || (p.allowWatchBookmarks && due)) {
-          lastBookmark = Date.now();
-          ok = await send(
-            "BOOKMARK",
-            bookmarkObject(def, ev.resourceVersion, n, ev.initialEventsEnd === true),
-          );
-        }
+        if (ev.resourceVersion !== "0") lastRV = ev.resourceVersion;
+        if (ev.initialEventsEnd) ok = write("BOOKMARK", bookmarkObject(def, ev.resourceVersion, n, true));
       } else if (ev.type === "ERROR") {
-        await send("ERROR", ev.error.toStatus());
+        write("ERROR", ev.error.toStatus());
         break;
       } else {
+        lastRV = ev.object.metadata.resourceVersion ?? lastRV;
         const object = shapeObject(def, ev.object, n, includeObject, now(), firstTableEvent);
         if (n.shape === "table") firstTableEvent = false;
-        ok = await send(ev.type, object);
+        ok = write(ev.type, object);
       }
-      if (!ok) break;
+      if (!ok && !dropped) await waitDrain(res, ac.signal);
+      if (dropped) break;
     }
   } finally {
+    for (const t of timers) clearTimeout(t);
     clearTimeout(timer);
     ctx.signal.removeEventListener("abort", onAbort);
     ac.abort();

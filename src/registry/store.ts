@@ -445,9 +445,11 @@ export class Registry {
         throw err;
       }
       from = Number(listRV);
-      if (p.sendInitialEvents) yield { type: "BOOKMARK", resourceVersion: listRV, initialEventsEnd: true };
+      // Always tell the caller where the stream stands; only WatchList clients see this one.
+      yield { type: "BOOKMARK", resourceVersion: listRV, initialEventsEnd: p.sendInitialEvents === true };
     } else {
       from = parseResourceVersion(rv) ?? 0;
+      yield { type: "BOOKMARK", resourceVersion: String(from) };
     }
     try {
       const stream = this.storage.watch(

@@ -15,5 +15,5 @@ export async function handleList(ctx: RequestContext, scope: ResourceScope): Pro
         yield await registry.list(ns, p);
       })()
     : registry.listAll(ns, p);
-  await writeList(ctx, registry.def, pages, n, includeObject, scope.now());
+  await writeList(ctx, registry.def, pages, n, includeObject, scope.now(), !p.limit);
 }

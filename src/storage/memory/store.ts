@@ -147,9 +147,13 @@ class MemoryStorage implements Storage {
         current,
       );
     if (options.continueFrom) {
-      if (options.continueFrom.resourceVersion > current)
-        throw tooLarge(options.continueFrom.resourceVersion);
-      return options.continueFrom.resourceVersion;
+      const rv = options.continueFrom.resourceVersion;
+      if (rv > current) throw tooLarge(rv);
+      // A token older than the kept history is expired, as one older than etcd's compaction is.
+      if (!this.history.reaches(rv)) {
+        throw new StorageError("Compacted", `continue resource version ${rv} is no longer kept`, current);
+      }
+      return rv;
     }
     const c = options.consistency;
     if (c.kind === "latest" || c.kind === "any") return current;
