@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, statSync } from "node:fs";
 import { get as httpsGet } from "node:https";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -213,6 +213,9 @@ async function ensureEtcdInstalled(): Promise<void> {
     } catch {
       if (existsSync(ETCD)) return;
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${lock}`);
+      // a test process that died while installing leaves its lock behind
+      const held = statSync(lock, { throwIfNoEntry: false });
+      if (held && Date.now() - held.mtimeMs > 5 * 60_000) rmSync(lock, { recursive: true, force: true });
       await new Promise((r) => setTimeout(r, 1_000));
     }
   }
