@@ -1,6 +1,11 @@
+import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync, watchFile } from "node:fs";
+import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import type { Authenticator, Authorizer } from "./apimachinery/auth.js";
+import { servedGroupVersions } from "./cluster/apiservice.js";
+import { startClusterControllers, type ClusterControllers } from "./cluster/controllers.js";
+import { setupCluster, type ClusterSetup } from "./cluster/setup.js";
 import { parseConfig, type Config } from "./config.js";
 import { buildDiscovery } from "./endpoints/discovery.js";
 import { buildOpenAPI } from "./endpoints/openapi.js";
@@ -78,13 +83,56 @@ async function main(): Promise<void> {
   let authorize: Authorizer;
   let clientCAs: string[] = [];
   let adminToken: string | undefined;
+  let cluster: ClusterSetup | undefined;
   if (!inCluster) {
     adminToken = loadOrCreateToken(cfg.certDir);
     authenticate = staticTokenAuthenticator(adminToken);
     authorize = async () => ({ allowed: true });
     log.warn({}, "standalone mode: no kube-apiserver; one admin token, every authenticated request allowed");
   } else {
-    throw new Error("cluster mode is not wired yet");
+    const setup = await setupCluster({
+      kubeconfig: cfg.kubeconfig,
+      inClusterEnv: {
+        KUBERNETES_SERVICE_HOST: cfg.inCluster.host,
+        KUBERNETES_SERVICE_PORT: cfg.inCluster.port,
+      },
+      authenticationKubeconfig: cfg.authenticationKubeconfig,
+      authorizationKubeconfig: cfg.authorizationKubeconfig,
+      authn: {
+        clientCaFile: cfg.clientCAFile,
+        requestheaderClientCaFile: cfg.requestheader.clientCAFile,
+        requestheaderAllowedNames: cfg.requestheader.allowedNames,
+        requestheaderUsernameHeaders: cfg.requestheader.usernameHeaders,
+        requestheaderGroupHeaders: cfg.requestheader.groupHeaders,
+        requestheaderExtraHeadersPrefix: cfg.requestheader.extraHeadersPrefix,
+        tokenCacheTtlMs: cfg.authenticationTokenWebhookCacheTtlMs,
+      },
+      authz: {
+        allowTtlMs: cfg.authorizationWebhookCacheAuthorizedTtlMs,
+        denyTtlMs: cfg.authorizationWebhookCacheUnauthorizedTtlMs,
+        alwaysAllowPaths: cfg.authorizationAlwaysAllowPaths,
+      },
+      log,
+    });
+    // In a pod without a service account token: refuse rather than fall back to standalone mode.
+    if (!setup) {
+      log.fatal(
+        {},
+        "running in a cluster but no kube-apiserver credentials (service account token) were found",
+      );
+      process.exit(1);
+    }
+    cluster = setup;
+    const authn = setup.authenticator;
+    authenticate = async (req) => {
+      const user = await authn.authenticate(req);
+      // Identity headers and credentials go no further than authentication, as in kube-apiserver.
+      authn.stripHeaders(req.headers);
+      delete req.headers.authorization;
+      return user;
+    };
+    authorize = setup.authorize;
+    clientCAs = authn.clientCAs();
   }
 
   let shuttingDown = false;
@@ -149,7 +197,9 @@ async function main(): Promise<void> {
           const next = readServingFiles(cfg);
           tls.key = next.key;
           tls.cert = next.cert;
+          caCert = next.caCert;
           server.setTls(tls);
+          void controllers?.reconcileNow();
           log.info({ file: f }, "reloaded the serving certificate");
         } catch (err) {
           log.error(
@@ -168,7 +218,31 @@ async function main(): Promise<void> {
     log.info({ kubeconfig: cfg.writeKubeconfig }, "wrote kubeconfig");
   }
   log.info({ port, url, backend: cfg.storageBackend, kinds: resources.length }, "serving");
-  clientCAs = [];
+
+  let controllers: ClusterControllers | undefined;
+  if (cluster) {
+    const c = cluster;
+    c.authenticator.onChange(() => {
+      tls.clientCAs = c.authenticator.clientCAs();
+      server.setTls(tls);
+      log.info({}, "client CAs changed; TLS updated");
+    });
+    const byKind = new Map(registries.map((r) => [r.def, r]));
+    controllers = startClusterControllers({
+      client: c.client,
+      namespace: cfg.serviceNamespace,
+      identity: `${hostname()}_${randomUUID().slice(0, 8)}`,
+      service: { namespace: cfg.serviceNamespace, name: cfg.serviceName, port: cfg.servicePort },
+      groupVersions: servedGroupVersions(resources, cfg.serveGroups.length ? cfg.serveGroups : undefined),
+      caBundle: () => caCert,
+      migration: cfg.skipMigration
+        ? false
+        : { defs: resources, write: (def, obj) => byKind.get(def)!.importObject(obj) },
+      log,
+    });
+    const ctl = controllers;
+    setInterval(() => metrics.setLeader(ctl.isLeader()), 2_000).unref();
+  }
 
   const shutdown = async (signal: string) => {
     if (shuttingDown) return;
@@ -176,6 +250,9 @@ async function main(): Promise<void> {
     log.info({ signal }, "shutting down: /readyz fails, then connections close");
     await new Promise((r) => setTimeout(r, cfg.shutdownDelayMs));
     await server.close(5_000);
+    // The Lease is released; the APIServices stay: other replicas keep serving the groups.
+    await controllers?.stop();
+    cluster?.close();
     await storage.close();
     log.info({}, "stopped");
     process.exit(0);

@@ -23,7 +23,14 @@ import {
   type StorageResource,
 } from "../storage/interface.js";
 import { storageToStatus } from "./errors.js";
-import { deepEqual, generateName, nowTimestamp, prepareForCreate, prepareForUpdate } from "./metadata.js";
+import {
+  deepEqual,
+  generateName,
+  nowTimestamp,
+  prepareForCreate,
+  prepareForUpdate,
+  SERVED_BY_ANNOTATION,
+} from "./metadata.js";
 import type { DeleteOptions, ListParams, MutationOptions } from "./options.js";
 import { applyConfiguration, requireFieldManager, trackUpdate } from "./managedfields.js";
 import { decodeObject, validateDecoded } from "./validation.js";
@@ -181,6 +188,25 @@ export class Registry {
         if (generate && isStorageError(err, "KeyExists") && attempt < GENERATE_NAME_RETRIES) continue;
         this.fail(err, candidate.metadata.name!);
       }
+    }
+  }
+
+  /**
+   * Copies a report that lived in the cluster's etcd (CRD migration) as it was: uid, creation time,
+   * owners and labels kept, a new resource version, the served-by annotation added.
+   */
+  async importObject(obj: KubeObject): Promise<"created" | "exists"> {
+    const { object } = decodeObject(this.def, structuredClone(obj), "Ignore");
+    const meta = object.metadata;
+    delete meta.resourceVersion;
+    meta.annotations = { ...meta.annotations, [SERVED_BY_ANNOTATION]: "true" };
+    meta.generation ??= 1;
+    try {
+      await this.storage.create(this.sr, this.key(meta.namespace ?? "", meta.name ?? ""), object);
+      return "created";
+    } catch (err) {
+      if (isStorageError(err, "KeyExists")) return "exists";
+      this.fail(err, meta.name ?? "");
     }
   }
 
