@@ -66,6 +66,18 @@ export function discoveryTests(ctx: SuiteContext) {
       checkAggregated(res.json(), "apidiscovery.k8s.io/v2");
     });
 
+    it("answers a repeated discovery request with If-None-Match by 304 (the aggregator polls every minute)", async () => {
+      const srv = ctx.server();
+      const first = await get(srv, "/apis", { headers: { Accept: ACCEPT_NEW } });
+      const etag = first.headers["etag"];
+      expect(etag, "ETag on aggregated discovery").toBeTruthy();
+      const again = await get(srv, "/apis", {
+        headers: { Accept: ACCEPT_NEW, "If-None-Match": String(etag) },
+      });
+      expect(again.status).toBe(304);
+      expect(again.body).toBe("");
+    });
+
     it("serves aggregated discovery v2beta1 to kubectl 1.27–1.29", async () => {
       const res = await get(ctx.server(), "/apis", { headers: { Accept: ACCEPT_OLD } });
       expect(res.status).toBe(200);

@@ -228,6 +228,9 @@ export function watchTests(ctx: SuiteContext) {
       }
     });
 
+    // kube-apiserver's cacher sends a bookmark 2 s before a watch's deadline (and about once a minute):
+    // cacheWatcher.nextBookmarkTime in k8s.io/apiserver/pkg/storage/cacher. A client that watches with
+    // timeoutSeconds learns the newest resource version before the stream ends.
     it("bookmarks only with allowWatchBookmarks=true: an object of the kind with only its resourceVersion", async () => {
       const ns = await seed(ctx, "wbm", "a");
       const srv = ctx.server();
@@ -244,6 +247,32 @@ export function watchTests(ctx: SuiteContext) {
       expect((bm!.object.metadata as JsonObject).resourceVersion).toMatch(/^[1-9][0-9]*$/);
       expect(bm!.object.summary).toBeUndefined();
       expect(without.events.filter((e) => e.type === "BOOKMARK")).toEqual([]);
+    });
+
+    it("the deprecated /watch/ paths stream the same events", async () => {
+      const ns = await seed(ctx, "wpath", "a");
+      const srv = ctx.server();
+      const w = await openWatch(
+        srv,
+        `/apis/${POLICY_REPORT.apiVersion}/watch/namespaces/${ns}/policyreports`,
+      );
+      const one = await openWatch(
+        srv,
+        `/apis/${POLICY_REPORT.apiVersion}/watch/namespaces/${ns}/policyreports/a`,
+      );
+      try {
+        expect(w.status).toBe(200);
+        expect((await take(w, 1)).map(summary)).toEqual([["ADDED", "a"]]);
+        expect(one.status).toBe(200);
+        await patch(srv, `${resourcePath(POLICY_REPORT, ns)}/a`, merge, { summary: { pass: 2 } });
+        expect((await take(one, 2)).map(summary)).toEqual([
+          ["ADDED", "a"],
+          ["MODIFIED", "a"],
+        ]);
+      } finally {
+        w.close();
+        one.close();
+      }
     });
 
     it("timeoutSeconds ends the stream cleanly, not early", async () => {
