@@ -50,6 +50,8 @@ export interface Config {
   servicePort: number;
   serveGroups: string[];
   skipMigration: boolean;
+  /** Leader election on the Lease, as kube-controller-manager's --leader-elect-* flags. */
+  leaderElect: { leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
   requestheader: {
     clientCAFile?: string;
     allowedNames: string[];
@@ -181,6 +183,24 @@ function program(env: NodeJS.ProcessEnv): Command {
       "do not copy CRD-stored reports into the store before taking a group over",
       false,
     )
+    .option(
+      "--leader-elect-lease-duration <d>",
+      "how long a Lease holder that stopped renewing keeps the lead",
+      parseDuration,
+      15_000,
+    )
+    .option(
+      "--leader-elect-renew-deadline <d>",
+      "the leader steps down after failing to renew this long",
+      parseDuration,
+      10_000,
+    )
+    .option(
+      "--leader-elect-retry-period <d>",
+      "how often to try to acquire or renew the Lease",
+      parseDuration,
+      2_000,
+    )
     .option("--requestheader-client-ca-file <file>", "CA for the front-proxy client certificate")
     .option("--requestheader-allowed-names <names>", "allowed front-proxy common names", list, [])
     .option("--requestheader-username-headers <h>", "user headers", list, ["X-Remote-User"])
@@ -280,6 +300,11 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     servicePort: o.servicePort,
     serveGroups: o.serveGroups,
     skipMigration: o.skipMigration,
+    leaderElect: {
+      leaseDurationMs: o.leaderElectLeaseDuration,
+      renewDeadlineMs: o.leaderElectRenewDeadline,
+      retryPeriodMs: o.leaderElectRetryPeriod,
+    },
     requestheader: {
       clientCAFile: o.requestheaderClientCaFile,
       allowedNames: o.requestheaderAllowedNames,

@@ -235,6 +235,9 @@ async function main(): Promise<void> {
       service: { namespace: cfg.serviceNamespace, name: cfg.serviceName, port: cfg.servicePort },
       groupVersions: servedGroupVersions(resources, cfg.serveGroups.length ? cfg.serveGroups : undefined),
       caBundle: () => caCert,
+      leaseDurationMs: cfg.leaderElect.leaseDurationMs,
+      renewDeadlineMs: cfg.leaderElect.renewDeadlineMs,
+      retryPeriodMs: cfg.leaderElect.retryPeriodMs,
       migration: cfg.skipMigration
         ? false
         : { defs: resources, write: (def, obj) => byKind.get(def)!.importObject(obj) },
