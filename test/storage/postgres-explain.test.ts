@@ -5,7 +5,8 @@ import type { LabelSelector } from "../../src/apimachinery/selector-ast.js";
 import type { StorageResource } from "../../src/storage/interface.js";
 import { createPostgresStorage } from "../../src/storage/postgres/index.js";
 import type { PostgresStorage } from "../../src/storage/postgres/index.js";
-import { latestPageStatement } from "../../src/storage/postgres/queries.js";
+import { latestPageStatement, pageAtStatement } from "../../src/storage/postgres/queries.js";
+import type { Statement } from "../../src/storage/postgres/queries.js";
 import type { PageQuery } from "../../src/storage/postgres/queries.js";
 import { postgresStorageOptions, startPostgres } from "../support/postgres.js";
 import type { PrivatePostgres } from "../support/postgres.js";
@@ -75,8 +76,11 @@ function nodes(plan: PlanNode): PlanNode[] {
 }
 
 /** The plan nodes that touched report_objects, and how many of its rows they read. */
-async function explain(q: PageQuery): Promise<{ scans: PlanNode[]; rowsRead: number; indexes: string[] }> {
-  const st = latestPageStatement(CLUSTER, RESOURCE, q, 0);
+async function explain(
+  q: PageQuery,
+  statement: Statement = latestPageStatement(CLUSTER, RESOURCE, q, 0),
+): Promise<{ scans: PlanNode[]; rowsRead: number; indexes: string[] }> {
+  const st = statement;
   const [row] = await sql.unsafe(`EXPLAIN (ANALYZE, FORMAT JSON) ${st.text}`, st.params);
   const plan = (row["QUERY PLAN"] as { Plan: PlanNode }[])[0].Plan;
   const all = nodes(plan);
@@ -100,6 +104,21 @@ const needle: LabelSelector = [{ key: "app", op: "=", value: "needle" }];
 
 describe("postgres list cost with 100,000 reports", () => {
   it("lists the 5 reports matching a label without reading the other 99,995", async () => {
+    // as the store reads a continued page: the state as of the first page's resource version
+    const at = await store.currentResourceVersion();
+    const q: PageQuery = {
+      labelSelector: [],
+      fieldSelector: [],
+      after: { namespace: "ns-050", name: "report-050050" },
+      limit: 11,
+    };
+    const pinned = await explain(q, pageAtStatement(CLUSTER, RESOURCE, q, at));
+    expect(pinned.scans.map((n) => n["Node Type"])).not.toContain("Seq Scan");
+    expect(pinned.rowsRead).toBeLessThanOrEqual(11);
+    const selected = { ...q, labelSelector: needle, after: undefined, limit: 501 };
+    const pinnedSelected = await explain(selected, pageAtStatement(CLUSTER, RESOURCE, selected, at));
+    expect(pinnedSelected.rowsRead).toBeLessThanOrEqual(10);
+
     const page = await store.list(r, {
       labelSelector: needle,
       fieldSelector: [],

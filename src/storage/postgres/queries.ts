@@ -264,6 +264,52 @@ export async function selectLatestPage(
   return pageRows(await run(db.sql.unsafe(st.text, st.params, { prepare: true }), db.timeoutMs));
 }
 
+/** The state as of `$3` of rows changed since: each one's object before its first later change. */
+const CHANGED_SINCE = `
+  SELECT key, namespace, name, coalesce((data::jsonb) -> 'metadata' -> 'labels', '{}'::jsonb) AS labels, rv, data
+  FROM (
+    SELECT DISTINCT ON (namespace, name)
+      (CASE WHEN namespace = '' THEN name ELSE namespace || '/' || name END) COLLATE "C" AS key,
+      namespace, name, kind, prev_rv AS rv, CASE kind WHEN 'M' THEN prev_data ELSE data END AS data
+    FROM report_changelog
+    WHERE cluster = $1 AND resource = $2 AND id > $3::bigint AND kind <> 'G'
+    ORDER BY namespace, name, id
+  ) first_change
+  WHERE kind IN ('M', 'D')`;
+
+/**
+ * The statement selectPageAt sends (exported so a test can EXPLAIN exactly it). Each half is ordered
+ * and limited on its own, so the unchanged rows are read along the key index like a latest page.
+ */
+export function pageAtStatement(cluster: string, resource: string, q: PageQuery, at: number): Statement {
+  const p = new ParamList(3);
+  const { position, selection } = pageConditions(q, p);
+  const and = (conds: string[]) => conds.map((c) => ` AND ${c}`).join("");
+  const where = and([...position, ...selection]);
+  const limit = limitClause(q.limit);
+  const total = q.countRemaining
+    ? `(SELECT count(*) FROM report_objects
+        WHERE cluster = $1 AND resource = $2 AND rv <= $3::bigint${and(position)})
+       + (SELECT count(*) FROM (${CHANGED_SINCE}) c WHERE true${and(position)})`
+    : "NULL";
+  const text = `
+    SELECT h.head::text AS head, h.compacted::text AS compacted, NULL AS above, h.total::text AS total,
+           s.rv::text AS rv, s.data
+    FROM (${HEAD}, ${total} AS total FROM report_compaction c) h
+    LEFT JOIN LATERAL (
+      SELECT key, rv, data FROM (
+        (SELECT key, rv, data FROM report_objects
+         WHERE cluster = $1 AND resource = $2 AND rv <= $3::bigint${where}
+         ORDER BY key ${limit})
+        UNION ALL
+        (SELECT key, rv, data FROM (${CHANGED_SINCE}) c WHERE true${where} ORDER BY key ${limit})
+      ) state
+      ORDER BY key ${limit}
+    ) s ON true
+    ORDER BY s.key`;
+  return { text, params: [cluster, resource, String(at), ...p.values] };
+}
+
 /**
  * The state as of resource version `at`: rows not changed since, plus, for rows changed since, the
  * object before their first later change (from the changelog). Valid while `at` is not compacted.
@@ -274,43 +320,8 @@ export async function selectPageAt(
   q: PageQuery,
   at: number,
 ): Promise<PageRows> {
-  const p = new ParamList(3);
-  const { position, selection } = pageConditions(q, p);
-  const where = [...position, ...selection];
-  const total = q.countRemaining
-    ? `(SELECT count(*) FROM state ${position.length ? `WHERE ${position.join(" AND ")}` : ""})`
-    : "NULL";
-  const text = `
-    WITH state AS NOT MATERIALIZED (
-      SELECT key, namespace, name, labels, rv, data FROM report_objects
-      WHERE cluster = $1 AND resource = $2 AND rv <= $3::bigint
-      UNION ALL
-      SELECT key, namespace, name, coalesce((data::jsonb) -> 'metadata' -> 'labels', '{}'::jsonb), rv, data
-      FROM (
-        SELECT DISTINCT ON (namespace, name)
-          (CASE WHEN namespace = '' THEN name ELSE namespace || '/' || name END) COLLATE "C" AS key,
-          namespace, name, kind, prev_rv AS rv, CASE kind WHEN 'M' THEN prev_data ELSE data END AS data
-        FROM report_changelog
-        WHERE cluster = $1 AND resource = $2 AND id > $3::bigint AND kind <> 'G'
-        ORDER BY namespace, name, id
-      ) first_change
-      WHERE kind IN ('M', 'D')
-    )
-    SELECT h.head::text AS head, h.compacted::text AS compacted, NULL AS above, h.total::text AS total,
-           s.rv::text AS rv, s.data
-    FROM (${HEAD}, ${total} AS total FROM report_compaction c) h
-    LEFT JOIN LATERAL (
-      SELECT key, rv, data FROM state
-      ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-      ORDER BY key ${limitClause(q.limit)}
-    ) s ON true
-    ORDER BY s.key`;
-  return pageRows(
-    await run(
-      db.sql.unsafe(text, [db.cluster, resourceColumn(resource), String(at), ...p.values], { prepare: true }),
-      db.timeoutMs,
-    ),
-  );
+  const st = pageAtStatement(db.cluster, resourceColumn(resource), q, at);
+  return pageRows(await run(db.sql.unsafe(st.text, st.params, { prepare: true }), db.timeoutMs));
 }
 
 function pageRows(
