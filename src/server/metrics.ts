@@ -49,9 +49,18 @@ export function createMetrics(opts: MetricsOptions): Metrics {
   const registry = new Registry();
   const api = createApiMetrics(registry, opts.resources);
   const watch = createWatchMetrics(registry, opts.resources);
-  const storage = createStorageMetrics(registry, opts.resources, {
+  const storeOps = createStorageMetrics(registry, opts.resources, {
     objectsCacheMs: opts.objectsCacheMs ?? 30_000,
   });
+  // A watcher the store drops for falling behind is a slow watcher too: count it with the others.
+  const storage: StorageObserver = {
+    operation(backend, op, result, seconds, resource) {
+      storeOps.operation(backend, op, result, seconds, resource);
+      if (op === "watch" && result === "TooSlow" && resource)
+        watch.droppedByStore(resource.group, resource.resource);
+    },
+    attach: (s, backend) => storeOps.attach?.(s, backend),
+  };
   const proc = createProcessMetrics(registry, {
     version: opts.version ?? packageVersion(),
     defaultMetrics: opts.defaultMetrics ?? true,

@@ -37,8 +37,15 @@ export interface StorageObserver {
   /**
    * `result` is "ok", or the StorageError code ("KeyNotFound", "Conflict", ...), or "error".
    * `seconds` is undefined for watches, whose length is the client's choice, not the store's speed.
+   * `resource` is the collection, for calls on one (a watch dropped as TooSlow is a slow watcher).
    */
-  operation(backend: string, op: StorageOperation, result: string, seconds: number | undefined): void;
+  operation(
+    backend: string,
+    op: StorageOperation,
+    result: string,
+    seconds: number | undefined,
+    resource?: StorageResource,
+  ): void;
   /** Called once with the instrumented store, so gauges (objects, pool) can read from it on scrape. */
   attach?(storage: Storage, backend: string): void;
 }
@@ -52,14 +59,18 @@ function resultOf(err: unknown): string {
  * wrapper adds one timestamp pair per call; watch streams pay one extra promise per event.
  */
 export function instrumentStorage(inner: Storage, backend: string, observer: StorageObserver): Storage {
-  const timed = async <T>(op: StorageOperation, call: () => Promise<T>): Promise<T> => {
+  const timed = async <T>(
+    op: StorageOperation,
+    call: () => Promise<T>,
+    resource?: StorageResource,
+  ): Promise<T> => {
     const start = performance.now();
     try {
       const out = await call();
-      observer.operation(backend, op, "ok", (performance.now() - start) / 1000);
+      observer.operation(backend, op, "ok", (performance.now() - start) / 1000, resource);
       return out;
     } catch (err) {
-      observer.operation(backend, op, resultOf(err), (performance.now() - start) / 1000);
+      observer.operation(backend, op, resultOf(err), (performance.now() - start) / 1000, resource);
       throw err;
     }
   };
@@ -75,7 +86,7 @@ export function instrumentStorage(inner: Storage, backend: string, observer: Sto
       const record = (result: string) => {
         if (recorded) return;
         recorded = true;
-        observer.operation(backend, "watch", result, undefined);
+        observer.operation(backend, "watch", result, undefined, resource);
       };
       return {
         next: () =>
@@ -98,17 +109,18 @@ export function instrumentStorage(inner: Storage, backend: string, observer: Sto
   });
 
   const wrapped: Storage & Partial<PoolStatsSource> = {
-    get: (resource: StorageResource, key: ObjectKey) => timed("get", () => inner.get(resource, key)),
+    get: (resource: StorageResource, key: ObjectKey) =>
+      timed("get", () => inner.get(resource, key), resource),
     create: (resource: StorageResource, key: ObjectKey, object: KubeObject) =>
-      timed("create", () => inner.create(resource, key, object)),
+      timed("create", () => inner.create(resource, key, object), resource),
     update: (resource: StorageResource, key: ObjectKey, object: KubeObject, expected: number) =>
-      timed("update", () => inner.update(resource, key, object, expected)),
+      timed("update", () => inner.update(resource, key, object, expected), resource),
     delete: (resource: StorageResource, key: ObjectKey, expected?: number) =>
-      timed("delete", () => inner.delete(resource, key, expected)),
+      timed("delete", () => inner.delete(resource, key, expected), resource),
     list: (resource: StorageResource, options: ListOptions): Promise<ListResult> =>
-      timed("list", () => inner.list(resource, options)),
+      timed("list", () => inner.list(resource, options), resource),
     watch,
-    count: (resource: StorageResource) => timed("count", () => inner.count(resource)),
+    count: (resource: StorageResource) => timed("count", () => inner.count(resource), resource),
     currentResourceVersion: () => timed("currentResourceVersion", () => inner.currentResourceVersion()),
     ready: () => timed("ready", () => inner.ready()),
     close: () => inner.close(),

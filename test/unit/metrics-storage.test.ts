@@ -91,6 +91,33 @@ describe("storage metrics", () => {
     expect(text).not.toMatch(/reports_server_storage_operation_duration_seconds_\w+\{[^}]*operation="watch"/);
   });
 
+  it("count a watcher the store drops for falling behind (TooSlow) as a slow watcher of its kind", async () => {
+    const m = createMetrics({ resources, defaultMetrics: false });
+    const store = instrumentStorage(createMemoryStorage({ watchBufferSize: 4 }), "memory", m.storage);
+    const ac = new AbortController();
+    const from = await store.currentResourceVersion();
+    const slow = store.watch(PR, { ...all, fromResourceVersion: from }, ac.signal)[Symbol.asyncIterator]();
+    const first = slow.next();
+    await store.create(PR, { namespace: "n", name: "o0" }, { metadata: { name: "o0", namespace: "n" } });
+    expect((await first).value).toMatchObject({ type: "ADDED" });
+    for (let i = 1; i < 20; i++)
+      await store.create(
+        PR,
+        { namespace: "n", name: `o${i}` },
+        { metadata: { name: `o${i}`, namespace: "n" } },
+      );
+    const drained = async () => {
+      for (;;) await slow.next();
+    };
+    await expect(drained()).rejects.toMatchObject({ code: "TooSlow" });
+    ac.abort();
+    expect(await ops(m, "watch", "TooSlow")).toBe(1);
+    const dropped = "reports_server_watchers_dropped_total";
+    expect(await sample(m, dropped, { group: PR.group, resource: PR.resource, reason: "store-buffer" })).toBe(
+      1,
+    );
+  });
+
   it("count stored objects per kind on scrape, reusing a count for objectsCacheMs", async () => {
     const m = createMetrics({ resources, defaultMetrics: false, objectsCacheMs: 60_000 });
     const store = instrumentStorage(createMemoryStorage(), "memory", m.storage);

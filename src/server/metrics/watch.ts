@@ -10,8 +10,13 @@ interface PerResource {
   dropped: Map<string, CounterChild>;
 }
 
+export interface WatchMetrics extends WatchObserver {
+  /** The store dropped a watcher that fell behind its event buffer (TooSlow). */
+  droppedByStore(group: string, resource: string): void;
+}
+
 /** Open watches, events written to clients (bookmarks are type="BOOKMARK"), and slow watchers dropped. */
-export function createWatchMetrics(registry: Registry, defs: readonly ResourceDef[]): WatchObserver {
+export function createWatchMetrics(registry: Registry, defs: readonly ResourceDef[]): WatchMetrics {
   const open = new Gauge({
     name: "reports_server_watches",
     help: "Watches open now, by group and resource.",
@@ -26,7 +31,9 @@ export function createWatchMetrics(registry: Registry, defs: readonly ResourceDe
   });
   const dropped = new Counter({
     name: "reports_server_watchers_dropped_total",
-    help: "Watches the server ended because the client read too slowly (it re-watches), by group and resource.",
+    help:
+      "Watches ended because the client read too slowly (it re-watches), by group, resource and reason: " +
+      "slow (over the response buffer) or store-buffer (behind the store's event buffer).",
     labelNames: ["group", "resource", "reason"] as const,
     registers: [registry],
   });
@@ -65,6 +72,9 @@ export function createWatchMetrics(registry: Registry, defs: readonly ResourceDe
           p.open.dec();
         },
       };
+    },
+    droppedByStore(group, resource) {
+      dropped.labels(group, resource, "store-buffer").inc();
     },
   };
 }
