@@ -17,7 +17,8 @@ import { historyTests } from "./suite/history.js";
  * and the suite never needs a clean store.
  */
 export function runApiSuite(backend: Backend): void {
-  describe(`reports-server API on ${backend}`, () => {
+  // kubectl processes are slow on a loaded machine, and the three backends' suites run side by side.
+  describe(`reports-server API on ${backend}`, { timeout: 120_000 }, () => {
     const fixture = useServer(backend);
     const ctx: SuiteContext = { backend, server: fixture.server, store: fixture.store };
     discoveryTests(ctx);
