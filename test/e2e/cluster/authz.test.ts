@@ -1,0 +1,148 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { join } from "node:path";
+import { kubectl } from "../../support/kubectl.js";
+import {
+  call,
+  startClusterServer,
+  startStandIn,
+  writeKubeconfig,
+  type ClusterServer,
+  type StandIn,
+} from "./support.js";
+
+const LIST_TEAM_A = "/apis/wgpolicyk8s.io/v1alpha2/namespaces/team-a/policyreports";
+
+describe("cluster mode: what a request may do (SubjectAccessReview through the real server)", () => {
+  let standIn: StandIn;
+  let server: ClusterServer;
+
+  beforeAll(async () => {
+    standIn = await startStandIn();
+    const { fake } = standIn;
+    fake.tokens.set("bob-token", { name: "bob", groups: ["team-b"] });
+    fake.tokens.set("ann-token", { name: "ann", groups: ["team-a"] });
+    fake.tokens.set("root-token", { name: "root", groups: ["system:masters"] });
+    // RBAC of the cluster: everyone may discover; bob may not touch reports; ann may.
+    fake.authorize = (spec) => {
+      if (spec.nonResourceAttributes) return { allowed: true };
+      if (spec.user === "bob") return { allowed: false, reason: "" };
+      return { allowed: true, reason: 'RBAC: allowed by RoleBinding "reports-view/team-a"' };
+    };
+    server = await startClusterServer({ standIn });
+  }, 60_000);
+  afterAll(async () => {
+    await server?.stop();
+    await standIn?.stop();
+  }, 30_000);
+
+  const kubeconfigFor = (user: string) =>
+    writeKubeconfig(join(standIn.dir, `${user}.kubeconfig`), {
+      server: server.url,
+      ca: server.ca,
+      token: `${user}-token`,
+    });
+
+  it("an allowed user gets 200, decided by one SubjectAccessReview with the request's attributes", async () => {
+    const from = standIn.fake.accessReviews.length;
+    const res = await call(server, `${LIST_TEAM_A}?limit=5`, { token: "ann-token" });
+    expect(res.status, res.body).toBe(200);
+    const sars = standIn.fake.accessReviews.slice(from);
+    expect(sars).toHaveLength(1);
+    expect(sars[0]).toMatchObject({
+      user: "ann",
+      groups: ["team-a", "system:authenticated"],
+      resourceAttributes: {
+        verb: "list",
+        group: "wgpolicyk8s.io",
+        version: "v1alpha2",
+        resource: "policyreports",
+        namespace: "team-a",
+      },
+    });
+  });
+
+  it("maps the other verbs as kube-apiserver does (get, watch, create, delete, deletecollection)", async () => {
+    const from = standIn.fake.accessReviews.length;
+    const report = {
+      apiVersion: "wgpolicyk8s.io/v1alpha2",
+      kind: "PolicyReport",
+      metadata: { name: "r1", namespace: "team-a" },
+      results: [],
+    };
+    expect(
+      (await call(server, LIST_TEAM_A, { token: "ann-token", method: "POST", body: report })).status,
+    ).toBe(201);
+    expect((await call(server, `${LIST_TEAM_A}/r1`, { token: "ann-token" })).status).toBe(200);
+    const watch = await call(server, `${LIST_TEAM_A}?watch=true&timeoutSeconds=1`, { token: "ann-token" });
+    expect(watch.status).toBe(200);
+    expect((await call(server, `${LIST_TEAM_A}/r1`, { token: "ann-token", method: "DELETE" })).status).toBe(
+      200,
+    );
+    expect((await call(server, LIST_TEAM_A, { token: "ann-token", method: "DELETE" })).status).toBe(200);
+    const verbs = standIn.fake.accessReviews
+      .slice(from)
+      .map((s) => `${s.resourceAttributes?.verb} ${s.resourceAttributes?.name ?? ""}`.trim());
+    expect(verbs).toEqual(["create", "get r1", "watch", "delete r1", "deletecollection"]);
+  });
+
+  it("a denied user gets 403 with the message kubectl users know", async () => {
+    const res = await call(server, LIST_TEAM_A, { token: "bob-token" });
+    expect(res.status).toBe(403);
+    expect(res.json()).toMatchObject({
+      kind: "Status",
+      status: "Failure",
+      reason: "Forbidden",
+      code: 403,
+      message:
+        'policyreports.wgpolicyk8s.io is forbidden: User "bob" cannot list resource "policyreports" in API group "wgpolicyk8s.io" in the namespace "team-a"',
+      details: { group: "wgpolicyk8s.io", kind: "policyreports" },
+    });
+
+    const out = await kubectl(["get", "policyreports", "-n", "team-a"], { kubeconfig: kubeconfigFor("bob") });
+    expect(out.code).toBe(1);
+    expect(out.stderr.trim()).toBe(
+      'Error from server (Forbidden): policyreports.wgpolicyk8s.io is forbidden: User "bob" cannot list resource "policyreports" in API group "wgpolicyk8s.io" in the namespace "team-a"',
+    );
+  });
+
+  it("kubectl as an allowed user lists the reports", async () => {
+    const out = await kubectl(["get", "policyreports", "-n", "team-a"], { kubeconfig: kubeconfigFor("ann") });
+    expect(out.stderr.trim()).toBe("No resources found in team-a namespace.");
+    expect(out.code).toBe(0);
+  });
+
+  it("members of system:masters are not reviewed", async () => {
+    const res = await call(server, LIST_TEAM_A, { token: "root-token" });
+    expect(res.status, res.body).toBe(200);
+    const metrics = await call(server, "/metrics", { token: "root-token" });
+    expect(metrics.status).toBe(200);
+    expect(standIn.fake.accessReviews.filter((s) => s.user === "root")).toEqual([]);
+  });
+
+  it("/healthz, /readyz and /livez answer without credentials and without a review", async () => {
+    const from = standIn.fake.accessReviews.length;
+    for (const path of ["/healthz", "/readyz", "/livez"]) {
+      const res = await call(server, path);
+      expect(res.status, path).toBe(200);
+      expect(res.body).toBe("ok");
+    }
+    expect(standIn.fake.accessReviews.length).toBe(from);
+  });
+
+  it("/metrics needs an authenticated and authorized user", async () => {
+    expect((await call(server, "/metrics")).status).toBe(401);
+    const res = await call(server, "/metrics", { token: "ann-token" });
+    expect(res.status).toBe(200);
+    expect(res.body).toContain("# TYPE");
+    expect(standIn.fake.accessReviews.filter((s) => s.user === "ann").at(-1)).toMatchObject({
+      nonResourceAttributes: { path: "/metrics", verb: "get" },
+    });
+
+    standIn.fake.authorize = (spec) => ({ allowed: spec.user !== "bob" });
+    const denied = await call(server, "/metrics", { token: "bob-token" });
+    expect(denied.status).toBe(403);
+    expect(denied.json<{ message: string }>().message).toBe(
+      'forbidden: User "bob" cannot get path "/metrics"',
+    );
+  });
+});
