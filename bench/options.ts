@@ -28,7 +28,7 @@ export const USAGE = `npm run bench -- [options]
   --duration <s>                    seconds per workload (default 10)
   --max-ops <n>                     operations per workload at most (default 50000)
   --concurrency <n>                 requests in flight (default 16)
-  --page-concurrency <n>            in flight for list-500 (default 4)
+  --page-concurrency <n>            in flight for list-500 and list-label-5 (default 4)
   --watchers <n>                    watchers for watch fan-out (default 100)
   --mix-workers <n>                 Kyverno aggregation workers (default 10)
   --load-concurrency <n>            in flight while loading N (default 32)

@@ -1,4 +1,5 @@
 import { startBackend, startServer, type Backend } from "../test/support/server.js";
+import { etcdWriter, postgresWriter } from "./bulk.js";
 import { createClient, type ClientOptions } from "./client.js";
 import { HttpTarget } from "./http-target.js";
 import { childPid } from "./proc.js";
@@ -19,10 +20,18 @@ export async function startServerSubject(
       readyTimeoutMs: 120_000,
     });
     const http = createClient({ ...client, url: server.url, ca: server.ca, token: server.token });
+    const bulk =
+      backend === "postgres"
+        ? postgresWriter(store.args, store.env)
+        : backend === "etcd"
+          ? etcdWriter(store.args)
+          : undefined;
     return {
       target: new HttpTarget("reports-server", http),
       pid: childPid(`--secure-port=${server.port}`),
+      bulk,
       async stop() {
+        await bulk?.close();
         http.close();
         await server.stop();
         await store.stop();

@@ -1,3 +1,4 @@
+import type { BulkWriter } from "./bulk.js";
 import type { Target } from "./target.js";
 
 /** Something under measurement: a target, the process that serves it (for RSS and CPU), and cleanup. */
@@ -5,5 +6,7 @@ export interface Subject {
   target: Target;
   /** The serving process; undefined when the work happens in this process and the database. */
   pid?: number;
+  /** Loads stored reports without the API, where the store allows it (see bulk.ts). */
+  bulk?: BulkWriter;
   stop(): Promise<void>;
 }
