@@ -268,10 +268,8 @@ describe.each(DURABLE_BACKENDS)("replicas on one %s", (backend) => {
           makeReport(POLICY_REPORT, { name: "only-default-2", namespace: ns }),
         );
         expect(mine.status).toBe(201);
-        const upd = await put(a, `${path}/same`, {
-          ...(await get(a, `${path}/same`)).json(),
-          summary: { pass: 9 },
-        });
+        const current = (await get(a, `${path}/same`)).json();
+        const upd = await put(a, `${path}/same`, { ...current, summary: { pass: 9 } });
         expect(upd.status, upd.body).toBe(200);
 
         const names = async (s: TestServer, p: string) =>
