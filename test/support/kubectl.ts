@@ -103,7 +103,7 @@ export interface KubectlProcess {
   stdout(): string;
   stderr(): string;
   /** Resolves once stdout contains a line matching `pattern`; throws after `timeoutMs`. */
-  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  waitForLine(pattern: RegExp, timeoutMs?: number, stream?: "stdout" | "stderr"): Promise<string>;
   /** Resolves with the result when the process exits. */
   done: Promise<KubectlResult>;
   kill(): Promise<KubectlResult>;
@@ -123,7 +123,10 @@ export function kubectlStart(args: string[], opts: KubectlOptions): KubectlProce
     stdout += d;
     poke();
   });
-  child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  child.stderr.setEncoding("utf8").on("data", (d: string) => {
+    stderr += d;
+    poke();
+  });
   child.stdin.end(opts.stdin ?? "");
   const hardStop = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 60_000);
   let exited = false;
@@ -140,10 +143,10 @@ export function kubectlStart(args: string[], opts: KubectlOptions): KubectlProce
     stdout: () => stdout,
     stderr: () => stderr,
     done,
-    waitForLine(pattern, timeoutMs = 15_000) {
+    waitForLine(pattern, timeoutMs = 15_000, stream = "stdout") {
       return new Promise((resolve, reject) => {
         const check = () => {
-          const line = stdout.split("\n").find((l) => pattern.test(l));
+          const line = (stream === "stdout" ? stdout : stderr).split("\n").find((l) => pattern.test(l));
           if (line !== undefined) {
             finish();
             resolve(line);

@@ -386,16 +386,18 @@ export function watchTests(ctx: SuiteContext) {
     ] as const;
     it.each(waitCases)("kubectl %s wait --for=delete (client-go informer) %o", async (version, env) => {
       const ns = await seed(ctx, "kwait", "a");
-      const w = kStart(ctx, ["wait", "--for=delete", "polr/a", "-n", ns, "--timeout=40s"], {
+      // -v=6 logs each request once its response starts: the delete must arrive as a watch event.
+      const w = kStart(ctx, ["wait", "--for=delete", "polr/a", "-n", ns, "--timeout=40s", "-v=6"], {
         version,
         env: { ...env },
       });
-      // Give the informer time to list and start watching, so the delete arrives as a watch event.
-      await new Promise((r) => setTimeout(r, 1_500));
+      await w.waitForLine(/watch=true.*200 OK/, 30_000, "stderr");
       await kOk(ctx, ["delete", "polr", "a", "-n", ns, "--wait=false"]);
       const res = await w.done;
       expect(res.code, res.stderr).toBe(0);
       expect(res.stdout).toContain("condition met");
+      // With the WatchListClient gate client-go streams the initial state instead of listing.
+      if ("KUBE_FEATURE_WatchListClient" in env) expect(res.stderr).toMatch(/sendInitialEvents=true.*200 OK/);
     });
 
     it("kubectl get -w with KUBE_FEATURE_WatchListClient=true", async () => {
