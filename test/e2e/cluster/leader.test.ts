@@ -69,6 +69,7 @@ describe("cluster mode: two replicas, one leader (Lease hand-over)", () => {
 
     tamper();
     await eventually("the leader puts the APIService back", 10_000, pointsAtUs);
+    await eventually("the leader logs it", 5_000, () => (putBackBy(leader) > 0 ? true : undefined));
     expect(putBackBy(leader)).toBe(1);
     expect(putBackBy(follower)).toBe(0);
   });
@@ -85,12 +86,17 @@ describe("cluster mode: two replicas, one leader (Lease hand-over)", () => {
     // The lease runs out at most LEASE_MS after the last renewal before the kill; the rest is the
     // follower's retry period and a loaded machine.
     expect(tookMs).toBeLessThan(LEASE_MS + 2_500);
-    expect(successor).toBe(identityOf(follower));
+    // Its log line may reach us a moment after the Lease write reached the stand-in.
+    await eventually("the successor is the other replica", 5_000, () =>
+      identityOf(follower) === successor ? true : undefined,
+    );
     expect(lease()?.spec.leaseTransitions).toBe(transitions + 1);
 
     tamper();
     await eventually("the new leader puts the APIService back", 10_000, pointsAtUs);
+    await eventually("the new leader logs it", 5_000, () => (putBackBy(follower) > 0 ? true : undefined));
     expect(putBackBy(follower)).toBe(1);
+    expect(putBackBy(leader)).toBe(1);
     expect(follower.exited()).toBe(false);
   });
 });

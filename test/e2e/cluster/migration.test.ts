@@ -75,6 +75,12 @@ describe("cluster mode: reports stored in the CRDs are taken over", () => {
       .slice(from)
       .filter((r) => KINDS.some((k) => r.split("?")[0] === `GET /apis/${k.apiVersion}/${k.plural}`));
 
+  /** The server's log line reporting what the migration copied of one kind. */
+  const migrationReport = (s: ClusterServer, kind: string) =>
+    eventually(`the migration report of ${kind}`, 5_000, () =>
+      s.logRecords("migration: kind copied").find((r) => r.kind === kind),
+    );
+
   beforeAll(async () => {
     standIn = await startStandIn();
     standIn.fake.tokens.set(ROOT, { name: "root", groups: ["system:masters"] });
@@ -140,8 +146,7 @@ describe("cluster mode: reports stored in the CRDs are taken over", () => {
         expect(gotBody).toEqual(wantBody);
       }
     }
-    const copied = server.logRecords("migration: kind copied");
-    const policyReports = copied.find((r) => r.kind === "PolicyReport");
+    const policyReports = await migrationReport(server, "PolicyReport");
     expect(policyReports).toMatchObject({ listed: 3, created: 3, existed: 0, failed: 0 });
   });
 
@@ -170,14 +175,13 @@ describe("cluster mode: reports stored in the CRDs are taken over", () => {
     storeCrdReport(POLICY_REPORT, "pod-d", "team-b", "2024-05-05T05:05:05Z");
     server = await start();
     await eventually("all APIServices point at reports-server again", 15_000, allPointAtUs);
-    const copied = server.logRecords("migration: kind copied");
-    expect(copied.find((r) => r.kind === "PolicyReport")).toMatchObject({
+    expect(await migrationReport(server, "PolicyReport")).toMatchObject({
       listed: 4,
       created: 1,
       existed: 3,
       failed: 0,
     });
-    expect(copied.find((r) => r.kind === "ClusterPolicyReport")).toMatchObject({ created: 0, existed: 1 });
+    expect(await migrationReport(server, "ClusterPolicyReport")).toMatchObject({ created: 0, existed: 1 });
     const after = await listThroughServer(server, POLICY_REPORT);
     for (const b of before) {
       expect(after.find((o) => o.metadata.name === b.metadata.name)).toEqual(b);

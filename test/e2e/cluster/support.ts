@@ -168,8 +168,9 @@ export async function startClusterServer(opts: ClusterServerOptions): Promise<Cl
   let exitInfo: string | undefined;
   child.stdout.setEncoding("utf8").on("data", (d: string) => (logs += d));
   child.stderr.setEncoding("utf8").on("data", (d: string) => (logs += d));
+  // "close", not "exit": by then everything the server wrote has been read.
   const exited = new Promise<void>((resolve) =>
-    child.on("exit", (code, signal) => {
+    child.on("close", (code, signal) => {
       running.delete(child);
       exitInfo = `exited with ${code ?? signal}`;
       resolve();
