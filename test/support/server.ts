@@ -36,6 +36,10 @@ export interface TestServer {
   restart(): Promise<void>;
   /** Everything the server wrote to stdout and stderr, across restarts. */
   logs(): string;
+  /** The running process's id (to send it a signal of the test's choosing); undefined when stopped. */
+  readonly pid: number | undefined;
+  /** How the last run ended: its exit code, or the signal that killed it; undefined while running. */
+  exitStatus(): number | NodeJS.Signals | undefined;
 }
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -127,6 +131,7 @@ export async function startServer(opts: StartOptions): Promise<TestServer> {
   ];
   let logs = "";
   let child: ChildProcess | undefined;
+  let lastExit: number | NodeJS.Signals | undefined;
   let creds: KubeconfigData = { server: `https://127.0.0.1:${port}`, ca: "", token: "" };
 
   const launch = async () => {
@@ -137,12 +142,14 @@ export async function startServer(opts: StartOptions): Promise<TestServer> {
       stdio: ["ignore", "pipe", "pipe"],
     });
     child = c;
+    lastExit = undefined;
     running.add(c);
     let exitInfo: string | undefined;
     c.stdout?.setEncoding("utf8").on("data", (d: string) => (logs += d));
     c.stderr?.setEncoding("utf8").on("data", (d: string) => (logs += d));
     c.on("exit", (code, signal) => {
       running.delete(c);
+      lastExit = code ?? signal ?? undefined;
       exitInfo = `exited with ${code ?? signal}`;
     });
     const deadline = Date.now() + (opts.readyTimeoutMs ?? 30_000);
@@ -199,6 +206,10 @@ export async function startServer(opts: StartOptions): Promise<TestServer> {
       await launch();
     },
     logs: () => logs,
+    get pid() {
+      return child?.exitCode === null && child.signalCode === null ? child.pid : undefined;
+    },
+    exitStatus: () => lastExit,
   };
 }
 

@@ -10,7 +10,7 @@ import {
   type Obj,
 } from "../../support/reports.js";
 import { nsArgs, testLabel } from "./crud.js";
-import { k, kOk, names, yamlOf, type SuiteContext } from "./context.js";
+import { k, kOk, names, tableRows, yamlOf, type SuiteContext } from "./context.js";
 
 const TABLE_ACCEPT =
   "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
@@ -154,6 +154,23 @@ export function listTests(ctx: SuiteContext) {
       ]);
       expect(names(chunked)).toEqual(["a", "b", "c", "d", "e"]);
       expect(names(chunkedAll, 1)).toEqual(["a", "b", "c", "d", "e"]);
+    });
+
+    it("kubectl get --sort-by (a Table with whole objects) sorts by a field of the report", async () => {
+      const ns = uniqueName("sort");
+      await kOk(ctx, ["create", "-f", "-"], {
+        stdin: yamlOf(
+          makeReport(POLICY_REPORT, { name: "low", namespace: ns, pass: 2 }),
+          makeReport(POLICY_REPORT, { name: "high", namespace: ns, pass: 30 }),
+          makeReport(POLICY_REPORT, { name: "mid", namespace: ns, pass: 7 }),
+        ),
+      });
+      const out = await kOk(ctx, ["get", "polr", "-n", ns, "--sort-by=.summary.pass"]);
+      expect(
+        tableRows(out)
+          .slice(1)
+          .map((r) => r[0]),
+      ).toEqual(["low", "mid", "high"]);
     });
 
     it("every kind lists cluster-wide (-A) and by namespace; cluster kinds ignore -n", async () => {
