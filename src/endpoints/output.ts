@@ -114,11 +114,24 @@ export async function writeList(
   res.setHeader("Content-Type", ct);
   const headJson = JSON.stringify(firstDoc);
   let wrote = false;
+  // A client that leaves mid-list never drains: stop waiting when the request ends, or the handler
+  // (and its in-flight slot) would be held until the request timeout.
+  const drained = () =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        res.off("drain", done);
+        ctx.signal.removeEventListener("abort", done);
+        resolve();
+      };
+      res.once("drain", done);
+      ctx.signal.addEventListener("abort", done, { once: true });
+    });
   const writeItems = async (items: unknown[]) => {
     for (const it of items) {
+      if (ctx.signal.aborted) return;
       const ok = res.write((wrote ? "," : "") + JSON.stringify(it));
       wrote = true;
-      if (!ok) await new Promise<void>((resolve) => res.once("drain", resolve));
+      if (!ok) await drained();
     }
   };
   res.write(`${headJson.slice(0, -1)},"${key}":[`);
@@ -127,5 +140,7 @@ export async function writeList(
     if (ctx.signal.aborted) break;
     await writeItems((head(r.value)[key] as unknown[]) ?? []);
   }
-  res.end("]}");
+  // Cut short (the client left, or the request timed out): an incomplete list must not look whole.
+  if (ctx.signal.aborted) res.destroy();
+  else res.end("]}");
 }
