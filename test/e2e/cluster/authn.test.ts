@@ -75,6 +75,14 @@ describe("cluster mode: who a request is (the real server behind the kube-apiser
       expect(standIn.fake.accessReviews.length).toBe(before);
     });
 
+    it("a proxy certificate without X-Remote-User names nobody: 401", async () => {
+      const res = await call(server, LIST_TEAM_A, {
+        cert: standIn.pki.proxyClient,
+        headers: { "X-Remote-Group": "system:masters" },
+      });
+      expect(res.status).toBe(401);
+    });
+
     it("a certificate from the requestheader CA whose CN is not an allowed name is refused with 401", async () => {
       const res = await call(server, LIST_TEAM_A, {
         cert: standIn.pki.proxyClientWrongCn,
@@ -104,6 +112,19 @@ describe("cluster mode: who a request is (the real server behind the kube-apiser
       expect(res.status, res.body).toBe(200);
       const [sar] = reviewsOf("alice");
       expect(sar.groups).toEqual(["team-a", "developers", "system:authenticated"]);
+    });
+
+    it("identity headers next to a user's client certificate are ignored", async () => {
+      const from = standIn.fake.accessReviews.length;
+      // Another namespace: a review of its own, not the cached decision of the test above.
+      const res = await call(server, "/apis/wgpolicyk8s.io/v1alpha2/namespaces/team-c/policyreports", {
+        cert: standIn.pki.userCert,
+        headers: { "X-Remote-User": "system:admin", "X-Remote-Group": "system:masters" },
+      });
+      expect(res.status, res.body).toBe(200);
+      expect(standIn.fake.accessReviews.slice(from).map((s) => [s.user, s.groups])).toEqual([
+        ["alice", ["team-a", "developers", "system:authenticated"]],
+      ]);
     });
 
     it("kubectl with a client-certificate kubeconfig lists reports", async () => {
