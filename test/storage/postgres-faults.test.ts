@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { KubeObject } from "../../src/apimachinery/types.js";
+import { isStorageError } from "../../src/storage/interface.js";
 import type { ObjectKey, StorageResource, WatchEvent } from "../../src/storage/interface.js";
 import { createPostgresStorage } from "../../src/storage/postgres/index.js";
 import type { PostgresStorage } from "../../src/storage/postgres/index.js";
@@ -127,10 +128,22 @@ describe("postgres outages", () => {
       expect(failed.length).toBeGreaterThan(0);
 
       // Every acknowledged write is there, and was delivered to the watcher once and in order.
-      for (const o of acknowledged) expect(await store.get(r, key(o.metadata.name ?? ""))).toEqual(o);
+      // (retried: right after the restart a busy machine may still be slow to answer)
+      await eventually(async () => {
+        for (const o of acknowledged) expect(await store.get(r, key(o.metadata.name ?? ""))).toEqual(o);
+      }, 20_000);
+      // A last write: once the watcher has it, it has every earlier committed change too.
+      await eventually(
+        () =>
+          store.create(r, key("sentinel"), report(key("sentinel"))).catch((err: unknown) => {
+            // a timed-out first try may have committed
+            if (!isStorageError(err, "KeyExists")) throw err;
+          }),
+        20_000,
+      );
       await eventually(async () => {
         const seen = new Set(events.map((e) => (e.type === "BOOKMARK" ? "" : e.object.metadata.name)));
-        for (const o of acknowledged)
+        for (const o of [...acknowledged, report(key("sentinel"))])
           if (!seen.has(o.metadata.name)) throw new Error(`missed ${o.metadata.name}`);
       }, 10_000);
       ac.abort();
@@ -139,13 +152,18 @@ describe("postgres outages", () => {
       expect(versions).toEqual([...new Set(versions)].sort((a, b) => a - b));
       // A write that failed left either nothing or the whole object (and then its event).
       const names = new Set(events.map((e) => (e.type === "BOOKMARK" ? "" : e.object.metadata.name)));
-      for (const name of failed) {
-        const got = await store.get(r, key(name)).catch(() => undefined);
-        if (got) {
-          expect(got.spec).toEqual({ n: Number(name.slice(1)) });
-          expect(names.has(name)).toBe(true);
-        } else expect(names.has(name)).toBe(false);
-      }
+      await eventually(async () => {
+        for (const name of failed) {
+          const got = await store.get(r, key(name)).catch((err: unknown) => {
+            expect(err).toMatchObject({ code: "KeyNotFound" });
+            return undefined;
+          });
+          if (got) {
+            expect(got.spec).toEqual({ n: Number(name.slice(1)) });
+            expect(names.has(name)).toBe(true);
+          } else expect(names.has(name)).toBe(false);
+        }
+      }, 20_000);
     } finally {
       await store.close();
     }
@@ -166,7 +184,7 @@ describe("postgres outages", () => {
       expect(notReady.err).toMatchObject({ code: "Unavailable" });
       expect(notReady.ms).toBeLessThan(3_000);
       await eventually(() => store.ready(), 20_000);
-      expect((await store.get(r, key("x"))).metadata.name).toBe("x");
+      await eventually(async () => expect((await store.get(r, key("x"))).metadata.name).toBe("x"), 20_000);
     } finally {
       pg.resume();
       await store.close();

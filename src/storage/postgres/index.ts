@@ -72,13 +72,19 @@ export async function createPostgresStorage(
   try {
     if (opts.skipMigrations) await checkSchema(sql);
     else await migrate(sql, log);
-    const store = new PgStorage(sql, opts, log);
-    await store.start();
-    return store;
   } catch (err) {
     await sql.end({ timeout: 0 }).catch(() => {});
     throw err;
   }
+  const store = new PgStorage(sql, opts, log);
+  try {
+    await store.start();
+  } catch (err) {
+    // stops the poller it may have started, then the pool
+    await store.close().catch(() => {});
+    throw err;
+  }
+  return store;
 }
 
 class PgStorage implements PostgresStorage {
