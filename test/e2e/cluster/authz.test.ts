@@ -129,6 +129,19 @@ describe("cluster mode: what a request may do (SubjectAccessReview through the r
     expect(standIn.fake.accessReviews.length).toBe(from);
   });
 
+  it("a review that cannot be made is an error, never an allow, and is not cached", async () => {
+    standIn.fake.tokens.set("gus-token", { name: "gus", groups: ["team-a"] });
+    standIn.fake.failRequest = (_m, path) => (path.endsWith("/subjectaccessreviews") ? 503 : undefined);
+    try {
+      const res = await call(server, LIST_TEAM_A, { token: "gus-token" });
+      expect(res.status).toBe(500);
+      expect(res.json()).toMatchObject({ kind: "Status", reason: "InternalError", code: 500 });
+    } finally {
+      standIn.fake.failRequest = () => undefined;
+    }
+    expect((await call(server, LIST_TEAM_A, { token: "gus-token" })).status).toBe(200);
+  });
+
   it("/metrics needs an authenticated and authorized user", async () => {
     expect((await call(server, "/metrics")).status).toBe(401);
     const res = await call(server, "/metrics", { token: "ann-token" });
