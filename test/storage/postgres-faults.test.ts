@@ -107,7 +107,10 @@ describe("postgres outages", () => {
         }
       })();
 
-      await sleep(500);
+      // the watch is established (it has delivered a write) before the database goes away
+      await eventually(async () => {
+        if (events.length < 3) throw new Error("the watch has not started yet");
+      }, 20_000);
       await pg.kill();
       const down = await failure(store.get(r, key("w0")));
       expect(down.err).toMatchObject({ name: "StorageError", code: "Unavailable" });
