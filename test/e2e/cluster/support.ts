@@ -5,9 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
-import type { KubeObject } from "../../../src/apimachinery/types.js";
 import { makeTestPki, type CertPair, type TestPki } from "../../support/certs.js";
-import { CONFIGMAPS, FakeKubeApiServer, type FakeResource } from "../../support/fake-kube-apiserver.js";
+import { CONFIGMAPS, FakeKubeApiServer } from "../../support/fake-kube-apiserver.js";
 import { freePort } from "../../support/server.js";
 
 /**
@@ -293,10 +292,3 @@ export async function eventually<T>(
     await sleep(100);
   }
 }
-
-/** A report kind as the cluster's CRDs serve it (for the stand-in's CRD-stored reports). */
-export function crdResource(group: string, version: string, kind: string, namespaced: boolean): FakeResource {
-  return { group, version, kind, resource: `${kind.toLowerCase()}s`, namespaced };
-}
-
-export type { KubeObject };
