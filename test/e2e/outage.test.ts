@@ -199,12 +199,13 @@ describe.each(DURABLE_BACKENDS)("an outage of %s in the middle of traffic", (bac
     }
 
     // Every write sent while the store was down (with time left to answer before it came back)
-    // got a 503 Status quickly, not a hang and not another error.
+    // got a 503 Status quickly, not a hang and not another error. (Soft: the checks of what was
+    // stored below still run and report.)
     const duringOutage = attempts.filter((a) => a.started >= downAt && a.started <= restartAt - QUICK_MS);
     expect(duringOutage.length).toBeGreaterThan(0);
-    expect(duringOutage.filter((a) => a.status !== 503 || a.ended - a.started >= QUICK_MS).map(show)).toEqual(
-      [],
-    );
+    expect
+      .soft(duringOutage.filter((a) => a.status !== 503 || a.ended - a.started >= QUICK_MS).map(show))
+      .toEqual([]);
 
     // The stored state after recovery.
     const final = listItems(await get(server, path));
