@@ -1,0 +1,414 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { get, openWatch, post, type Endpoint, type HttpResponse, type JsonObject } from "../support/http.js";
+import { kubectlStart } from "../support/kubectl.js";
+import { makeReport, POLICY_REPORT, resourcePath, uniqueName } from "../support/reports.js";
+import { useServer } from "../support/server.js";
+import { h2Client, halfSent } from "./support/held.js";
+
+/**
+ * The server's protections under load, each with small limits so the test is fast: in-flight budgets
+ * (429 + Retry-After), the request timeout (504), watch lifetimes, the list page size, slow watchers
+ * dropped without slowing writers. Requests are held in flight deterministically: a list whose
+ * response the client does not read (HTTP/2 flow control), a body sent only in part, an open watch.
+ */
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+async function createReports(ep: Endpoint, ns: string, n: number): Promise<string[]> {
+  const names: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const name = `r-${String(i).padStart(5, "0")}`;
+    const res = await post(ep, resourcePath(POLICY_REPORT, ns), makeReport(POLICY_REPORT, { name }));
+    expect(res.status, res.body).toBe(201);
+    names.push(name);
+  }
+  return names;
+}
+
+function expectTooMany(res: { status: number; headers: HttpResponse["headers"]; body: string }): void {
+  expect(res.status, res.body).toBe(429);
+  expect(res.headers["retry-after"]).toBe("1");
+  const status = JSON.parse(res.body) as JsonObject;
+  expect(status).toMatchObject({ kind: "Status", status: "Failure", reason: "TooManyRequests", code: 429 });
+}
+
+/** The value of one Prometheus sample (0 when absent). */
+async function metric(ep: Endpoint, name: string, labels: Record<string, string>): Promise<number> {
+  const res = await get(ep, "/metrics");
+  expect(res.status, res.body).toBe(200);
+  let sum = 0;
+  for (const line of res.body.split("\n")) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
+      sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return sum;
+}
+
+describe("in-flight budgets: 429 with Retry-After, then service again", () => {
+  const fx = useServer("memory", {
+    args: [
+      "--max-requests-inflight=2",
+      "--max-mutating-requests-inflight=1",
+      "--max-watches=2",
+      "--max-page-size=20",
+    ],
+  });
+  const ep = (): Endpoint => fx.server();
+  const ns = uniqueName("budget");
+  const list = () => resourcePath(POLICY_REPORT, ns);
+  let names: string[] = [];
+  // 300 reports ≈ 500 KB: far beyond one HTTP/2 stream window, so an unread list stays in flight.
+  beforeAll(async () => {
+    names = await createReports(ep(), ns, 300);
+  });
+
+  it("read budget: two unread lists hold it; the third read gets 429; writes and watches go on", async () => {
+    const clients = [h2Client(ep()), h2Client(ep())];
+    try {
+      const held = clients.map((c) => c.get(list()));
+      for (const h of held) expect(await h.status).toBe(200);
+      expectTooMany(await get(ep(), `${list()}?limit=1`));
+      expectTooMany(await get(ep(), resourcePath(POLICY_REPORT, ns, names[0])));
+      // Writes and watches have budgets of their own.
+      const created = await post(ep(), list(), makeReport(POLICY_REPORT, { name: "during-reads" }));
+      expect(created.status, created.body).toBe(201);
+      names.push("during-reads");
+      const w = await openWatch(ep(), `${list()}?watch=true`);
+      expect(w.status, w.body).toBe(200);
+      w.close();
+      // A held list, once read, is whole and correct.
+      const body = JSON.parse(await held[0].resume()) as { items: { metadata: { name: string } }[] };
+      expect(body.items.length).toBeGreaterThanOrEqual(300);
+    } finally {
+      clients.forEach((c) => c.close());
+    }
+    // Clients that went away (one read its list, one left without reading) free the whole budget:
+    // two reads can be held at once again.
+    await until("two reads held again after the clients left", 5_000, async () => {
+      const next = [h2Client(ep()), h2Client(ep())];
+      try {
+        const statuses = await Promise.all(next.map((c) => c.get(list()).status));
+        return statuses.every((s) => s === 200) ? true : undefined;
+      } finally {
+        next.forEach((c) => c.close());
+      }
+    });
+  });
+
+  it("mutating budget: a body sent in part holds it; the next write gets 429; reads go on", async () => {
+    const slow = halfSent(ep(), "POST", list(), makeReport(POLICY_REPORT, { name: "slow-body" }));
+    try {
+      await until("the held write counted in flight", 5_000, async () =>
+        (await metric(ep(), "apiserver_current_inflight_requests", { request_kind: "mutating" })) >= 1
+          ? true
+          : undefined,
+      );
+      expectTooMany(await post(ep(), list(), makeReport(POLICY_REPORT, { name: "refused" })));
+      expect((await get(ep(), `${list()}/refused`)).status).toBe(404);
+      expect((await get(ep(), `${list()}?limit=1`)).status).toBe(200);
+      slow.finish();
+      const done = await slow.response;
+      expect(done.status, done.body).toBe(201);
+    } finally {
+      slow.abort();
+    }
+    const after = await post(ep(), list(), makeReport(POLICY_REPORT, { name: "after-slow" }));
+    expect(after.status, after.body).toBe(201);
+  });
+
+  it("watch budget: --max-watches open watches; the next gets 429; reads go on; a closed watch frees a slot", async () => {
+    const a = await openWatch(ep(), `${list()}?watch=true`);
+    const b = await openWatch(ep(), `${list()}?watch=true`);
+    try {
+      expect(a.status).toBe(200);
+      expect(b.status).toBe(200);
+      const c = await openWatch(ep(), `${list()}?watch=true`);
+      expectTooMany(c);
+      expect((await get(ep(), `${list()}?limit=1`)).status).toBe(200);
+      a.close();
+      const d = await until("a watch after one closed", 5_000, async () => {
+        const w = await openWatch(ep(), `${list()}?watch=true`);
+        if (w.status === 429) return undefined;
+        return w;
+      });
+      expect(d.status).toBe(200);
+      d.close();
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
+  it("kubectl (client-go) retries a 429 and succeeds once the budget frees", async () => {
+    const clients = [h2Client(ep()), h2Client(ep())];
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      clients.forEach((c) => c.close());
+    };
+    try {
+      for (const h of clients.map((c) => c.get(list()))) expect(await h.status).toBe(200);
+      const k = kubectlStart(["get", "policyreports", "-n", ns, "-o", "name", "-v=6"], {
+        kubeconfig: fx.server().kubeconfig,
+        timeoutMs: 90_000,
+      });
+      // kubectl's own log shows the 429 it was given...
+      await until(`kubectl receiving a 429`, 30_000, async () =>
+        /429 Too Many Requests/.test(k.stderr()) ? true : undefined,
+      ).catch((e: Error) => {
+        throw new Error(`${e.message}; kubectl said: ${k.stderr().slice(-3000)}`);
+      });
+      release();
+      // ...and it retries (honouring Retry-After) until it gets its answer.
+      const r = await k.done;
+      expect(r.code, r.stderr.slice(-3000)).toBe(0);
+      const got = r.stdout.trim().split("\n");
+      for (const n of names) expect(got).toContain(`policyreport.wgpolicyk8s.io/${n}`);
+    } finally {
+      release();
+    }
+  }, 120_000);
+});
+
+describe("request timeout: 504 for requests, watches exempt", () => {
+  const fx = useServer("memory", {
+    args: [
+      "--request-timeout=2s",
+      "--max-requests-inflight=1",
+      "--max-mutating-requests-inflight=1",
+      "--min-request-timeout=60s",
+      "--max-page-size=20",
+    ],
+  });
+  const ep = (): Endpoint => fx.server();
+  const ns = uniqueName("timeout");
+  const list = () => resourcePath(POLICY_REPORT, ns);
+
+  function expectTimeout(res: HttpResponse): void {
+    expect(res.status, res.body).toBe(504);
+    expect(res.json()).toMatchObject({ kind: "Status", status: "Failure", reason: "Timeout", code: 504 });
+  }
+
+  it("a write whose body never completes gets a 504 Timeout Status after --request-timeout, and frees its slot", async () => {
+    const started = Date.now();
+    const slow = halfSent(ep(), "POST", list(), makeReport(POLICY_REPORT, { name: "never" }));
+    try {
+      const res = await slow.response;
+      const took = Date.now() - started;
+      expectTimeout(res);
+      expect(took).toBeGreaterThanOrEqual(1_900);
+      expect(took).toBeLessThan(6_000);
+    } finally {
+      slow.abort();
+    }
+    expect((await get(ep(), `${list()}/never`)).status).toBe(404);
+    // The one mutating slot is free again.
+    const ok = await post(ep(), list(), makeReport(POLICY_REPORT, { name: "after-timeout" }));
+    expect(ok.status, ok.body).toBe(201);
+  });
+
+  it("?timeout=1s shortens the deadline", async () => {
+    const started = Date.now();
+    const slow = halfSent(ep(), "POST", `${list()}?timeout=1s`, makeReport(POLICY_REPORT, { name: "short" }));
+    try {
+      const res = await slow.response;
+      const took = Date.now() - started;
+      expectTimeout(res);
+      expect(took).toBeGreaterThanOrEqual(900);
+      expect(took).toBeLessThan(1_900);
+    } finally {
+      slow.abort();
+    }
+  });
+
+  it("a streamed list still unread at the deadline is cut off (never ended as if whole) and frees its slot", async () => {
+    const big = uniqueName("big");
+    await createReports(ep(), big, 200);
+    const client = h2Client(ep());
+    try {
+      const held = client.get(resourcePath(POLICY_REPORT, big));
+      expect(await held.status).toBe(200);
+      await sleep(2_500);
+      // The one read slot is free again although the client is still connected.
+      const res = await get(ep(), `${list()}?limit=1`);
+      expect(res.status, res.body).toBe(200);
+      const outcome = await held.resume().then(
+        (body) => body,
+        (err: Error) => err,
+      );
+      if (typeof outcome === "string") expect(() => JSON.parse(outcome) as unknown).toThrow();
+      else expect(outcome.message).toMatch(/reset/);
+    } finally {
+      client.close();
+    }
+  });
+
+  it("a watch outlives the request timeout and still delivers events", async () => {
+    const w = await openWatch(ep(), `${list()}?watch=true`);
+    try {
+      expect(w.status).toBe(200);
+      await sleep(3_500);
+      expect(w.isEnded()).toBe(false);
+      const res = await post(ep(), list(), makeReport(POLICY_REPORT, { name: "late-event" }));
+      expect(res.status, res.body).toBe(201);
+      const ev = await w.waitFor((e) => (e.object.metadata as JsonObject).name === "late-event", 5_000);
+      expect(ev.type).toBe("ADDED");
+    } finally {
+      w.close();
+    }
+  });
+});
+
+describe("watch lifetime: --min-request-timeout", () => {
+  const fx = useServer("memory", { args: ["--min-request-timeout=2s"] });
+  const ep = (): Endpoint => fx.server();
+  const list = () => resourcePath(POLICY_REPORT, "lifetime");
+
+  it("watches without timeoutSeconds end cleanly between 1x and 2x of it", async () => {
+    const client = h2Client(ep());
+    try {
+      const started = Date.now();
+      const watches = [1, 2, 3, 4].map(() => client.get(`${list()}?watch=true`));
+      for (const w of watches) expect(await w.status).toBe(200);
+      // resume() resolves only when the server ends the stream cleanly (a reset rejects it).
+      const lived = await Promise.all(watches.map((w) => w.resume().then(() => Date.now() - started)));
+      for (const ms of lived) {
+        expect(ms).toBeGreaterThanOrEqual(2_000);
+        // 2x plus slack for a loaded machine.
+        expect(ms).toBeLessThan(4_000 + 1_500);
+      }
+    } finally {
+      client.close();
+    }
+  });
+
+  it("an explicit timeoutSeconds is kept", async () => {
+    const w = await openWatch(ep(), `${list()}?watch=true&timeoutSeconds=1`);
+    expect(w.status).toBe(200);
+    const ms = await w.ended;
+    expect(ms).toBeGreaterThanOrEqual(1_000);
+    expect(ms).toBeLessThan(1_900);
+  });
+});
+
+describe("list page size: --max-page-size", () => {
+  const fx = useServer("memory", { args: ["--max-page-size=25"] });
+  const ep = (): Endpoint => fx.server();
+  const ns = uniqueName("pages");
+  const list = () => resourcePath(POLICY_REPORT, ns);
+  type List = {
+    kind: string;
+    metadata: { resourceVersion?: string; continue?: string; remainingItemCount?: number };
+    items: { metadata: { name: string } }[];
+  };
+  let names: string[] = [];
+
+  it("a limit above it returns one capped page and a continue token that leads to the rest", async () => {
+    names = await createReports(ep(), ns, 60);
+    const first = await get(ep(), `${list()}?limit=500`);
+    expect(first.status, first.body).toBe(200);
+    const page = first.json<List>();
+    expect(page.items).toHaveLength(25);
+    expect(page.metadata.continue).toBeTruthy();
+    expect(page.metadata.remainingItemCount).toBe(35);
+    const seen = page.items.map((i) => i.metadata.name);
+    let token = page.metadata.continue;
+    while (token) {
+      const next = await get(ep(), `${list()}?limit=500&continue=${encodeURIComponent(token)}`);
+      expect(next.status, next.body).toBe(200);
+      const p = next.json<List>();
+      expect(p.items.length).toBeLessThanOrEqual(25);
+      seen.push(...p.items.map((i) => i.metadata.name));
+      token = p.metadata.continue;
+    }
+    expect(seen).toEqual(names);
+  });
+
+  it("a list without a limit returns every item as one well-formed list", async () => {
+    const res = await get(ep(), list());
+    expect(res.status, res.body).toBe(200);
+    const l = res.json<List>();
+    expect(l.kind).toBe("PolicyReportList");
+    expect(l.metadata.resourceVersion).toMatch(/^\d+$/);
+    expect(l.metadata.continue).toBeUndefined();
+    expect(l.metadata.remainingItemCount).toBeUndefined();
+    expect(l.items.map((i) => i.metadata.name)).toEqual(names);
+    expect(l.items[0]).toMatchObject({ apiVersion: POLICY_REPORT.apiVersion, kind: "PolicyReport" });
+
+    const meta = await get(ep(), list(), {
+      headers: { Accept: "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io" },
+    });
+    expect(meta.status, meta.body).toBe(200);
+    const m = meta.json<List>();
+    expect(m.kind).toBe("PartialObjectMetadataList");
+    expect(m.items.map((i) => i.metadata.name)).toEqual(names);
+  });
+});
+
+describe("slow watchers: dropped, without slowing writers or other watchers", () => {
+  const fx = useServer("memory");
+  const ep = (): Endpoint => fx.server();
+  const ns = uniqueName("slow");
+  const list = () => resourcePath(POLICY_REPORT, ns);
+  const WRITES = 1_500;
+
+  it("a client that never reads its watches is dropped; writes keep their latency; a reading watcher sees all", async () => {
+    const droppedBefore = await metric(ep(), "reports_server_watchers_dropped_total", {});
+    const reader = await openWatch(ep(), `${list()}?watch=true`);
+    expect(reader.status).toBe(200);
+    const slowClient = h2Client(ep());
+    try {
+      const slow = [1, 2, 3, 4].map(() => slowClient.get(`${list()}?watch=true`));
+      for (const s of slow) expect(await s.status).toBe(200);
+
+      let worst = 0;
+      for (let i = 0; i < WRITES; i++) {
+        const t = Date.now();
+        const res = await post(ep(), list(), makeReport(POLICY_REPORT, { name: `w-${i}` }));
+        worst = Math.max(worst, Date.now() - t);
+        expect(res.status, res.body).toBe(201);
+      }
+      expect(worst).toBeLessThan(2_000);
+
+      // The reading watcher saw every write, in order.
+      await until("the reading watcher saw every create", 30_000, async () =>
+        reader.events.filter((e) => e.type === "ADDED").length >= WRITES ? true : undefined,
+      );
+      const added = reader.events.filter((e) => e.type === "ADDED");
+      expect(added.map((e) => (e.object.metadata as JsonObject).name)).toEqual(
+        Array.from({ length: WRITES }, (_, i) => `w-${i}`),
+      );
+      expect(reader.isEnded()).toBe(false);
+
+      // The slow client's streams were ended by the server: once it reads, each stream is finite.
+      for (const s of slow) {
+        const body = await Promise.race([
+          s.resume(),
+          sleep(20_000).then(() => {
+            throw new Error("the slow watcher's stream was not ended");
+          }),
+        ]);
+        const events = body.split("\n").filter((l) => l.includes('"type":"ADDED"')).length;
+        expect(events).toBeLessThan(WRITES);
+        expect(s.ended()).toBe(true);
+      }
+      const droppedAfter = await metric(ep(), "reports_server_watchers_dropped_total", {});
+      expect(droppedAfter - droppedBefore).toBeGreaterThanOrEqual(4);
+    } finally {
+      slowClient.close();
+      reader.close();
+    }
+  }, 180_000);
+});
