@@ -91,6 +91,9 @@ function runKubectl(args: string[], opts: KubectlOptions): Promise<KubectlResult
           clearTimeout(timer);
           resolve({ code, stdout, stderr });
         });
+        // kubectl may exit before it reads its input (EPIPE): its exit code tells the story.
+        child.stdin.on("error", () => {});
+        child.stdin.on("error", () => {});
         child.stdin.end(opts.stdin ?? "");
       }),
   );
