@@ -93,7 +93,6 @@ function runKubectl(args: string[], opts: KubectlOptions): Promise<KubectlResult
         });
         // kubectl may exit before it reads its input (EPIPE): its exit code tells the story.
         child.stdin.on("error", () => {});
-        child.stdin.on("error", () => {});
         child.stdin.end(opts.stdin ?? "");
       }),
   );
@@ -130,6 +129,7 @@ export function kubectlStart(args: string[], opts: KubectlOptions): KubectlProce
     stderr += d;
     poke();
   });
+  child.stdin.on("error", () => {});
   child.stdin.end(opts.stdin ?? "");
   const hardStop = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 60_000);
   let exited = false;
