@@ -252,7 +252,9 @@ async function main(): Promise<void> {
     shuttingDown = true;
     log.info({ signal }, "shutting down: /readyz fails, then connections close");
     await new Promise((r) => setTimeout(r, cfg.shutdownDelayMs));
-    await server.close(5_000);
+    // Requests in flight may take up to the request timeout (it bounds every non-watch request), as
+    // kube-apiserver waits for them; a fixed few seconds would cut a slow list or write short.
+    await server.close(cfg.requestTimeoutMs > 0 ? cfg.requestTimeoutMs + 1_000 : 5_000);
     // The Lease is released; the APIServices stay: other replicas keep serving the groups.
     await controllers?.stop();
     cluster?.close();
