@@ -130,4 +130,25 @@ describe("SIGTERM: graceful shutdown", () => {
       await srv.stop();
     }
   }, 60_000);
+
+  it("lets a request in flight finish even when it needs longer than a few seconds (up to --request-timeout)", async () => {
+    const srv = await startServer({ backend: "memory", args: ["--request-timeout=20s"] });
+    try {
+      const list = resourcePath(POLICY_REPORT, uniqueName("shutdown-slow"));
+      const inflight = halfSent(srv, "POST", list, makeReport(POLICY_REPORT, { name: "slow" }));
+      await sleep(300);
+      const sigterm = Date.now();
+      process.kill(srv.pid!, "SIGTERM");
+      await sleep(7_000);
+      expect(srv.exitStatus()).toBeUndefined();
+      inflight.finish();
+      const done = await inflight.response;
+      expect(done.status, done.body).toBe(201);
+      const exit = await until("the process exiting", 5_000, async () => srv.exitStatus());
+      expect(exit).toBe(0);
+      expect(Date.now() - sigterm).toBeLessThan(12_000);
+    } finally {
+      await srv.stop();
+    }
+  }, 60_000);
 });
