@@ -1,4 +1,4 @@
-import { spawn, execFileSync } from "node:child_process";
+import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -111,12 +111,22 @@ export interface KubectlProcess {
   kill(): Promise<KubectlResult>;
 }
 
+// A test that fails while a long-running kubectl runs may never kill it: the test process does.
+const live = new Map<ChildProcess, string>();
+process.once("exit", () => {
+  for (const [child, cacheDir] of live) {
+    child.kill("SIGKILL");
+    rmSync(cacheDir, { recursive: true, force: true });
+  }
+});
+
 export function kubectlStart(args: string[], opts: KubectlOptions): KubectlProcess {
   const cacheDir = mkdtempSync(join(tmpdir(), "kubectl-cache-"));
   const child = spawn(kubectlBinary(opts.version ?? "1.33"), kubectlArgs(args, opts, cacheDir), {
     env: childEnv(opts.env),
     stdio: ["pipe", "pipe", "pipe"],
   });
+  live.set(child, cacheDir);
   let stdout = "";
   let stderr = "";
   const listeners = new Set<() => void>();
@@ -136,6 +146,7 @@ export function kubectlStart(args: string[], opts: KubectlOptions): KubectlProce
   const done = new Promise<KubectlResult>((resolve) => {
     child.on("close", (code) => {
       exited = true;
+      live.delete(child);
       clearTimeout(hardStop);
       rmSync(cacheDir, { recursive: true, force: true });
       poke();

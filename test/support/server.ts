@@ -45,9 +45,13 @@ export interface TestServer {
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const BIN = join(ROOT, "bin", "reports-server");
 const running = new Set<ChildProcess>();
+const tempDirs = new Set<string>();
 
-// A test run that dies must not leave servers behind.
-process.once("exit", () => running.forEach((c) => c.kill("SIGKILL")));
+// A test run that dies must not leave servers or their files behind.
+process.once("exit", () => {
+  running.forEach((c) => c.kill("SIGKILL"));
+  tempDirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
+});
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -118,6 +122,7 @@ export async function startServer(opts: StartOptions): Promise<TestServer> {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` first`);
   const port = await freePort();
   const base = mkdtempSync(join(tmpdir(), `reports-server-${opts.backend}-`));
+  tempDirs.add(base);
   const certDir = join(base, "certs");
   const kubeconfig = join(base, "kubeconfig");
   const args = [
@@ -199,6 +204,7 @@ export async function startServer(opts: StartOptions): Promise<TestServer> {
     async stop() {
       await terminate("SIGTERM");
       rmSync(base, { recursive: true, force: true });
+      tempDirs.delete(base);
     },
     kill: () => terminate("SIGKILL"),
     async restart() {
