@@ -14,6 +14,7 @@ import type {
 import { storedCopy, withResourceVersion } from "./freeze.js";
 import { ChangeHistory } from "./history.js";
 import { readPage } from "./page.js";
+import { readPastPage, stateAt } from "./snapshot.js";
 import { Table } from "./table.js";
 
 export interface MemoryStorageOptions {
@@ -112,6 +113,14 @@ class MemoryStorage implements Storage {
 
   async list(resource: StorageResource, options: ListOptions): Promise<ListResult> {
     const resourceVersion = this.readAt(resource, options);
+    if (resourceVersion < this.rv) {
+      const changes = this.history.since(resourceId(resource), resourceVersion);
+      if (changes.length > 0) {
+        const namespace = resource.namespaced ? options.namespace || undefined : undefined;
+        const page = readPastPage(this.table(resource), namespace, options, stateAt(changes));
+        return { ...page, resourceVersion };
+      }
+    }
     const page = readPage(this.table(resource), resource.namespaced, options);
     return { ...page, resourceVersion };
   }
@@ -159,11 +168,11 @@ class MemoryStorage implements Storage {
     if (c.kind === "latest" || c.kind === "any") return current;
     if (c.resourceVersion > current) throw tooLarge(c.resourceVersion);
     if (c.kind === "notOlderThan" || c.resourceVersion === current) return current;
-    if (this.history.changedSince(resourceId(resource), c.resourceVersion) === false)
-      return c.resourceVersion;
+    // Exact: served from the kept history (list() rebuilds the past state); older → Compacted.
+    if (this.history.reaches(c.resourceVersion)) return c.resourceVersion;
     throw new StorageError(
       "Compacted",
-      `resource version ${c.resourceVersion} is no longer kept: the store keeps only its latest state (${current})`,
+      `resource version ${c.resourceVersion} is older than the kept history (current ${current})`,
       current,
     );
   }
