@@ -273,11 +273,6 @@ function buildReport(k: KindInfo, opts: ReportOptions): Obj {
   };
 }
 
-/** Where `extra` fields land for this kind: `["spec", f]` for ephemeral reports, `[f]` otherwise. */
-export function specPath(k: KindInfo, ...path: string[]): string[] {
-  return k.summaryIn === "spec" ? ["spec", ...path] : path;
-}
-
 /** The summary of a stored report, wherever the kind keeps it. */
 export function summaryOf(k: KindInfo, obj: Record<string, unknown>): Record<string, number> {
   const holder = k.summaryIn === "spec" ? (obj.spec as Record<string, unknown>) : obj;
