@@ -23,7 +23,11 @@ export function buildHandlerChain(d: ChainDeps): Handler {
   let h: Handler = d.route;
   h = withAuthorization(h, d.authorize, (p) => d.isPublic(p) || d.isAlwaysAllowed(p));
   h = withTimeout(h, d.requestTimeoutMs);
-  h = withInflightLimit(h, d.limits, { readonly: 0, mutating: 0, watches: 0 }, d.onReject);
+  // Health probes are exempt, as kube-apiserver's "probes" flow schema makes them: a busy server must
+  // not be restarted by its liveness probe nor taken out of rotation by its readiness probe.
+  h = withInflightLimit(h, d.limits, { readonly: 0, mutating: 0, watches: 0 }, d.onReject, (ctx) =>
+    d.isPublic(ctx.path),
+  );
   h = withAuthentication(h, d.authenticate, d.isPublic);
   return h;
 }

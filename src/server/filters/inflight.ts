@@ -1,4 +1,5 @@
 import { tooManyRequests } from "../../apimachinery/status.js";
+import type { RequestContext } from "../../endpoints/context.js";
 import { isMutating } from "../../endpoints/requestinfo.js";
 import { isLongRunning, type Handler } from "./types.js";
 
@@ -20,8 +21,11 @@ export function withInflightLimit(
   limits: InflightLimits,
   state: InflightState,
   onReject?: (reason: string) => void,
+  /** Requests no budget applies to. */
+  isExempt?: (ctx: RequestContext) => boolean,
 ): Handler {
   return async (ctx) => {
+    if (isExempt?.(ctx)) return next(ctx);
     let slot: keyof InflightState;
     let max: number;
     if (isLongRunning(ctx)) {
