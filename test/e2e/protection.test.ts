@@ -80,6 +80,12 @@ describe("in-flight budgets: 429 with Retry-After, then service again", () => {
       for (const h of held) expect(await h.status).toBe(200);
       expectTooMany(await get(ep(), `${list()}?limit=1`));
       expectTooMany(await get(ep(), resourcePath(POLICY_REPORT, ns, names[0])));
+      // Probes are exempt (kube-apiserver's "probes" flow schema): a busy server is neither
+      // restarted by its liveness probe nor taken out of rotation.
+      for (const probe of ["/livez", "/readyz", "/healthz"]) {
+        const r = await get(ep(), probe, { token: null });
+        expect(r.status, `${probe}: ${r.body}`).toBe(200);
+      }
       // Writes and watches have budgets of their own.
       const created = await post(ep(), list(), makeReport(POLICY_REPORT, { name: "during-reads" }));
       expect(created.status, created.body).toBe(201);
