@@ -1,3 +1,4 @@
+import { request as httpsRequest } from "node:https";
 import { beforeAll, describe, expect, it } from "vitest";
 import { get, openWatch, post, type Endpoint, type HttpResponse, type JsonObject } from "../support/http.js";
 import { kubectlStart } from "../support/kubectl.js";
@@ -259,6 +260,38 @@ describe("request timeout: 504 for requests, watches exempt", () => {
     } finally {
       client.close();
     }
+  });
+
+  it("a body over 3 MiB gets 413 whether its length is declared or chunked, and frees its slot", async () => {
+    const big = makeReport(POLICY_REPORT, { name: "too-big" });
+    (big as Record<string, unknown>).padding = "x".repeat(3 * 1024 * 1024 + 1);
+    const declared = await post(ep(), list(), big);
+    expect(declared.status, declared.body.slice(0, 300)).toBe(413);
+    expect(declared.json()).toMatchObject({ kind: "Status", reason: "RequestEntityTooLarge", code: 413 });
+
+    const payload = Buffer.from(JSON.stringify(big));
+    const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpsRequest(new URL(list(), fx.server().url), {
+        method: "POST",
+        ca: fx.server().ca,
+        agent: false,
+        headers: { Authorization: `Bearer ${fx.server().token}`, "Content-Type": "application/json" },
+      });
+      req.on("response", (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => (body += c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      // The server may answer and close while the body is still being sent.
+      req.on("error", reject);
+      for (let i = 0; i < payload.length; i += 64 * 1024) req.write(payload.subarray(i, i + 64 * 1024));
+      req.end();
+    });
+    expect(chunked.status, chunked.body.slice(0, 300)).toBe(413);
+    expect((await get(ep(), `${list()}/too-big`)).status).toBe(404);
+    const ok = await post(ep(), list(), makeReport(POLICY_REPORT, { name: "after-413" }));
+    expect(ok.status, ok.body).toBe(201);
   });
 
   it("a watch outlives the request timeout and still delivers events", async () => {
