@@ -50,6 +50,11 @@ export function openPool(opts: PostgresOptions): Sql {
       lock_timeout: opts.queryTimeoutMs,
       idle_in_transaction_session_timeout: Math.max(opts.queryTimeoutMs * 2, 10_000),
       synchronous_commit: "on",
+      // Planner estimates on small, never-analyzed tables (report_compaction is guessed at 2,200 rows)
+      // push the changelog read over jit_above_cost; compiling it then costs 40 ms to seconds per
+      // execution, paid on every custom plan (the first five runs on each pooled connection), so a
+      // replica with many connections delivered watch events late. Nothing here benefits from JIT.
+      jit: "off",
     },
   });
 }
