@@ -240,6 +240,22 @@ describe("request timeout: 504 for requests, watches exempt", () => {
     }
   });
 
+  it("?timeout= takes any Go duration, as client-go sends it; a malformed one is a 400", async () => {
+    const started = Date.now();
+    const slow = halfSent(ep(), "POST", `${list()}?timeout=500ms`, makeReport(POLICY_REPORT, { name: "ms" }));
+    try {
+      const res = await slow.response;
+      expectTimeout(res);
+      expect(Date.now() - started).toBeLessThan(1_500);
+    } finally {
+      slow.abort();
+    }
+    expect((await get(ep(), `${list()}?timeout=1m30s`)).status).toBe(200);
+    const bad = await get(ep(), `${list()}?timeout=soon`);
+    expect(bad.status, bad.body).toBe(400);
+    expect(bad.json()).toMatchObject({ kind: "Status", reason: "BadRequest", code: 400 });
+  });
+
   it("a streamed list still unread at the deadline is cut off (never ended as if whole) and frees its slot", async () => {
     const big = uniqueName("big");
     await createReports(ep(), big, 200);
