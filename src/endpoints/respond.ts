@@ -60,8 +60,10 @@ export function writeError(ctx: RequestContext, err: unknown): void {
   const status = se.toStatus();
   ctx.log.error = se.code >= 500 && !(err instanceof Error && err.name === "StatusError") ? err : undefined;
   ctx.log.reason = se.reason;
+  // A response already under way cannot become a Status: reset it, as kube-apiserver does, so the
+  // client sees a failure rather than a truncated body that looks complete.
   if (ctx.res.headersSent) {
-    ctx.res.end();
+    if (!ctx.res.writableEnded) ctx.res.destroy();
     return;
   }
   const retry = se.details?.retryAfterSeconds;
