@@ -63,7 +63,7 @@ export async function selectChangesAfter(
         FROM report_changelog WHERE id > ${String(after)}::bigint ORDER BY report_changelog.id LIMIT ${batchSize}
       ) l ON true
       ORDER BY l.id::bigint`,
-    db.timeoutMs,
+    db,
   );
   const compacted = Number(result[0]?.compacted ?? 0);
   const rows = result.filter((r): r is ChangelogRow & { compacted: string } => r.id != null);
@@ -83,7 +83,7 @@ export async function fillGap(db: Db, from: number, to: number): Promise<void> {
       INSERT INTO report_changelog (id, cluster, resource, namespace, name, kind)
       SELECT g, '', '', '', '', 'G' FROM generate_series(${String(from)}::bigint, ${String(to)}::bigint) g
       ON CONFLICT (id) DO NOTHING`,
-    db.timeoutMs,
+    db,
   );
 }
 
@@ -99,7 +99,7 @@ export async function settleIds(db: Db, after: number, upTo: number): Promise<vo
       FROM generate_series(${String(after + 1)}::bigint, ${String(upTo)}::bigint) g
       WHERE NOT EXISTS (SELECT 1 FROM report_changelog WHERE id = g)
       ON CONFLICT (id) DO NOTHING`,
-    db.timeoutMs,
+    db,
   );
 }
 
@@ -123,7 +123,7 @@ export async function selectHistoryPage(
         ORDER BY report_changelog.id LIMIT ${batchSize}
       ) l ON true
       ORDER BY l.id::bigint`,
-    db.timeoutMs,
+    db,
   );
   const compacted = Number(result[0]?.compacted ?? 0);
   const rows = result.filter((r): r is ChangelogRow & { compacted: string } => r.id != null);

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import type { ConnectionOptions } from "node:tls";
 import postgres from "postgres";
 import type { Options, Sql } from "postgres";
+import { DEFAULT_CONNECT_TIMEOUT_MS } from "./options.js";
 import type { PostgresOptions } from "./options.js";
 
 /** libpq's sslmode as node's TLS options (postgres.js takes either a mode name or tls.connect options). */
@@ -25,6 +26,11 @@ export function tlsOptions(opts: PostgresOptions): Options<Record<string, never>
   }
 }
 
+/** Seconds before a connection retries after `retries` failures in a row (pool-wide): 50 ms doubling to 0.5 s. */
+export function reconnectDelaySeconds(retries: number): number {
+  return Math.min(0.05 * 2 ** Math.max(0, retries - 1), 0.5);
+}
+
 /**
  * The pool: at most maxOpenConns connections, every statement bounded by statement_timeout, commits
  * acknowledged only once durable (synchronous_commit=on, whatever the server default).
@@ -38,7 +44,11 @@ export function openPool(opts: PostgresOptions): Sql {
     password: opts.password,
     ssl: tlsOptions(opts),
     max: opts.maxOpenConns,
-    connect_timeout: Math.max(1, Math.ceil((opts.connectTimeoutMs ?? 5_000) / 1000)),
+    connect_timeout: (opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS) / 1000,
+    // postgres.js's default backoff (up to 20 s, counted across the pool) queued queries behind long
+    // waits during an outage; the circuit in run() already keeps an unreachable server from being
+    // hammered, so a query that is let through tries soon.
+    backoff: reconnectDelaySeconds,
     idle_timeout: 60,
     max_lifetime: 30 * 60,
     fetch_types: false,

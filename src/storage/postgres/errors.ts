@@ -21,7 +21,7 @@ export function isUniqueViolation(err: unknown, constraint?: string): boolean {
 }
 
 /** Client-side codes postgres.js and Node's net layer use when the server cannot be reached. */
-const CONNECTION_CODES = new Set([
+export const CONNECTION_CODES: ReadonlySet<string> = new Set([
   "CONNECTION_CLOSED",
   "CONNECTION_ENDED",
   "CONNECTION_DESTROYED",

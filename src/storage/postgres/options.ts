@@ -25,7 +25,7 @@ export interface PostgresOptions {
   historyWindowSeconds: number;
   /** How often the changelog is read when no NOTIFY arrives; bounds watch latency. */
   pollIntervalMs: number;
-  /** Connecting gives up after this long (startup and reconnects). */
+  /** Connecting gives up after this long (startup and reconnects); default 3 s. */
   connectTimeoutMs?: number;
   /** How often old changelog rows are pruned. Defaults to a quarter of the history window (≥1 s). */
   pruneIntervalMs?: number;
@@ -41,6 +41,8 @@ export const defaultPostgresOptions: Omit<PostgresOptions, "host" | "database" |
   historyWindowSeconds: 600,
   pollIntervalMs: 250,
 };
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 3_000;
 
 /** The logger the backend writes to (pino's shape). */
 export interface StorageLog {

@@ -6,6 +6,7 @@ import { encodeLabels, encodeObject, keyColumn, resourceColumn } from "./codec.j
 import { ParamList, fieldSelectorSql, labelSelectorSql } from "./selectors-sql.js";
 import type { SqlParam } from "./selectors-sql.js";
 import { run } from "./run.js";
+import type { QueryLimits } from "./run.js";
 
 /**
  * Every statement the backend sends for objects, each one round trip. A write is a single statement
@@ -13,10 +14,9 @@ import { run } from "./run.js";
  * resource version is the changelog id drawn from one sequence shared by every replica.
  */
 
-export interface Db {
+export interface Db extends QueryLimits {
   sql: Sql;
   cluster: string;
-  timeoutMs: number;
 }
 
 export const NOTIFY_CHANNEL = "report_changes";
@@ -49,7 +49,7 @@ export async function selectObject(
     db.sql<{ rv: string; data: string }[]>`
       SELECT rv::text AS rv, data FROM report_objects
       WHERE cluster = ${k.cluster} AND resource = ${k.resource} AND key = ${k.key}`,
-    db.timeoutMs,
+    db,
   );
   return rows[0];
 }
@@ -82,7 +82,7 @@ export async function insertObject(
         RETURNING id
       )
       SELECT id::text AS rv, pg_notify(${NOTIFY_CHANNEL}, '') FROM log`,
-    db.timeoutMs,
+    db,
   );
   return rows[0] ? { rv: rows[0].rv, data } : undefined;
 }
@@ -128,7 +128,7 @@ export async function updateObject(
              (SELECT rv::text FROM report_objects
               WHERE cluster = ${k.cluster} AND resource = ${k.resource} AND key = ${k.key}) AS current,
              (SELECT count(*) FROM nudge) AS notified`,
-    db.timeoutMs,
+    db,
   );
   const row = rows[0];
   if (row?.rv) return { done: true, rv: row.rv, data };
@@ -164,7 +164,7 @@ export async function deleteObject(
              (SELECT rv::text FROM report_objects
               WHERE cluster = ${k.cluster} AND resource = ${k.resource} AND key = ${k.key}) AS current,
              (SELECT count(*) FROM nudge) AS notified`,
-    db.timeoutMs,
+    db,
   );
   const row = rows[0];
   if (row?.rv && row.data !== null && row.prev_rv !== null) {
@@ -261,7 +261,7 @@ export async function selectLatestPage(
   resolvedUpTo: number,
 ): Promise<PageRows> {
   const st = latestPageStatement(db.cluster, resourceColumn(resource), q, resolvedUpTo);
-  return pageRows(await run(db.sql.unsafe(st.text, st.params, { prepare: true }), db.timeoutMs));
+  return pageRows(await run(db.sql.unsafe(st.text, st.params, { prepare: true }), db));
 }
 
 /** The state as of `$3` of rows changed since: each one's object before its first later change. */
@@ -321,7 +321,7 @@ export async function selectPageAt(
   at: number,
 ): Promise<PageRows> {
   const st = pageAtStatement(db.cluster, resourceColumn(resource), q, at);
-  return pageRows(await run(db.sql.unsafe(st.text, st.params, { prepare: true }), db.timeoutMs));
+  return pageRows(await run(db.sql.unsafe(st.text, st.params, { prepare: true }), db));
 }
 
 function pageRows(
@@ -352,7 +352,7 @@ export async function selectHead(db: Db): Promise<{ head: number; compacted: num
       SELECT greatest(coalesce((SELECT max(id) FROM report_changelog), 0), c.revision)::text AS head,
              c.revision::text AS compacted
       FROM report_compaction c`,
-    db.timeoutMs,
+    db,
   );
   return { head: Number(rows[0]?.head ?? 0), compacted: Number(rows[0]?.compacted ?? 0) };
 }
@@ -362,7 +362,7 @@ export async function countObjects(db: Db, resource: StorageResource): Promise<n
     db.sql<{ n: string }[]>`
       SELECT count(*)::text AS n FROM report_objects
       WHERE cluster = ${db.cluster} AND resource = ${resourceColumn(resource)}`,
-    db.timeoutMs,
+    db,
   );
   return Number(rows[0]?.n ?? 0);
 }

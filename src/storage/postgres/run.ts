@@ -1,25 +1,56 @@
 import type { PendingQuery, Row } from "postgres";
 import { StorageError } from "../interface.js";
+import type { ConnectionCircuit } from "./circuit.js";
 import { toStorageError } from "./errors.js";
+
+/** Queries in flight through run(): postgres.js keeps its pool's numbers to itself. */
+export class QueryLoad {
+  active = 0;
+  /** The most queries in flight at once so far, which is how many connections the pool has opened. */
+  peak = 0;
+
+  enter(): void {
+    this.active++;
+    if (this.active > this.peak) this.peak = this.active;
+  }
+
+  leave(): void {
+    this.active--;
+  }
+}
+
+/** What bounds and guards one query: its deadline, the pool's circuit, the pool's load counter. */
+export interface QueryLimits {
+  timeoutMs: number;
+  circuit?: ConnectionCircuit;
+  load?: QueryLoad;
+}
 
 /**
  * Runs one query with a client-side deadline on top of the server's statement_timeout: a server that
- * stopped answering (frozen, network partition) must not hang a request. Errors come out as the
- * storage interface promises (Unavailable for anything transient).
+ * stopped answering (frozen, network partition) must not hang a request. While the circuit says the
+ * server is unreachable the query is not sent at all (postgres.js queries start only when awaited).
+ * Errors come out as the storage interface promises (Unavailable for anything transient).
  */
-export async function run<T extends readonly Row[]>(query: PendingQuery<T>, timeoutMs: number): Promise<T> {
+export async function run<T extends readonly Row[]>(query: PendingQuery<T>, limits: QueryLimits): Promise<T> {
+  limits.circuit?.admit();
+  limits.load?.enter();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       query.cancel();
-      reject(new StorageError("Unavailable", `database did not answer within ${timeoutMs} ms`));
-    }, timeoutMs);
+      reject(new StorageError("Unavailable", `database did not answer within ${limits.timeoutMs} ms`));
+    }, limits.timeoutMs);
   });
   try {
-    return await Promise.race([query, deadline]);
+    const rows = await Promise.race([query, deadline]);
+    limits.circuit?.settle(undefined);
+    return rows;
   } catch (err) {
+    limits.circuit?.settle(err);
     throw toStorageError(err);
   } finally {
     clearTimeout(timer);
+    limits.load?.leave();
   }
 }
