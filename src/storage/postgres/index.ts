@@ -16,7 +16,7 @@ import { decodeObject } from "./codec.js";
 import { openPool } from "./connection.js";
 import { describeConnectError, isUniqueViolation } from "./errors.js";
 import { checkSchema, migrate } from "./migrate.js";
-import { defaultPostgresOptions, silentLog } from "./options.js";
+import { DEFAULT_CONNECT_TIMEOUT_MS, defaultPostgresOptions, silentLog } from "./options.js";
 import type { PostgresOptions, StorageLog } from "./options.js";
 import { ChangelogPoller } from "./poller.js";
 import type { Db, PageQuery, PageRows } from "./queries.js";
@@ -31,7 +31,9 @@ import {
   selectPageAt,
   updateObject,
 } from "./queries.js";
-import { run } from "./run.js";
+import { QueryLoad, run } from "./run.js";
+import { ConnectionCircuit } from "./circuit.js";
+import type { PoolStats, PoolStatsSource } from "../instrumented.js";
 import { newFanout } from "./watch.js";
 import type { FanoutSettings } from "./watch.js";
 
@@ -46,7 +48,7 @@ export interface PostgresTuning extends FanoutSettings {
 }
 
 /** The Storage, plus what operators' tooling and tests may call. */
-export interface PostgresStorage extends Storage {
+export interface PostgresStorage extends Storage, PoolStatsSource {
   /** Prunes the changelog now: everything older than `olderThanSeconds` (default: the window). */
   compact(olderThanSeconds?: number): Promise<void>;
 }
@@ -64,7 +66,7 @@ export async function createPostgresStorage(
   const opts = { ...defaultPostgresOptions, ...options };
   const sql = openPool(opts);
   try {
-    await probe(sql, (opts.connectTimeoutMs ?? 5_000) + opts.queryTimeoutMs);
+    await probe(sql, (opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS) + opts.queryTimeoutMs);
   } catch (err) {
     await sql.end({ timeout: 0 }).catch(() => {});
     throw new Error(describeConnectError(err, opts), { cause: err });
@@ -100,7 +102,18 @@ class PgStorage implements PostgresStorage {
     private readonly opts: PostgresOptions & PostgresTuning,
     private readonly log: StorageLog,
   ) {
-    this.db = { sql, cluster: opts.clusterName, timeoutMs: opts.queryTimeoutMs };
+    this.db = {
+      sql,
+      cluster: opts.clusterName,
+      timeoutMs: opts.queryTimeoutMs,
+      // Refuse queries for 1 s after a connection failure; then one probe at a time, each given as
+      // long as connecting may take.
+      circuit: new ConnectionCircuit({
+        openMs: 1_000,
+        probeMs: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      }),
+      load: new QueryLoad(),
+    };
     this.poller = new ChangelogPoller(this.db, {
       pollIntervalMs: opts.pollIntervalMs,
       gapWaitMs: opts.gapWaitMs ?? 25,
@@ -182,7 +195,7 @@ class PgStorage implements PostgresStorage {
     const out = await retryClaimedId(() =>
       updateObject(this.db, resource, key, object, expectedResourceVersion),
     );
-    if (!out.done) throw missedWrite(resource, key, out.current, expectedResourceVersion);
+    if (!out.done) throw await this.missedWrite(resource, key, out.current, expectedResourceVersion);
     this.poller.nudge();
     return decodeObject(out.data, out.rv);
   }
@@ -193,9 +206,27 @@ class PgStorage implements PostgresStorage {
     expectedResourceVersion?: number,
   ): Promise<KubeObject> {
     const out = await retryClaimedId(() => deleteObject(this.db, resource, key, expectedResourceVersion));
-    if (!out.done) throw missedWrite(resource, key, out.current, expectedResourceVersion);
+    if (!out.done) throw await this.missedWrite(resource, key, out.current, expectedResourceVersion);
     this.poller.nudge();
     return decodeObject(out.data, out.prevRv ?? out.rv);
+  }
+
+  /**
+   * Why a conditional write did nothing. The statement's own read of the current version uses the
+   * snapshot from before it waited on a concurrent writer's row lock, so when that read still shows
+   * the expected version, the concurrent write (an update or a delete) is read again afresh.
+   */
+  private async missedWrite(
+    resource: StorageResource,
+    key: ObjectKey,
+    current: string | undefined,
+    expected: number | undefined,
+  ): Promise<StorageError> {
+    // (an unconditional delete that did nothing while the row was there also lost such a race)
+    if (current !== undefined && (expected === undefined || current === String(expected))) {
+      current = (await selectObject(this.db, resource, key))?.rv;
+    }
+    return missedWrite(resource, key, current, expected);
   }
 
   async list(resource: StorageResource, options: ListOptions): Promise<ListResult> {
@@ -260,7 +291,20 @@ class PgStorage implements PostgresStorage {
 
   async ready(): Promise<void> {
     if (this.closed) throw new StorageError("Unavailable", "storage is closed");
-    await run(this.sql`SELECT 1`, Math.min(2_000, this.opts.queryTimeoutMs));
+    await run(this.sql`SELECT 1`, { ...this.db, timeoutMs: Math.min(2_000, this.opts.queryTimeoutMs) });
+  }
+
+  /**
+   * Approximate: postgres.js does not expose its pool, so this counts queries in flight through
+   * run(). It opens connections on demand and keeps them until idle for a minute, so the most
+   * queries ever in flight at once (up to the pool size) stands in for the connections open.
+   */
+  poolStats(): PoolStats {
+    const load = this.db.load ?? new QueryLoad();
+    const max = this.opts.maxOpenConns;
+    const size = Math.min(max, load.peak);
+    const busy = Math.min(max, load.active);
+    return { size, idle: Math.max(0, size - busy), waiting: Math.max(0, load.active - max) };
   }
 
   count(resource: StorageResource): Promise<number> {
