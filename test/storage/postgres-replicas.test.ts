@@ -197,6 +197,44 @@ describe("postgres storage across restarts and replicas", () => {
     }
   });
 
+  it("answers the loser of two deletes racing on one version with KeyNotFound, as kube-apiserver does", async () => {
+    const r = fresh();
+    const [one, two] = await Promise.all([storage(), storage()]);
+    const sql = admin();
+    try {
+      for (let round = 0; round < 3; round++) {
+        const k = key(`d${round}`);
+        const created = await one.create(r, k, report(k));
+        // Both deletes start while the row is locked, so each statement's snapshot still holds the
+        // row when it finally gets the lock: the loser then finds it gone (the race the e2e hit).
+        const deletes = await sql.begin(async (tx) => {
+          await tx`
+            SELECT 1 FROM report_objects
+            WHERE resource = ${`${r.group}/${r.resource}`} AND key = ${`${k.namespace}/${k.name}`} FOR UPDATE`;
+          const racing = Promise.allSettled([one.delete(r, k, rv(created)), two.delete(r, k, rv(created))]);
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          return { racing }; // not the promise itself: begin() would wait for it before committing
+        });
+        const outcome = (await deletes.racing)
+          .map((d) => (d.status === "fulfilled" ? "ok" : d.reason.code))
+          .sort();
+        expect(outcome, `round ${round}`).toEqual(["KeyNotFound", "ok"]);
+      }
+    } finally {
+      await sql.end();
+    }
+  });
+
+  it("reports the pool's occupancy", async () => {
+    const s = await storage({ maxOpenConns: 3 });
+    const r = fresh();
+    await Promise.all([1, 2, 3, 4, 5].map((n) => s.create(r, key(`p${n}`), report(key(`p${n}`)))));
+    const stats = s.poolStats();
+    expect(stats.size).toBeGreaterThanOrEqual(1);
+    expect(stats.size).toBeLessThanOrEqual(3);
+    expect(stats.waiting).toBe(0);
+  });
+
   it("keeps clusters that share a database apart: objects, lists, counts and watches", async () => {
     const r = fresh();
     const [east, west] = await Promise.all([
