@@ -192,7 +192,7 @@ async function main(): Promise<void> {
     // dynamic certificate controller does.
     const files = [cfg.tlsCertFile, cfg.tlsPrivateKeyFile];
     for (const f of files) {
-      watchFile(f, { interval: 10_000 }, () => {
+      watchFile(f, { interval: 5_000 }, () => {
         try {
           const next = readServingFiles(cfg);
           tls.key = next.key;
