@@ -53,6 +53,11 @@ export function readPage(table: Table, namespaced: boolean, options: ListOptions
     return { items, continueAfter: entries[entries.length - 1].key, remainingItemCount: end - stop };
   }
 
+  const candidates = table.labels.candidates(options.labelSelector);
+  if (candidates !== undefined && candidates.size < (end - start) / 8) {
+    return indexedPage(table, candidates, selection, namespace, after, limit);
+  }
+
   const entries: Entry[] = [];
   let i = start;
   for (; i < end && entries.length < limit; i++) {
@@ -81,4 +86,28 @@ function narrowNamespace(options: ListOptions): string | undefined | null {
 
 function selectedName(options: ListOptions): string | undefined {
   return options.fieldSelector.find((req) => req.field === "metadata.name" && req.op === "=")?.value;
+}
+
+/** A page from the label index's few candidates, in key order: the cost follows the matches, not the table. */
+function indexedPage(
+  table: Table,
+  candidates: Set<string>,
+  selection: Selection,
+  namespace: string | undefined,
+  after: string | undefined,
+  limit: number,
+): Page {
+  const prefix = namespace !== undefined ? `${namespace}/` : "";
+  const keys = [...candidates]
+    .filter((k) => k.startsWith(prefix) && (after === undefined || compareUtf8(k, after) > 0))
+    .sort(compareUtf8);
+  const entries: Entry[] = [];
+  let i = 0;
+  for (; i < keys.length && entries.length < limit; i++) {
+    const entry = table.get(keys[i]);
+    if (entry && inSelection(entry.object, selection)) entries.push(entry);
+  }
+  const items = entries.map((e) => e.object);
+  if (i < keys.length && entries.length > 0) return { items, continueAfter: entries[entries.length - 1].key };
+  return { items };
 }

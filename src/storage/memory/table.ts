@@ -1,6 +1,7 @@
 import type { KubeObject } from "../../apimachinery/types.js";
 import type { ObjectKey } from "../interface.js";
 import { SortedKeys } from "./key-order.js";
+import { LabelIndex } from "./label-index.js";
 
 export interface Entry {
   key: ObjectKey;
@@ -11,6 +12,7 @@ export interface Entry {
 export class Table {
   private readonly entries = new Map<string, Entry>();
   readonly order = new SortedKeys();
+  readonly labels = new LabelIndex();
 
   get size(): number {
     return this.entries.size;
@@ -26,11 +28,18 @@ export class Table {
   }
 
   set(key: string, entry: Entry): void {
-    if (!this.entries.has(key)) this.order.insert(key);
+    const old = this.entries.get(key);
+    if (!old) this.order.insert(key);
+    else this.labels.remove(key, old.object.metadata.labels);
     this.entries.set(key, entry);
+    this.labels.add(key, entry.object.metadata.labels);
   }
 
   delete(key: string): void {
-    if (this.entries.delete(key)) this.order.remove(key);
+    const old = this.entries.get(key);
+    if (!old) return;
+    this.entries.delete(key);
+    this.order.remove(key);
+    this.labels.remove(key, old.object.metadata.labels);
   }
 }
