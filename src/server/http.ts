@@ -100,6 +100,9 @@ export function createHttpServer(
         .finally(() => {
           const ms = Number(process.hrtime.bigint() - start) / 1e6;
           observer?.finished(ctx, res.statusCode, ms / 1000);
+          // Writes at info, reads (frequent: informers, kubectl get) at debug; never a body.
+          const level = res.statusCode >= 500 ? "error" : isMutating(ctx.info) ? "info" : "debug";
+          if (!log.isLevelEnabled(level)) return;
           const entry = {
             requestId: req.headers["x-request-id"] ?? randomUUID(),
             verb: ctx.info.verb,
@@ -112,10 +115,7 @@ export function createHttpServer(
             userAgent: req.headers["user-agent"],
             ...ctx.log,
           };
-          // Writes at info, reads (frequent: informers, kubectl get) at debug; never a body.
-          if (res.statusCode >= 500) log.error(entry, "request");
-          else if (isMutating(ctx.info)) log.info(entry, "request");
-          else log.debug(entry, "request");
+          log[level](entry, "request");
         });
     },
   );
