@@ -5,6 +5,7 @@
  * slices that alternate between the two, so that whatever else the machine is doing weighs on both
  * alike. See docs/PERFORMANCE.md.
  */
+import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
@@ -29,6 +30,17 @@ import {
 
 const log = (msg: string) =>
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+
+/** The commit measured (dist/ is built from the working tree, so "+dirty" when it differs). */
+function commit(): string {
+  try {
+    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--", "src"], { encoding: "utf8" }).trim();
+    return dirty ? `${head}+dirty` : head;
+  } catch {
+    return "unknown";
+  }
+}
 
 /** Other work on the machine takes cores from both the client and the server: say how much. */
 const loadAverage = () =>
@@ -178,7 +190,7 @@ async function main(): Promise<void> {
   console.log(
     `\nTotal time: ${total.toFixed(0)} s (${opts.transport}, concurrency ${opts.concurrency}, ` +
       `${opts.slices} alternating slices per workload); load average at the end ${loadAverage()} ` +
-      `on ${cpus().length} cores.`,
+      `on ${cpus().length} cores; commit ${commit()}.`,
   );
   if (opts.json) {
     const plain = rows.map((r) => ({
