@@ -9,7 +9,9 @@ const GZIP_THRESHOLD = 128 * 1024;
 
 /** `Warning: 299 - "<text>"`, one header value per warning, as k8s.io/apiserver warning.go writes them. */
 export function warningHeaders(warnings: string[]): string[] {
-  return warnings.map((w) => `299 - ${JSON.stringify(w)}`);
+  // Go writes the text as raw UTF-8 bytes; Node's headers take Latin-1 strings, so pass the bytes
+  // through that way rather than fail the response on a non-Latin-1 field name.
+  return warnings.map((w) => Buffer.from(`299 - ${JSON.stringify(w)}`, "utf8").toString("latin1"));
 }
 
 function setWarnings(res: Res, warnings: string[]): void {
@@ -57,6 +59,7 @@ export function writeObject(
 /** The one place errors become responses: a Status, in JSON, with the error's code. */
 export function writeError(ctx: RequestContext, err: unknown): void {
   const se = toStatusError(err);
+  ctx.warnings = [];
   const status = se.toStatus();
   ctx.log.error = se.code >= 500 && !(err instanceof Error && err.name === "StatusError") ? err : undefined;
   ctx.log.reason = se.reason;

@@ -5,6 +5,7 @@ import type { ResourceDef } from "../resources/types.js";
 import type { RequestContext, Res } from "./context.js";
 import { includeObjectOf, type ResourceScope } from "./handlers/common.js";
 import { negotiate, type Negotiated } from "./negotiate.js";
+import { warningHeaders } from "./respond.js";
 import { partialMetadata, shapeObject } from "./output.js";
 
 export interface WatchLimits {
@@ -79,7 +80,7 @@ export async function handleWatch(
   const { def } = scope.registry;
   const timeoutMs =
     p.timeoutSeconds !== undefined && p.timeoutSeconds > 0
-      ? p.timeoutSeconds * 1000
+      ? Math.min(p.timeoutSeconds, 2_000_000) * 1000
       : limits.minRequestTimeoutMs * (1 + Math.random());
   const ac = new AbortController();
   const onAbort = () => ac.abort();
@@ -88,11 +89,7 @@ export async function handleWatch(
   const { res } = ctx;
   res.setHeader("Content-Type", "application/json");
   res.setHeader("Cache-Control", "no-cache, private");
-  if (ctx.warnings.length)
-    res.setHeader(
-      "Warning",
-      ctx.warnings.map((w) => `299 - ${JSON.stringify(w)}`),
-    );
+  if (ctx.warnings.length) res.setHeader("Warning", warningHeaders(ctx.warnings));
   res.writeHead(200);
   // HTTP/1.1 holds headers until the first write; an idle watch must still answer at once.
   if (typeof res.flushHeaders === "function") res.flushHeaders();

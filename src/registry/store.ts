@@ -106,6 +106,9 @@ export class Registry {
     let consistency: ReadConsistency = { kind: "latest" };
     let continueFrom: { after: ObjectKey; resourceVersion: number } | undefined;
     if (p.continueToken) {
+      if (p.resourceVersion && p.resourceVersion !== "0") {
+        throw badRequest("specifying resource version is not allowed when using continue");
+      }
       continueFrom = decodeContinue(p.continueToken);
     } else {
       consistency = readConsistency(p);
@@ -223,7 +226,17 @@ export class Registry {
         },
       ]);
     }
-    const object = await this.guaranteedUpdate(namespace, name, o, () => obj);
+    const object = await this.guaranteedUpdate(namespace, name, o, (current) => {
+      // A uid in a PUT body is a precondition (rest.DefaultUpdatedObjectInfo): a mismatch is a 409.
+      if (obj.metadata.uid && obj.metadata.uid !== current.metadata.uid) {
+        throw conflict(
+          this.gr,
+          name,
+          `Precondition failed: UID in precondition: ${obj.metadata.uid}, UID in object meta: ${current.metadata.uid}`,
+        );
+      }
+      return obj;
+    });
     return { object, warnings, created: false };
   }
 
@@ -338,7 +351,9 @@ export class Registry {
         }
         return await this.storage.update(this.sr, key, prepared, rv);
       } catch (err) {
-        if (isStorageError(err, "Conflict") && !wanted && attempt < CONFLICT_RETRIES) continue;
+        // A lost race is retried on the fresh object: a resource version the client sent (PUT body,
+        // or one a patch set) is checked again there and still fails with 409.
+        if (isStorageError(err, "Conflict") && attempt < CONFLICT_RETRIES) continue;
         this.fail(err, name);
       }
     }
@@ -354,23 +369,29 @@ export class Registry {
       const current = await this.get(namespace, name);
       this.checkPreconditions(current, o);
       const rv = Number(current.metadata.resourceVersion);
-      const finalizers = [...(current.metadata.finalizers ?? [])];
-      // Orphan and Foreground are carried out by the garbage collector, through these finalizers.
+      // Orphan and Foreground are carried out by the garbage collector, through these finalizers; a
+      // policy replaces the other policies' finalizers (kube-apiserver's shouldUpdateFinalizers).
       const gcFinalizer =
         o.propagationPolicy === "Orphan"
           ? "orphan"
           : o.propagationPolicy === "Foreground"
             ? "foregroundDeletion"
             : "";
+      const had = current.metadata.finalizers ?? [];
+      let finalizers = [...had];
+      if (o.propagationPolicy) {
+        finalizers = finalizers.filter(
+          (f) => (f !== "orphan" && f !== "foregroundDeletion") || f === gcFinalizer,
+        );
+      }
       if (gcFinalizer && !finalizers.includes(gcFinalizer)) finalizers.push(gcFinalizer);
+      const unchanged = finalizers.length === had.length && finalizers.every((f, i) => f === had[i]);
       try {
         if (finalizers.length > 0) {
-          if (
-            current.metadata.deletionTimestamp &&
-            finalizers.length === current.metadata.finalizers?.length
-          ) {
+          if (current.metadata.deletionTimestamp && unchanged) {
             return { object: current, deleted: false };
           }
+          const marking = !current.metadata.deletionTimestamp;
           const marked: KubeObject = {
             ...current,
             metadata: {
@@ -378,6 +399,8 @@ export class Registry {
               finalizers,
               deletionTimestamp: current.metadata.deletionTimestamp ?? nowTimestamp(this.now()),
               deletionGracePeriodSeconds: current.metadata.deletionGracePeriodSeconds ?? 0,
+              // Setting deletionTimestamp is a change of intent: generation moves (markAsDeleting).
+              generation: (current.metadata.generation ?? 1) + (marking ? 1 : 0),
             },
           };
           if (o.dryRun) return { object: marked, deleted: false };
@@ -473,6 +496,10 @@ export class Registry {
       from = Number(listRV);
       // Always tell the caller where the stream stands; only WatchList clients see this one.
       yield { type: "BOOKMARK", resourceVersion: listRV, initialEventsEnd: p.sendInitialEvents === true };
+    } else if (rv === "" || rv === "0") {
+      // sendInitialEvents=false without a version: start at the most recent, not at the beginning.
+      from = await this.storage.currentResourceVersion();
+      yield { type: "BOOKMARK", resourceVersion: String(from) };
     } else {
       from = parseResourceVersion(rv) ?? 0;
       yield { type: "BOOKMARK", resourceVersion: String(from) };

@@ -22,12 +22,14 @@ export interface ChainDeps {
 export function buildHandlerChain(d: ChainDeps): Handler {
   let h: Handler = d.route;
   h = withAuthorization(h, d.authorize, (p) => d.isPublic(p) || d.isAlwaysAllowed(p));
-  h = withTimeout(h, d.requestTimeoutMs);
   // Health probes are exempt, as kube-apiserver's "probes" flow schema makes them: a busy server must
   // not be restarted by its liveness probe nor taken out of rotation by its readiness probe.
   h = withInflightLimit(h, d.limits, { readonly: 0, mutating: 0, watches: 0 }, d.onReject, (ctx) =>
     d.isPublic(ctx.path),
   );
+  // Outside the in-flight limit, as in kube-apiserver: work that outlives its 504 keeps its slot
+  // until it really ends, so abandoned work cannot pile up beyond the limits.
+  h = withTimeout(h, d.requestTimeoutMs);
   h = withAuthentication(h, d.authenticate, d.isPublic);
   return h;
 }

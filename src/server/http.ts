@@ -70,7 +70,26 @@ export function createHttpServer(
       const start = process.hrtime.bigint();
       const rawUrl = req.url ?? "/";
       const q = rawUrl.indexOf("?");
-      const path = decodeURIComponent(q < 0 ? rawUrl : rawUrl.slice(0, q));
+      let path: string;
+      try {
+        path = decodeURIComponent(q < 0 ? rawUrl : rawUrl.slice(0, q));
+      } catch {
+        // A malformed escape is the client's error; it must never reach the process (uncaught).
+        res.statusCode = 400;
+        res.setHeader("Content-Type", "application/json");
+        res.end(
+          JSON.stringify({
+            kind: "Status",
+            apiVersion: "v1",
+            metadata: {},
+            status: "Failure",
+            message: "malformed URL path",
+            reason: "BadRequest",
+            code: 400,
+          }),
+        );
+        return;
+      }
       const query = new URLSearchParams(q < 0 ? "" : rawUrl.slice(q + 1));
       const method = req.method ?? "GET";
       const ac = new AbortController();
@@ -96,7 +115,10 @@ export function createHttpServer(
       });
       handler(ctx)
         .catch((err) => writeError(ctx, err))
-        .catch((err) => log.error({ err }, "failed to write an error response"))
+        .catch((err) => {
+          log.error({ err }, "failed to write an error response");
+          if (!res.writableEnded) res.destroy();
+        })
         .finally(() => {
           const ms = Number(process.hrtime.bigint() - start) / 1e6;
           observer?.finished(ctx, res.statusCode, ms / 1000);

@@ -1,5 +1,5 @@
 import { parse as parseYaml } from "yaml";
-import { badRequest } from "../../apimachinery/status.js";
+import { badRequest, StatusError } from "../../apimachinery/status.js";
 import type { KubeObject } from "../../apimachinery/types.js";
 import { parseIncludeObject } from "../../registry/table.js";
 import type { Registry } from "../../registry/store.js";
@@ -23,7 +23,23 @@ export function mediaTypeOf(ctx: RequestContext): string {
 }
 
 /** Decodes a JSON or YAML body; anything unparsable is a 400 naming the problem. */
+const BODY_TYPES = new Set([
+  "application/json",
+  "application/yaml",
+  "application/json-patch+json",
+  "application/merge-patch+json",
+  "application/apply-patch+yaml",
+]);
+
 export function decodeBody(raw: Buffer, mediaType: string): unknown {
+  // Protobuf, CBOR and the rest get a 415, on which client-go falls back to JSON.
+  if (!BODY_TYPES.has(mediaType)) {
+    throw new StatusError(
+      415,
+      "UnsupportedMediaType",
+      `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`,
+    );
+  }
   const text = raw.toString("utf8");
   if (text.trim() === "") throw badRequest("the request body is empty");
   try {

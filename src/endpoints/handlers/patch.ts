@@ -1,4 +1,4 @@
-import { unsupportedMediaType } from "../../apimachinery/status.js";
+import { invalid, unsupportedMediaType } from "../../apimachinery/status.js";
 import { parseMutationOptions } from "../../registry/options.js";
 import type { PatchType } from "../../registry/store.js";
 import type { RequestContext } from "../context.js";
@@ -19,6 +19,15 @@ export async function handlePatch(ctx: RequestContext, scope: ResourceScope): Pr
   const type = PATCH_TYPES[mediaType];
   if (!type) throw unsupportedMediaType();
   const o = parseMutationOptions(ctx.query, ctx.req.headers["user-agent"]);
+  if (type !== "apply" && ctx.query.has("force")) {
+    throw invalid("meta.k8s.io", "PatchOptions", "", [
+      {
+        reason: "FieldValueForbidden",
+        field: "force",
+        message: "Forbidden: may not be specified for non-apply patch",
+      },
+    ]);
+  }
   const patch = decodeBody(await ctx.body(), mediaType);
   const res = await scope.registry.patch(ctx.info.namespace, ctx.info.name, type, patch, o);
   ctx.warnings.push(...res.warnings);

@@ -1,0 +1,147 @@
+import { describe, expect, it } from "vitest";
+import { del, get, openWatch, patch, post, put, request } from "../support/http.js";
+import { makeReport, POLICY_REPORT, resourcePath, uniqueName, type Obj } from "../support/reports.js";
+import { useServer } from "../support/server.js";
+
+/** Requests that once broke the server, and answers that must match kube-apiserver's exactly. */
+describe("edge cases", () => {
+  const ctx = useServer("memory");
+
+  async function created(ns: string, name = "r"): Promise<Obj> {
+    const res = await post(
+      ctx.server(),
+      resourcePath(POLICY_REPORT, ns),
+      makeReport(POLICY_REPORT, { name, namespace: ns }),
+    );
+    expect(res.status, res.body).toBe(201);
+    return res.json<Obj>();
+  }
+
+  it("a malformed escape in the path is a 400, and the server lives on", async () => {
+    const bad = await get(ctx.server(), "/apis/%zz");
+    expect(bad.status).toBe(400);
+    expect(bad.json()).toMatchObject({ kind: "Status", code: 400 });
+    expect((await get(ctx.server(), "/readyz")).status).toBe(200);
+  });
+
+  it("a warning about a non-Latin-1 field name does not cost the response (HTTP/1.1)", async () => {
+    const ns = uniqueName("warn");
+    const body = { ...makeReport(POLICY_REPORT, { name: "w", namespace: ns }), 日本: 1 };
+    const res = await post(ctx.server(), resourcePath(POLICY_REPORT, ns), body, { timeoutMs: 10_000 });
+    expect(res.status).toBe(201);
+    const warning = Buffer.from(String(res.headers.warning), "latin1").toString("utf8");
+    expect(warning).toBe('299 - "unknown field \\"日本\\""');
+  });
+
+  it("concurrent patches without a resource version are retried on a lost race, never 409", async () => {
+    const ns = uniqueName("patches");
+    await created(ns);
+    const path = resourcePath(POLICY_REPORT, ns, "r");
+    const results = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        patch(ctx.server(), path, "application/merge-patch+json", {
+          metadata: { labels: { [`l${i}`]: "x" } },
+        }),
+      ),
+    );
+    expect(results.map((r) => r.status)).toEqual(results.map(() => 200));
+    const labels = (await get(ctx.server(), path)).json<Obj>().metadata.labels as Record<string, string>;
+    for (let i = 0; i < 30; i++) expect(labels[`l${i}`]).toBe("x");
+    // A resource version the patch itself sets is still a precondition.
+    const stale = await patch(ctx.server(), path, "application/merge-patch+json", {
+      metadata: { resourceVersion: "1", labels: { late: "x" } },
+    });
+    expect(stale.status).toBe(409);
+  });
+
+  it("sendInitialEvents=false without a resource version starts at the most recent change", async () => {
+    const ns = uniqueName("noinitial");
+    await created(ns, "old");
+    const w = await openWatch(
+      ctx.server(),
+      `${resourcePath(POLICY_REPORT, ns)}?watch=true&sendInitialEvents=false&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true`,
+    );
+    try {
+      expect(w.status).toBe(200);
+      await created(ns, "new");
+      const ev = await w.waitFor((e) => e.type === "ADDED", 10_000);
+      expect((ev!.object.metadata as Obj["metadata"]).name).toBe("new");
+      expect(w.events.filter((e) => e.type === "ADDED")).toHaveLength(1);
+    } finally {
+      w.close();
+    }
+  });
+
+  it("a PUT naming another uid fails its precondition with 409, as kube-apiserver answers", async () => {
+    const ns = uniqueName("uid");
+    const obj = await created(ns);
+    const res = await put(ctx.server(), resourcePath(POLICY_REPORT, ns, "r"), {
+      ...obj,
+      metadata: { ...obj.metadata, uid: "00000000-0000-0000-0000-000000000000" },
+    });
+    expect(res.status).toBe(409);
+    expect(res.json().message).toBe(
+      `Operation cannot be fulfilled on policyreports.wgpolicyk8s.io "r": Precondition failed: UID in precondition: 00000000-0000-0000-0000-000000000000, UID in object meta: ${obj.metadata.uid}`,
+    );
+  });
+
+  it("bodies in formats the server does not read get 415 (client-go then falls back to JSON)", async () => {
+    const ns = uniqueName("ctype");
+    const res = await post(
+      ctx.server(),
+      resourcePath(POLICY_REPORT, ns),
+      JSON.stringify(makeReport(POLICY_REPORT, { name: "t", namespace: ns })),
+      {
+        headers: { "Content-Type": "application/vnd.kubernetes.protobuf" },
+      },
+    );
+    expect(res.status).toBe(415);
+    expect(res.json()).toMatchObject({ reason: "UnsupportedMediaType", code: 415 });
+  });
+
+  it("force is only for apply patches; resourceVersion is not for continued lists", async () => {
+    const ns = uniqueName("opts");
+    await created(ns, "a");
+    await created(ns, "b");
+    const forced = await patch(
+      ctx.server(),
+      `${resourcePath(POLICY_REPORT, ns, "a")}?force=true`,
+      "application/merge-patch+json",
+      {
+        metadata: { labels: { x: "y" } },
+      },
+    );
+    expect(forced.status).toBe(422);
+    expect(forced.json().message).toBe(
+      'PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: may not be specified for non-apply patch',
+    );
+    const page = (await get(ctx.server(), `${resourcePath(POLICY_REPORT, ns)}?limit=1`)).json<{
+      metadata: { continue: string; resourceVersion: string };
+    }>();
+    const both = await get(
+      ctx.server(),
+      `${resourcePath(POLICY_REPORT, ns)}?limit=1&continue=${encodeURIComponent(page.metadata.continue)}&resourceVersion=${page.metadata.resourceVersion}`,
+    );
+    expect(both.status).toBe(400);
+    expect(both.json().message).toBe("specifying resource version is not allowed when using continue");
+  });
+
+  it("marking an object for deletion bumps its generation; Background drops the orphan finalizer", async () => {
+    const ns = uniqueName("gen");
+    const body = makeReport(POLICY_REPORT, { name: "f", namespace: ns });
+    body.metadata.finalizers = ["example.com/keep", "orphan"];
+    expect((await post(ctx.server(), resourcePath(POLICY_REPORT, ns), body)).status).toBe(201);
+    const path = resourcePath(POLICY_REPORT, ns, "f");
+    const res = await del(ctx.server(), path, { propagationPolicy: "Background" });
+    expect(res.status).toBe(200);
+    const marked = res.json<Obj>().metadata;
+    expect(marked.generation).toBe(2);
+    expect(marked.deletionTimestamp).toBeTruthy();
+    expect(marked.finalizers).toEqual(["example.com/keep"]);
+    await request(ctx.server(), "PATCH", path, {
+      body: [{ op: "remove", path: "/metadata/finalizers" }],
+      headers: { "Content-Type": "application/json-patch+json" },
+    });
+    expect((await get(ctx.server(), path)).status).toBe(404);
+  });
+});
