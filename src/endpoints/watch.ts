@@ -5,6 +5,7 @@ import type { ResourceDef } from "../resources/types.js";
 import type { RequestContext, Res } from "./context.js";
 import { includeObjectOf, type ResourceScope } from "./handlers/common.js";
 import { negotiate, type Negotiated } from "./negotiate.js";
+import { encodeShared } from "./event-cache.js";
 import { warningHeaders } from "./respond.js";
 import { partialMetadata, shapeObject } from "./output.js";
 
@@ -98,10 +99,10 @@ export async function handleWatch(
   let lastRV = "";
   let dropped = false;
   const tracker = limits.observer?.opened(def);
-  const write = (type: string, object: unknown): boolean => {
+  const write = (type: string, object: unknown, encoded?: string): boolean => {
     events++;
     tracker?.sent(type);
-    if (res.write(`{"type":"${type}","object":${JSON.stringify(object)}}\n`)) return true;
+    if (res.write(`{"type":"${type}","object":${encoded ?? JSON.stringify(object)}}\n`)) return true;
     if (res.writableLength > limits.maxBufferedBytes) {
       ctx.log.watchDropped = "slow client";
       tracker?.dropped("slow");
@@ -134,9 +135,17 @@ export async function handleWatch(
         break;
       } else {
         lastRV = ev.object.metadata.resourceVersion ?? lastRV;
-        const object = shapeObject(def, ev.object, n, includeObject, now(), firstTableEvent);
-        if (n.shape === "table") firstTableEvent = false;
-        ok = write(ev.type, object);
+        if (n.shape === "table") {
+          // Tables carry ages computed now: not shareable.
+          ok = write(ev.type, shapeObject(def, ev.object, n, includeObject, now(), firstTableEvent));
+          firstTableEvent = false;
+        } else {
+          const source = ev.object;
+          const json = encodeShared(`${n.shape}/${n.metaVersion}`, source, () =>
+            shapeObject(def, source, n, includeObject, now()),
+          );
+          ok = write(ev.type, undefined, json);
+        }
       }
       if (!ok && !dropped) await waitDrain(res, ac.signal);
       if (dropped) break;

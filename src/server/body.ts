@@ -5,16 +5,28 @@ import type { Req } from "../endpoints/context.js";
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
 
 /** Reads the body, refusing (413) as soon as it is known to be too large rather than after buffering it. */
-export function readBody(req: Req, limit = MAX_BODY_BYTES): Promise<Buffer> {
+export function readBody(req: Req, signal?: AbortSignal, limit = MAX_BODY_BYTES): Promise<Buffer> {
   const declared = Number(req.headers["content-length"] ?? 0);
   if (declared > limit) {
     req.resume();
     return Promise.reject(tooLarge(limit));
   }
+  if (signal?.aborted) return Promise.reject(new Error("request aborted"));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let failed = false;
+    // A body that never completes must not hold its handler (and its in-flight slot) past the
+    // request's end: the timeout aborts the request, and the wait ends with it.
+    signal?.addEventListener(
+      "abort",
+      () => {
+        if (failed) return;
+        failed = true;
+        reject(signal.reason instanceof Error ? signal.reason : new Error("request aborted"));
+      },
+      { once: true },
+    );
     req.on("data", (c: Buffer) => {
       if (failed) return;
       size += c.length;

@@ -103,7 +103,7 @@ export function createHttpServer(
         info: requestInfo(method, path, query),
         signal: ac.signal,
         abort: () => ac.abort(),
-        body: () => (bodyPromise ??= readBody(req as IncomingMessage)),
+        body: () => (bodyPromise ??= readBody(req as IncomingMessage, ac.signal)),
         warnings: [],
         log: {},
       };
