@@ -121,13 +121,16 @@ describe("etcd storage when etcd goes away", () => {
       await etcd.kill();
       const okBefore = written.length;
       // every call answers quickly with Unavailable: no hang, no restart needed
-      for (const call of [
-        s.get(reports, { namespace: "apps", name: "r0000" }),
-        s.list(reports, { ...all, consistency: { kind: "latest" } }),
-        s.create(reports, { namespace: "apps", name: "during" }, report("during")),
-        s.ready(),
-      ]) {
-        const { err, ms } = await failure(call);
+      // Each call gets its failure handler at once: one that fails early must not go unhandled.
+      const outcomes = await Promise.all(
+        [
+          s.get(reports, { namespace: "apps", name: "r0000" }),
+          s.list(reports, { ...all, consistency: { kind: "latest" } }),
+          s.create(reports, { namespace: "apps", name: "during" }, report("during")),
+          s.ready(),
+        ].map(failure),
+      );
+      for (const { err, ms } of outcomes) {
         expect(err).toBeInstanceOf(StorageError);
         expect((err as StorageError).code).toBe("Unavailable");
         expect(ms).toBeLessThan(1_500);
