@@ -57,7 +57,7 @@ export function createHttpServer(
   });
   const sockets = new Set<import("node:net").Socket>();
   /** In-flight requests; shutdown aborts them so watches end cleanly and clients reconnect elsewhere. */
-  const active = new Map<AbortController, RequestContext>();
+  const active = new Set<RequestContext>();
   server.on("secureConnection", (s) => {
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
@@ -92,7 +92,21 @@ export function createHttpServer(
       }
       const query = new URLSearchParams(q < 0 ? "" : rawUrl.slice(q + 1));
       const method = req.method ?? "GET";
-      const ac = new AbortController();
+      // Most requests end without anyone listening for their end: the controller (and the
+      // DOMException its abort() makes) is created only when a signal is asked for.
+      let ac: AbortController | undefined;
+      let aborted = false;
+      const signal = (): AbortSignal => {
+        if (ac === undefined) {
+          ac = new AbortController();
+          if (aborted) ac.abort();
+        }
+        return ac.signal;
+      };
+      const abort = () => {
+        aborted = true;
+        ac?.abort();
+      };
       let bodyPromise: Promise<Buffer> | undefined;
       const ctx: RequestContext = {
         req: req as IncomingMessage,
@@ -101,17 +115,19 @@ export function createHttpServer(
         path,
         query,
         info: requestInfo(method, path, query),
-        signal: ac.signal,
-        abort: () => ac.abort(),
-        body: () => (bodyPromise ??= readBody(req as IncomingMessage, ac.signal)),
+        get signal() {
+          return signal();
+        },
+        abort,
+        body: () => (bodyPromise ??= readBody(req as IncomingMessage, signal())),
         warnings: [],
         log: {},
       };
-      active.set(ac, ctx);
+      active.add(ctx);
       observer?.started(ctx);
       res.on("close", () => {
-        ac.abort();
-        active.delete(ac);
+        abort();
+        active.delete(ctx);
       });
       handler(ctx)
         .catch((err) => writeError(ctx, err))
@@ -167,7 +183,7 @@ export function createHttpServer(
           resolve();
         });
         // Watches end at once (clients re-watch elsewhere); other requests get the grace period.
-        for (const [ac, ctx] of active) if (ctx.info.verb === "watch") ac.abort();
+        for (const ctx of active) if (ctx.info.verb === "watch") ctx.abort();
         for (const s of sessions) s.close();
       });
     },
