@@ -70,6 +70,11 @@ export class WatchFanout {
     return this.dropped;
   }
 
+  /** Whether any watcher of the collection `resourceId(resource)` is subscribed. */
+  watches(id: string): boolean {
+    return (this.byResource.get(id)?.size ?? 0) > 0;
+  }
+
   /** Hands one change to every watcher of its resource. Call in resource version order; never blocks. */
   publish(change: RawChange): void {
     this.progress(change.resourceVersion);
