@@ -1,3 +1,5 @@
+import { toJson } from "../storage/encoded.js";
+
 /**
  * Encoded watch objects shared by every watcher of one event: the fan-out hands all watchers the same
  * object, so it is encoded once per shape instead of once per watcher (kube-apiserver's cacher does
@@ -36,7 +38,7 @@ export function encodeShared(variant: string, obj: object, make: () => unknown):
   let byVariant = cache.get(obj);
   const hit = byVariant?.get(variant);
   if (hit) return hit.json;
-  const json = JSON.stringify(make());
+  const json = toJson(make());
   if (!byVariant) cache.set(obj, (byVariant = new Map()));
   byVariant.set(variant, { json, variant });
   order.push({ obj, variant, size: json.length });

@@ -85,21 +85,22 @@ export async function writeList(
     return { apiVersion: def.groupVersion, kind: def.listKind, metadata: listMeta(p), items: p.items };
   };
   const firstDoc = head(page);
+  // Items that came as JSON text (plain JSON lists) are written as they are.
+  const jsonItems = (p: ListPage): string[] | undefined => (n.shape === "object" ? p.encoded : undefined);
+  const encodedItems = jsonItems(page);
   // One page (a list with a limit), or YAML: encode the whole document at once.
-  if (!merge) {
-    writeBody(ctx, 200, encode(firstDoc, n.encoding), ct);
+  if (!merge || !page.continue) {
+    writeBody(ctx, 200, encodedItems ? joinItems(firstDoc, encodedItems) : encode(firstDoc, n.encoding), ct);
     return;
   }
-  if (!page.continue || n.encoding === "yaml") {
-    if (page.continue) {
-      const key = n.shape === "table" ? "rows" : "items";
-      const all = firstDoc[key] as unknown[];
-      for (let r = await iter.next(); !r.done; r = await iter.next()) {
-        all.push(...((head(r.value)[key] as unknown[]) ?? []));
-      }
-      delete (firstDoc.metadata as Record<string, unknown>).continue;
-      delete (firstDoc.metadata as Record<string, unknown>).remainingItemCount;
+  if (n.encoding === "yaml") {
+    const key = n.shape === "table" ? "rows" : "items";
+    const all = firstDoc[key] as unknown[];
+    for (let r = await iter.next(); !r.done; r = await iter.next()) {
+      all.push(...((head(r.value)[key] as unknown[]) ?? []));
     }
+    delete (firstDoc.metadata as Record<string, unknown>).continue;
+    delete (firstDoc.metadata as Record<string, unknown>).remainingItemCount;
     writeBody(ctx, 200, encode(firstDoc, n.encoding), ct);
     return;
   }
@@ -126,21 +127,31 @@ export async function writeList(
       res.once("drain", done);
       ctx.signal.addEventListener("abort", done, { once: true });
     });
-  const writeItems = async (items: unknown[]) => {
-    for (const it of items) {
+  const writeItems = async (p: ListPage, items: unknown[]) => {
+    const texts = jsonItems(p);
+    const count = texts ? texts.length : items.length;
+    for (let i = 0; i < count; i++) {
       if (ctx.signal.aborted) return;
-      const ok = res.write((wrote ? "," : "") + JSON.stringify(it));
+      const text = texts ? texts[i] : JSON.stringify(items[i]);
+      const ok = res.write(wrote ? `,${text}` : text);
       wrote = true;
       if (!ok) await drained();
     }
   };
   res.write(`${headJson.slice(0, -1)},"${key}":[`);
-  await writeItems(firstItems);
+  await writeItems(page, firstItems);
   for (let r = await iter.next(); !r.done; r = await iter.next()) {
     if (ctx.signal.aborted) break;
-    await writeItems((head(r.value)[key] as unknown[]) ?? []);
+    await writeItems(r.value, (head(r.value)[key] as unknown[]) ?? []);
   }
   // Cut short (the client left, or the request timed out): an incomplete list must not look whole.
   if (ctx.signal.aborted) res.destroy();
   else res.end("]}");
+}
+
+/** A list document whose items are already JSON: the head's own `items` (empty) replaced by them. */
+function joinItems(doc: Record<string, unknown>, items: string[]): string {
+  const { items: _empty, ...rest } = doc;
+  const head = JSON.stringify(rest);
+  return `${head.slice(0, -1)},"items":[${items.join(",")}]}`;
 }

@@ -3,6 +3,7 @@ import { stringify as toYaml } from "yaml";
 import { toStatusError } from "../apimachinery/status.js";
 import type { RequestContext, Res } from "./context.js";
 import type { Encoding } from "./negotiate.js";
+import { toJson } from "../storage/encoded.js";
 
 // kube-apiserver compresses responses larger than this when the client accepts gzip.
 const GZIP_THRESHOLD = 128 * 1024;
@@ -19,7 +20,7 @@ function setWarnings(res: Res, warnings: string[]): void {
 }
 
 export function encode(value: unknown, encoding: Encoding): string {
-  return encoding === "yaml" ? toYaml(value) : JSON.stringify(value);
+  return encoding === "yaml" ? toYaml(value) : toJson(value);
 }
 
 export function writeBody(

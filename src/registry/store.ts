@@ -36,7 +36,10 @@ import { applyConfiguration, requireFieldManager, trackUpdate } from "./managedf
 import { decodeObject, validateDecoded } from "./validation.js";
 
 export interface ListPage {
+  /** The page's objects; empty when the page came as `encoded`. */
   items: KubeObject[];
+  /** The page as JSON texts, when the caller asked for JSON only and the backend keeps JSON. */
+  encoded?: string[];
   resourceVersion: string;
   continue?: string;
   remainingItemCount?: number;
@@ -100,8 +103,30 @@ export class Registry {
     }
   }
 
-  /** One page of a list; `limit` is capped at the server's page size (a continue token says there is more). */
-  async list(namespace: string | undefined, p: ListParams, limitOverride?: number): Promise<ListPage> {
+  /**
+   * The object as JSON text, for an answer that sends it on as is: a backend that stores JSON hands
+   * it over without decoding it.
+   */
+  async getEncoded(namespace: string, name: string): Promise<string> {
+    const key = this.key(namespace, name);
+    try {
+      if (this.storage.getEncoded) return await this.storage.getEncoded(this.sr, key);
+      return JSON.stringify(await this.storage.get(this.sr, key));
+    } catch (err) {
+      this.fail(err, name);
+    }
+  }
+
+  /**
+   * One page of a list; `limit` is capped at the server's page size (a continue token says there is
+   * more). With `encoded`, the backend may answer with the items' JSON instead of the items.
+   */
+  async list(
+    namespace: string | undefined,
+    p: ListParams,
+    limitOverride?: number,
+    encoded = false,
+  ): Promise<ListPage> {
     const limit = Math.min(limitOverride ?? p.limit ?? this.opts.maxPageSize, this.opts.maxPageSize);
     let consistency: ReadConsistency = { kind: "latest" };
     let continueFrom: { after: ObjectKey; resourceVersion: number } | undefined;
@@ -122,6 +147,7 @@ export class Registry {
         limit,
         continueFrom,
         consistency,
+        encoded,
       });
     } catch (err) {
       if (isStorageError(err, "TooLargeResourceVersion")) {
@@ -131,6 +157,7 @@ export class Registry {
       this.fail(err, "", continueFrom ? "continue" : undefined);
     }
     const page: ListPage = { items: res.items, resourceVersion: String(res.resourceVersion) };
+    if (res.encoded) page.encoded = res.encoded;
     if (res.continueAfter) {
       page.continue = encodeContinue({ resourceVersion: res.resourceVersion, after: res.continueAfter });
       if (res.remainingItemCount !== undefined) page.remainingItemCount = res.remainingItemCount;
@@ -142,10 +169,10 @@ export class Registry {
    * A list without a limit, page by page, so that the server never holds a whole table: the caller
    * streams each page out before asking for the next. Every page reports the first page's version.
    */
-  async *listAll(namespace: string | undefined, p: ListParams): AsyncGenerator<ListPage> {
+  async *listAll(namespace: string | undefined, p: ListParams, encoded = false): AsyncGenerator<ListPage> {
     let params = p;
     for (;;) {
-      const page = await this.list(namespace, params, this.opts.maxPageSize);
+      const page = await this.list(namespace, params, this.opts.maxPageSize, encoded);
       yield page;
       if (!page.continue) return;
       params = {

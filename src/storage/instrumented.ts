@@ -125,6 +125,11 @@ export function instrumentStorage(inner: Storage, backend: string, observer: Sto
     ready: () => timed("ready", () => inner.ready()),
     close: () => inner.close(),
   };
+  const getEncoded = inner.getEncoded?.bind(inner);
+  if (getEncoded) {
+    wrapped.getEncoded = (resource: StorageResource, key: ObjectKey) =>
+      timed("get", () => getEncoded(resource, key), resource);
+  }
   if (hasPoolStats(inner)) wrapped.poolStats = () => inner.poolStats();
   observer.attach?.(wrapped, backend);
   return wrapped;

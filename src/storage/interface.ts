@@ -90,10 +90,18 @@ export interface ListOptions {
    */
   continueFrom?: { after: ObjectKey; resourceVersion: number };
   consistency: ReadConsistency;
+  /**
+   * The caller only sends the items on as JSON: a backend that keeps objects as JSON text may answer
+   * with `encoded` (each item's JSON, resourceVersion included) instead of `items`, and skip decoding.
+   */
+  encoded?: boolean;
 }
 
 export interface ListResult {
+  /** The page's objects; empty when the backend answered with `encoded`. */
   items: KubeObject[];
+  /** The page as JSON texts, in order, when `ListOptions.encoded` was asked and the backend can. */
+  encoded?: string[];
   /** The resource version the list was read at (the first page's for a continued list). */
   resourceVersion: number;
   /** Present when more items may follow: the key of the last item returned. */
@@ -135,6 +143,11 @@ export interface RawChange {
 export interface Storage {
   /** The current object, with its resource version; KeyNotFound if absent. */
   get(resource: StorageResource, key: ObjectKey): Promise<KubeObject>;
+  /**
+   * Optional: the current object as JSON text with its resource version, for an answer that sends
+   * it on as is. Backends that store JSON implement it to spare a decode and an encode.
+   */
+  getEncoded?(resource: StorageResource, key: ObjectKey): Promise<string>;
   /** Stores a new object; KeyExists if the key is taken. Returns it with its new resource version. */
   create(resource: StorageResource, key: ObjectKey, object: KubeObject): Promise<KubeObject>;
   /**

@@ -141,7 +141,9 @@ export async function startServer(opts: StartOptions): Promise<TestServer> {
 
   const launch = async () => {
     rmSync(kubeconfig, { force: true });
-    const c = spawn(process.execPath, args, {
+    // REPORTS_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the server alone.
+    const nodeArgs = (process.env.REPORTS_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
+    const c = spawn(process.execPath, [...nodeArgs, ...args], {
       cwd: ROOT,
       env: { ...process.env, ...(opts.env ?? {}) },
       stdio: ["ignore", "pipe", "pipe"],

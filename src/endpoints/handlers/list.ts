@@ -10,10 +10,12 @@ export async function handleList(ctx: RequestContext, scope: ResourceScope): Pro
   const p = parseListParams(ctx.query, false, scope.registry.def.namespaced);
   const ns = ctx.info.namespace || undefined;
   const { registry } = scope;
+  // plain JSON items need no decoding: backends that store JSON hand them over as text
+  const encoded = n.shape === "object" && n.encoding === "json";
   const pages = p.limit
     ? (async function* () {
-        yield await registry.list(ns, p);
+        yield await registry.list(ns, p, undefined, encoded);
       })()
-    : registry.listAll(ns, p);
+    : registry.listAll(ns, p, encoded);
   await writeList(ctx, registry.def, pages, n, includeObject, scope.now(), !p.limit);
 }

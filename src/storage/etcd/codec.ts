@@ -1,6 +1,7 @@
 import { promisify } from "node:util";
 import { gunzip, gzip } from "node:zlib";
 import type { KubeObject } from "../../apimachinery/types.js";
+import { withResourceVersionJson } from "../encoded.js";
 
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
@@ -27,6 +28,12 @@ export interface EncodedValue {
 
 export async function decodeValue(value: Buffer, resourceVersion: string): Promise<KubeObject> {
   return fromJson(isGzipped(value) ? await gunzipAsync(value) : value, resourceVersion);
+}
+
+/** The stored JSON with its resource version, for answers that send it on without decoding it. */
+export async function encodedValue(value: Buffer, resourceVersion: string): Promise<string> {
+  const json = isGzipped(value) ? await gunzipAsync(value) : value;
+  return withResourceVersionJson(json.toString(), resourceVersion);
 }
 
 export function fromJson(json: Buffer, resourceVersion: string): KubeObject {

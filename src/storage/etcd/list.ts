@@ -4,7 +4,7 @@ import { inSelection } from "../filter.js";
 import type { Selection } from "../filter.js";
 import { StorageError } from "../interface.js";
 import type { ListOptions, ListResult, ObjectKey, StorageResource } from "../interface.js";
-import { decodeValue } from "./codec.js";
+import { decodeValue, encodedValue } from "./codec.js";
 import { etcdCall } from "./errors.js";
 import { keyAfter, prefixEnd } from "./keys.js";
 import type { KeyLayout } from "./keys.js";
@@ -52,6 +52,9 @@ export async function listRange(
   }
 
   const items: KubeObject[] = [];
+  const encoded: string[] = [];
+  let lastKey: ObjectKey | undefined;
+  const taken = () => (options.encoded ? encoded.length : items.length);
   let batch = limit > 0 && !filtered ? limit : Math.max(ctx.pageSize, limit);
   let hasMore = false;
   let remainingItemCount: number | undefined;
@@ -63,12 +66,15 @@ export async function listRange(
       revision = Number(resp.header.revision);
       checkNotOlderThan(options, revision);
     }
-    const taken = await takeMatches(ctx, resource, resp.kvs, selection, filtered, limit - items.length);
-    items.push(...taken.objects);
-    const fullPage = limit > 0 && items.length >= limit;
-    if (fullPage && (taken.consumed < resp.kvs.length || resp.more)) {
+    const batchOut = await takeMatches(ctx, resource, resp.kvs, selection, filtered, limit - taken(), {
+      items,
+      encoded: options.encoded ? encoded : undefined,
+    });
+    lastKey = batchOut.lastKey ?? lastKey;
+    const fullPage = limit > 0 && taken() >= limit;
+    if (fullPage && (batchOut.consumed < resp.kvs.length || resp.more)) {
       hasMore = true;
-      if (!filtered) remainingItemCount = Number(resp.count) - taken.consumed;
+      if (!filtered) remainingItemCount = Number(resp.count) - batchOut.consumed;
       break;
     }
     if (!resp.more || resp.kvs.length === 0) break;
@@ -77,16 +83,17 @@ export async function listRange(
   }
 
   const result: ListResult = { items, resourceVersion: revision };
-  if (hasMore) {
-    const last = items[items.length - 1].metadata;
-    result.continueAfter = { namespace: last.namespace ?? "", name: last.name ?? "" } satisfies ObjectKey;
+  if (options.encoded) result.encoded = encoded;
+  if (hasMore && lastKey) {
+    result.continueAfter = lastKey;
     if (remainingItemCount !== undefined) result.remainingItemCount = remainingItemCount;
   }
   return result;
 }
 
 /**
- * The matching objects of one batch, in key order, stopping once `wanted` matched (0 = no limit).
+ * Appends the matching objects of one batch, in key order, stopping once `wanted` matched (0 = no
+ * limit): decoded to `out.items`, or as JSON to `out.encoded` when given (decoded only to match labels).
  * Field selectors (name, namespace) are checked on the key, so non-matching values are never decoded.
  */
 async function takeMatches(
@@ -96,20 +103,30 @@ async function takeMatches(
   selection: Selection,
   filtered: boolean,
   wanted: number,
-): Promise<{ objects: KubeObject[]; consumed: number }> {
-  const objects: KubeObject[] = [];
+  out: { items: KubeObject[]; encoded?: string[] },
+): Promise<{ consumed: number; lastKey?: ObjectKey }> {
   let consumed = 0;
-  for (; consumed < kvs.length && (wanted === 0 || objects.length < wanted); consumed++) {
+  let matched = 0;
+  let lastKey: ObjectKey | undefined;
+  for (; consumed < kvs.length && (wanted === 0 || matched < wanted); consumed++) {
     const kv = kvs[consumed];
+    const key = ctx.keys.objectKey(resource, kv.key);
     if (filtered && selection.fieldSelector.length > 0) {
-      const key = ctx.keys.objectKey(resource, kv.key);
       const stub: KubeObject = { metadata: { name: key.name, namespace: key.namespace } };
       if (!inSelection(stub, { labelSelector: [], fieldSelector: selection.fieldSelector })) continue;
     }
-    const object = await decodeValue(kv.value, kv.mod_revision);
-    if (!filtered || inSelection(object, selection)) objects.push(object);
+    if (out.encoded && selection.labelSelector.length === 0) {
+      out.encoded.push(await encodedValue(kv.value, kv.mod_revision));
+    } else {
+      const object = await decodeValue(kv.value, kv.mod_revision);
+      if (filtered && !inSelection(object, selection)) continue;
+      if (out.encoded) out.encoded.push(JSON.stringify(object));
+      else out.items.push(object);
+    }
+    matched++;
+    lastKey = key;
   }
-  return { objects, consumed };
+  return { consumed, lastKey };
 }
 
 function checkNotOlderThan(options: ListOptions, current: number): void {

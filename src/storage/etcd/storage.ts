@@ -11,7 +11,8 @@ import type {
   WatchEvent,
   WatchOptions,
 } from "../interface.js";
-import { decodeValue, encodeValue, fromJson } from "./codec.js";
+import { decodeValue, encodedValue, encodeValue } from "./codec.js";
+import { withResourceVersion } from "../encoded.js";
 import { Compactor } from "./compactor.js";
 import { etcdCall } from "./errors.js";
 import { KeyLayout, prefixEnd } from "./keys.js";
@@ -49,15 +50,24 @@ export class EtcdStorage implements Storage {
     return decodeValue(kv.value, kv.mod_revision);
   }
 
+  async getEncoded(resource: StorageResource, key: ObjectKey): Promise<string> {
+    const resp = await etcdCall(`get ${describe(resource, key)}`, () =>
+      this.client.kv.range({ key: this.keys.object(resource, key) }),
+    );
+    const kv = resp.kvs[0];
+    if (kv === undefined) throw notFound(resource, key);
+    return encodedValue(kv.value, kv.mod_revision);
+  }
+
   async create(resource: StorageResource, key: ObjectKey, object: KubeObject): Promise<KubeObject> {
     const k = this.keys.object(resource, key);
-    const { value, json } = await encodeValue(object, this.opts.compressAboveBytes);
+    const { value } = await encodeValue(object, this.opts.compressAboveBytes);
     const resp = await this.txn(`create ${describe(resource, key)}`, {
       compare: [{ key: k, target: "Create", result: "Equal", create_revision: 0 }],
       success: [{ request_put: { key: k, value } }],
     });
     if (!resp.succeeded) throw new StorageError("KeyExists", `${describe(resource, key)} already exists`);
-    return fromJson(json, resp.header.revision);
+    return withResourceVersion(object, resp.header.revision);
   }
 
   async update(
@@ -67,14 +77,14 @@ export class EtcdStorage implements Storage {
     expectedResourceVersion: number,
   ): Promise<KubeObject> {
     const k = this.keys.object(resource, key);
-    const { value, json } = await encodeValue(object, this.opts.compressAboveBytes);
+    const { value } = await encodeValue(object, this.opts.compressAboveBytes);
     const resp = await this.txn(`update ${describe(resource, key)}`, {
       compare: exists(k, expectedResourceVersion),
       success: [{ request_put: { key: k, value } }],
       failure: [{ request_range: { key: k, keys_only: true } }],
     });
     if (!resp.succeeded) throw this.preconditionFailed(resource, key, resp, expectedResourceVersion);
-    return fromJson(json, resp.header.revision);
+    return withResourceVersion(object, resp.header.revision);
   }
 
   async delete(

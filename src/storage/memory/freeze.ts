@@ -1,4 +1,5 @@
 import type { KubeObject } from "../../apimachinery/types.js";
+import { rememberJson } from "../encoded.js";
 
 /**
  * The memory store keeps objects as deeply frozen copies: it copies once on write and hands the stored
@@ -15,12 +16,17 @@ export function frozenCopy<T>(value: T): T {
   return Object.freeze(out) as T;
 }
 
-/** A frozen copy of `object` with `metadata.resourceVersion` set by the store. */
+/**
+ * A frozen copy of `object` with `metadata.resourceVersion` set by the store, and its JSON encoded
+ * once now: the write's own answer and every later plain JSON read reuse it (encoded.ts).
+ */
 export function storedCopy(object: KubeObject, resourceVersion: number): KubeObject {
-  return frozenCopy({
+  const stored = frozenCopy({
     ...object,
     metadata: { ...object.metadata, resourceVersion: String(resourceVersion) },
   });
+  rememberJson(stored, JSON.stringify(stored));
+  return stored;
 }
 
 /**

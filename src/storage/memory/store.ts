@@ -11,6 +11,7 @@ import type {
   WatchEvent,
   WatchOptions,
 } from "../interface.js";
+import { toJson } from "../encoded.js";
 import { storedCopy, withResourceVersion } from "./freeze.js";
 import { ChangeHistory } from "./history.js";
 import { readPage } from "./page.js";
@@ -57,6 +58,10 @@ class MemoryStorage implements Storage {
 
   async get(resource: StorageResource, key: ObjectKey): Promise<KubeObject> {
     return this.mustGet(resource, key).object;
+  }
+
+  async getEncoded(resource: StorageResource, key: ObjectKey): Promise<string> {
+    return toJson(this.mustGet(resource, key).object);
   }
 
   async create(resource: StorageResource, key: ObjectKey, object: KubeObject): Promise<KubeObject> {
@@ -118,11 +123,11 @@ class MemoryStorage implements Storage {
       if (changes.length > 0) {
         const namespace = resource.namespaced ? options.namespace || undefined : undefined;
         const page = readPastPage(this.table(resource), namespace, options, stateAt(changes));
-        return { ...page, resourceVersion };
+        return encodedIfAsked({ ...page, resourceVersion }, options);
       }
     }
     const page = readPage(this.table(resource), resource.namespaced, options);
-    return { ...page, resourceVersion };
+    return encodedIfAsked({ ...page, resourceVersion }, options);
   }
 
   watch(resource: StorageResource, options: WatchOptions, signal: AbortSignal): AsyncIterable<WatchEvent> {
@@ -209,4 +214,9 @@ function mustMatch(resource: StorageResource, key: ObjectKey, stored: KubeObject
 
 function describe(resource: StorageResource, key: ObjectKey): string {
   return `${resource.resource}.${resource.group} ${keyString(key)}`;
+}
+
+/** Stored objects carry their JSON (freeze.ts), so a page asked for as JSON costs no encoding. */
+function encodedIfAsked(page: ListResult, options: ListOptions): ListResult {
+  return options.encoded ? { ...page, items: [], encoded: page.items.map(toJson) } : page;
 }

@@ -20,6 +20,14 @@ export function keyColumn(key: ObjectKey): string {
   return keyString(key);
 }
 
+/** The key column back to a key (names and namespaces never contain a slash). */
+export function keyFromColumn(column: string, namespaced: boolean): ObjectKey {
+  const slash = namespaced ? column.indexOf("/") : -1;
+  return slash < 0
+    ? { namespace: "", name: column }
+    : { namespace: column.slice(0, slash), name: column.slice(slash + 1) };
+}
+
 export function encodeObject(object: KubeObject): string {
   const { resourceVersion: _ignored, ...metadata } = object.metadata;
   return JSON.stringify({ ...object, metadata });
@@ -33,9 +41,4 @@ export function decodeObject(data: string, resourceVersion: number | string): Ku
   const object = JSON.parse(data) as KubeObject;
   object.metadata.resourceVersion = String(resourceVersion);
   return object;
-}
-
-/** The object a write returns: what was given, with the resource version the database assigned. */
-export function withResourceVersion(object: KubeObject, resourceVersion: number | string): KubeObject {
-  return { ...object, metadata: { ...object.metadata, resourceVersion: String(resourceVersion) } };
 }

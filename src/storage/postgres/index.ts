@@ -12,7 +12,8 @@ import type {
   WatchOptions,
 } from "../interface.js";
 import { pruneChangelog, settleIds } from "./changelog.js";
-import { decodeObject } from "./codec.js";
+import { decodeObject, keyFromColumn } from "./codec.js";
+import { withResourceVersion, withResourceVersionJson } from "../encoded.js";
 import { openPool } from "./connection.js";
 import { describeConnectError, isUniqueViolation } from "./errors.js";
 import { checkSchema, migrate } from "./migrate.js";
@@ -123,6 +124,7 @@ class PgStorage implements PostgresStorage {
         for (const change of changes) this.fanout.publish(change);
         this.fanout.progress(resolved);
       },
+      watched: (resourceColumn) => this.fanout.watches(resourceColumn),
       lostHistory: () => {
         // Watchers may have missed pruned changes: end them; they resume from their last resource
         // version, get Compacted and relist.
@@ -174,12 +176,18 @@ class PgStorage implements PostgresStorage {
     return decodeObject(row.data, row.rv);
   }
 
+  async getEncoded(resource: StorageResource, key: ObjectKey): Promise<string> {
+    const row = await selectObject(this.db, resource, key);
+    if (!row) throw notFound(resource, key);
+    return withResourceVersionJson(row.data, row.rv);
+  }
+
   async create(resource: StorageResource, key: ObjectKey, object: KubeObject): Promise<KubeObject> {
     try {
       const row = await retryClaimedId(() => insertObject(this.db, resource, key, object));
       if (!row) throw exists(resource, key);
       this.poller.nudge();
-      return decodeObject(row.data, row.rv);
+      return withResourceVersion(object, row.rv);
     } catch (err) {
       if (isUniqueViolation(err, "report_objects_pkey")) throw exists(resource, key);
       throw err;
@@ -197,7 +205,7 @@ class PgStorage implements PostgresStorage {
     );
     if (!out.done) throw await this.missedWrite(resource, key, out.current, expectedResourceVersion);
     this.poller.nudge();
-    return decodeObject(out.data, out.rv);
+    return withResourceVersion(object, out.rv);
   }
 
   async delete(
@@ -270,13 +278,14 @@ class PgStorage implements PostgresStorage {
         page = await selectPageAt(this.db, resource, q, rv);
       }
     }
-    const items = page.rows.map((r) => decodeObject(r.data, r.rv));
-    const result: ListResult = { items, resourceVersion: rv };
-    if (limit !== undefined && items.length > limit) {
-      items.length = limit;
-      const last = items[limit - 1].metadata;
-      result.continueAfter = { namespace: last.namespace ?? "", name: last.name ?? "" };
-      if (page.total !== undefined) result.remainingItemCount = Math.max(0, page.total - limit);
+    const more = limit !== undefined && page.rows.length > limit;
+    const rows = more ? page.rows.slice(0, limit) : page.rows;
+    const result: ListResult = options.encoded
+      ? { items: [], encoded: rows.map((r) => withResourceVersionJson(r.data, r.rv)), resourceVersion: rv }
+      : { items: rows.map((r) => decodeObject(r.data, r.rv)), resourceVersion: rv };
+    if (more && rows.length > 0) {
+      result.continueAfter = keyFromColumn(rows[rows.length - 1].key, resource.namespaced);
+      if (page.total !== undefined) result.remainingItemCount = Math.max(0, page.total - rows.length);
     }
     return result;
   }

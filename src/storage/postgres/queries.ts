@@ -74,10 +74,10 @@ export async function insertObject(
         WHERE NOT EXISTS (
           SELECT 1 FROM report_objects
           WHERE cluster = ${k.cluster} AND resource = ${k.resource} AND key = ${k.key})
-        RETURNING rv
+        RETURNING rv, data
       ), log AS (
         INSERT INTO report_changelog (id, cluster, resource, namespace, name, kind, data)
-        SELECT rv, ${k.cluster}::text, ${k.resource}::text, ${k.namespace}::text, ${k.name}::text, 'A', ${data}::text
+        SELECT rv, ${k.cluster}::text, ${k.resource}::text, ${k.namespace}::text, ${k.name}::text, 'A', data
         FROM obj
         RETURNING id
       )
@@ -114,11 +114,11 @@ export async function updateObject(
           AND o.rv = ${exp}::bigint
           AND p.cluster = ${k.cluster} AND p.resource = ${k.resource} AND p.key = ${k.key}
           AND p.rv = ${exp}::bigint
-        RETURNING o.rv, p.data AS prev_data
+        RETURNING o.rv, o.data, p.data AS prev_data
       ), log AS (
         INSERT INTO report_changelog (id, cluster, resource, namespace, name, kind, data, prev_data, prev_rv)
         SELECT rv, ${k.cluster}::text, ${k.resource}::text, ${k.namespace}::text, ${k.name}::text, 'M',
-               ${data}::text, prev_data, ${exp}::bigint
+               data, prev_data, ${exp}::bigint
         FROM obj
         RETURNING id
       ), nudge AS (
@@ -194,7 +194,14 @@ export interface PageRows {
   above?: number;
   /** With countRemaining: objects after the continue position, as stored now. */
   total?: number;
-  rows: { rv: string; data: string }[];
+  rows: PageRow[];
+}
+
+/** One stored object of a page: its key column, resource version and JSON (without the version). */
+export interface PageRow {
+  key: string;
+  rv: string;
+  data: string;
 }
 
 /** Where a page starts (namespace, continue key) and what it selects, as SQL conditions. */
@@ -237,7 +244,7 @@ export function latestPageStatement(
   const where = ["cluster = $1", "resource = $2", ...position, ...selection].join(" AND ");
   const text = `
     SELECT h.head::text AS head, h.compacted::text AS compacted, h.above::text AS above,
-           h.total::text AS total, o.rv::text AS rv, o.data
+           h.total::text AS total, o.key, o.rv::text AS rv, o.data
     FROM (${HEAD}, (SELECT count(*) FROM report_changelog WHERE id > $3::bigint) AS above,
             ${totalColumn(q, position)} AS total
           FROM report_compaction c) h
@@ -294,7 +301,7 @@ export function pageAtStatement(cluster: string, resource: string, q: PageQuery,
     : "NULL";
   const text = `
     SELECT h.head::text AS head, h.compacted::text AS compacted, NULL AS above, h.total::text AS total,
-           s.rv::text AS rv, s.data
+           s.key, s.rv::text AS rv, s.data
     FROM (${HEAD}, ${total} AS total FROM report_compaction c) h
     LEFT JOIN LATERAL (
       SELECT key, rv, data FROM (
@@ -330,13 +337,16 @@ function pageRows(
     compacted: string;
     above: string | null;
     total: string | null;
+    key: string | null;
     rv: string | null;
     data: string | null;
   }[],
 ): PageRows {
   const first = result[0];
-  const rows: { rv: string; data: string }[] = [];
-  for (const r of result) if (r.rv !== null && r.data !== null) rows.push({ rv: r.rv, data: r.data });
+  const rows: PageRow[] = [];
+  for (const r of result) {
+    if (r.key !== null && r.rv !== null && r.data !== null) rows.push({ key: r.key, rv: r.rv, data: r.data });
+  }
   return {
     head: Number(first?.head ?? 0),
     compacted: Number(first?.compacted ?? 0),

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { KubeObject } from "../../../src/apimachinery/types.js";
 import type { LabelSelector, FieldSelector } from "../../../src/apimachinery/selector-ast.js";
 import { compareKeys } from "../../../src/storage/interface.js";
-import type { ObjectKey, Storage, StorageResource } from "../../../src/storage/interface.js";
+import type { ListOptions, ObjectKey, Storage, StorageResource } from "../../../src/storage/interface.js";
 import type { StoreUnderTest } from "./helpers.js";
 import {
   cluster,
@@ -361,6 +361,49 @@ export function listTests(current: () => StoreUnderTest): void {
         expect(await store.currentResourceVersion()).toBeGreaterThan(now);
       } else {
         expect(exact).toMatchObject({ resourceVersion: now, items: [a] });
+      }
+    });
+
+    it("answers a list asked for as JSON text with exactly the page it would decode to", async () => {
+      const { store } = current();
+      const r = freshResource();
+      const keys = Array.from({ length: 9 }, (_, i) => ns(`e${i % 3}`, `json-${i}`));
+      await createAll(store, r, keys, (k) => ({ odd: String(Number(k.name.slice(5)) % 2 === 1) }));
+      // one object changed after the pages' resource version is pinned, so a continued page is a past read
+      const cases: Partial<ListOptions>[] = [
+        { limit: 4 },
+        { limit: 2, labelSelector: labels({ key: "odd", op: "=", value: "true" }) },
+        { limit: 2, fieldSelector: fields({ field: "metadata.namespace", op: "=", value: "e1" }) },
+        { limit: 0 },
+      ];
+      for (const options of cases) {
+        const first = await list(store, r, options);
+        const firstEncoded = await list(store, r, { ...options, encoded: true });
+        let plain = first;
+        let encoded = firstEncoded;
+        for (let page = 0; ; page++) {
+          const decoded = encoded.encoded
+            ? encoded.encoded.map((j) => JSON.parse(j) as KubeObject)
+            : encoded.items;
+          expect(decoded, `page ${page} of ${JSON.stringify(options)}`).toEqual(plain.items);
+          if (encoded.encoded) expect(encoded.items).toEqual([]);
+          expect(encoded.continueAfter).toEqual(plain.continueAfter);
+          expect(encoded.remainingItemCount).toEqual(plain.remainingItemCount);
+          expect(encoded.resourceVersion).toBe(plain.resourceVersion);
+          if (!plain.continueAfter) break;
+          if (page === 0) {
+            const victim = plain.items[plain.items.length - 1];
+            const key = ns(victim.metadata.namespace ?? "", victim.metadata.name ?? "");
+            const next = keys.filter((k) => compareKeys(k, key) > 0).at(-1);
+            if (next) {
+              const cur = await store.get(r, next);
+              await store.update(r, next, { ...cur, spec: { changed: true } }, rvOf(cur));
+            }
+          }
+          const continueFrom = { after: plain.continueAfter, resourceVersion: first.resourceVersion };
+          plain = await list(store, r, { ...options, continueFrom });
+          encoded = await list(store, r, { ...options, continueFrom, encoded: true });
+        }
       }
     });
   });

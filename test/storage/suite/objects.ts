@@ -172,5 +172,21 @@ export function objectTests(current: () => StoreUnderTest): void {
       await current().store.ready();
       await current().store.ready();
     });
+
+    it("hands out an object as JSON text that decodes to exactly what get returns", async () => {
+      const { store } = current();
+      const r = freshResource();
+      expect(store.getEncoded, "every backend keeps or caches JSON").toBeDefined();
+      const getEncoded = store.getEncoded?.bind(store);
+      if (!getEncoded) return;
+      const body = { results: [{ message: 'a "metadata":{ look-alike', n: 1 }], metadata: { name: "inner" } };
+      const created = await store.create(r, ns("a", "j"), thing(ns("a", "j"), { x: "y" }, body));
+      expect(JSON.parse(await getEncoded(r, ns("a", "j")))).toEqual(await store.get(r, ns("a", "j")));
+      const updated = await store.update(r, ns("a", "j"), { ...created, spec: { n: 2 } }, rvOf(created));
+      const text = await getEncoded(r, ns("a", "j"));
+      expect(JSON.parse(text)).toEqual(updated);
+      expect(JSON.parse(text)).toEqual(await store.get(r, ns("a", "j")));
+      await storageError(getEncoded(r, ns("a", "missing")), "KeyNotFound");
+    });
   });
 }
