@@ -43,6 +43,10 @@ function secureOptions(tls: TlsMaterial): SecureServerOptions {
  * HTTPS with HTTP/2 for clients that offer it (kubectl, client-go) and HTTP/1.1 for the rest.
  * Each request becomes a RequestContext and runs through the filter chain; errors become a Status here.
  */
+/** Why a request's signal aborts: it ended (answered, client gone, timed out or shut down). */
+const REQUEST_ENDED = new Error("the request ended");
+REQUEST_ENDED.name = "AbortError";
+
 export function createHttpServer(
   tls: TlsMaterial,
   handler: Handler,
@@ -95,17 +99,18 @@ export function createHttpServer(
       // Most requests end without anyone listening for their end: the controller (and the
       // DOMException its abort() makes) is created only when a signal is asked for.
       let ac: AbortController | undefined;
+      // with a reason, abort() does not build a DOMException (and its stack) for nobody to read
       let aborted = false;
       const signal = (): AbortSignal => {
         if (ac === undefined) {
           ac = new AbortController();
-          if (aborted) ac.abort();
+          if (aborted) ac.abort(REQUEST_ENDED);
         }
         return ac.signal;
       };
       const abort = () => {
         aborted = true;
-        ac?.abort();
+        ac?.abort(REQUEST_ENDED);
       };
       let bodyPromise: Promise<Buffer> | undefined;
       const ctx: RequestContext = {

@@ -22,7 +22,10 @@ export function createLogger(level: string, format: "json" | "text", dest?: Node
     // A 500's cause is logged under `error` by the request log: keep its message and stack.
     serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },
   };
-  if (format === "json") return dest ? pino(opts, dest) : pino(opts);
+  // Asynchronous stdout: lines that pile up while a write is in flight go out in one write, off the
+  // event loop (a synchronous write per request log line was 4% of a write request's CPU). pino
+  // flushes it synchronously when the process exits.
+  if (format === "json") return pino(opts, dest ?? pino.destination({ dest: 1, sync: false }));
   const sink = dest ?? process.stderr;
   const out = new Writable({
     write(chunk: Buffer, _enc, cb) {
