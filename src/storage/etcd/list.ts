@@ -8,22 +8,26 @@ import { decodeValue, encodedValue } from "./codec.js";
 import { etcdCall } from "./errors.js";
 import { keyAfter, prefixEnd } from "./keys.js";
 import type { KeyLayout } from "./keys.js";
+import type { LabelIndex } from "./label-backfill.js";
+import { indexableRequirements } from "./label-index.js";
+import { listByLabel, planLabelList } from "./list-by-label.js";
 
 export interface ListContext {
   kv: KVClient;
   keys: KeyLayout;
   /** Keys per range when reading with selectors or without a limit. */
   pageSize: number;
+  /** The label index, when lists may read it (once it is built). */
+  index?: LabelIndex;
 }
 
 /** kube-apiserver's cap on one range while it searches for matches (storage/etcd3/store.go `maxLimit`). */
 const MAX_BATCH = 10_000;
 
 /**
- * A list as kube-apiserver's etcd3 store reads one: ranges over the collection's key prefix, all at
- * one revision (the first range's, or the continue token's), key order. Selectors are applied batch
- * by batch, and batches keep coming (growing, as in store.go) until `limit` items matched or the
- * range ended, so a page is exactly `limit` items unless it is the last one.
+ * A list, all of it at one revision (the first range's, or the continue token's), in key order.
+ * A label selector with an equality the label index can serve, on a label few objects have, reads
+ * the index (list-by-label.ts); everything else is a scan of the collection.
  */
 export async function listRange(
   ctx: ListContext,
@@ -31,24 +35,47 @@ export async function listRange(
   options: ListOptions,
 ): Promise<ListResult> {
   const namespace = resource.namespaced ? options.namespace || undefined : undefined;
-  const prefix = ctx.keys.collection(resource, namespace);
-  const end = prefixEnd(prefix);
   const selection: Selection = {
     namespace,
     labelSelector: options.labelSelector,
     fieldSelector: options.fieldSelector,
   };
+  let revision = 0; // 0: the latest, then pinned to the first range's
+  if (options.continueFrom) revision = options.continueFrom.resourceVersion;
+  else if (options.consistency.kind === "exact") revision = options.consistency.resourceVersion;
+
+  const candidates = ctx.index ? indexableRequirements(options.labelSelector) : [];
+  if (candidates.length > 0) {
+    const plan = await planLabelList(ctx, resource, namespace, candidates, revision);
+    if (revision === 0) checkNotOlderThan(options, plan.revision);
+    if (plan.use) return listByLabel(ctx, resource, options, selection, plan.use, plan.revision);
+    revision = plan.revision;
+  }
+  return scanRange(ctx, resource, options, selection, revision);
+}
+
+/**
+ * A list as kube-apiserver's etcd3 store reads one: ranges over the collection's key prefix at one
+ * revision (`revision`, or the first range's when 0). Selectors are applied batch by batch, and
+ * batches keep coming (growing, as in store.go) until `limit` items matched or the range ended, so a
+ * page is exactly `limit` items unless it is the last one.
+ */
+async function scanRange(
+  ctx: ListContext,
+  resource: StorageResource,
+  options: ListOptions,
+  selection: Selection,
+  revision: number,
+): Promise<ListResult> {
+  const prefix = ctx.keys.collection(resource, selection.namespace);
+  const end = prefixEnd(prefix);
   const filtered = options.labelSelector.length > 0 || options.fieldSelector.length > 0;
   const limit = options.limit && options.limit > 0 ? options.limit : 0;
 
   let start = prefix;
-  let revision = 0; // 0: the latest, then pinned to the first range's
   if (options.continueFrom) {
     const after = keyAfter(ctx.keys.object(resource, options.continueFrom.after));
     if (Buffer.compare(after, prefix) > 0) start = after;
-    revision = options.continueFrom.resourceVersion;
-  } else if (options.consistency.kind === "exact") {
-    revision = options.consistency.resourceVersion;
   }
 
   const items: KubeObject[] = [];

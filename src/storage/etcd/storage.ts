@@ -16,6 +16,8 @@ import { withResourceVersion } from "../encoded.js";
 import { Compactor } from "./compactor.js";
 import { etcdCall } from "./errors.js";
 import { KeyLayout, prefixEnd } from "./keys.js";
+import { LabelIndex } from "./label-backfill.js";
+import { MAX_TXN_OPS, chunks, labelIndexKeys, putEntries } from "./label-index.js";
 import { listRange } from "./list.js";
 import type { ResolvedEtcdOptions } from "./options.js";
 import { orderedProgress, watchRange } from "./watch.js";
@@ -24,10 +26,12 @@ import { orderedProgress, watchRange } from "./watch.js";
  * Storage on a dedicated etcd, the way kube-apiserver's etcd3 store works: resource version =
  * mod_revision, every write one transaction whose compare is the precondition (no locks, so any
  * number of replicas can write), lists are ranges at a pinned revision, watches are etcd watches.
+ * Every write also keeps the label index (label-index.ts) in the same transaction.
  */
 export class EtcdStorage implements Storage {
   private readonly keys: KeyLayout;
   private readonly compactor: Compactor;
+  private readonly labelIndex: LabelIndex;
   private readonly watches = new Set<AbortController>();
   private version: Promise<string> | undefined;
 
@@ -39,6 +43,13 @@ export class EtcdStorage implements Storage {
     this.keys = new KeyLayout(opts.prefix, opts.clusterName);
     this.compactor = new Compactor(client, this.keys.compaction, opts.compactionIntervalMs, log);
     this.compactor.start();
+    this.labelIndex = new LabelIndex(client, this.keys, opts.pageSize, log);
+    this.labelIndex.start();
+  }
+
+  /** Resolves once label-selected lists may read the label index (after the first start's backfill). */
+  labelIndexReady(): Promise<void> {
+    return this.labelIndex.ready();
   }
 
   async get(resource: StorageResource, key: ObjectKey): Promise<KubeObject> {
@@ -62,11 +73,13 @@ export class EtcdStorage implements Storage {
   async create(resource: StorageResource, key: ObjectKey, object: KubeObject): Promise<KubeObject> {
     const k = this.keys.object(resource, key);
     const { value } = await encodeValue(object, this.opts.compressAboveBytes);
+    const [entries, more] = this.indexEntries(resource, key, object);
     const resp = await this.txn(`create ${describe(resource, key)}`, {
       compare: [{ key: k, target: "Create", result: "Equal", create_revision: 0 }],
-      success: [{ request_put: { key: k, value } }],
+      success: [{ request_put: { key: k, value } }, ...putEntries(entries)],
     });
     if (!resp.succeeded) throw new StorageError("KeyExists", `${describe(resource, key)} already exists`);
+    await this.putMoreEntries(resource, key, more);
     return withResourceVersion(object, resp.header.revision);
   }
 
@@ -78,12 +91,16 @@ export class EtcdStorage implements Storage {
   ): Promise<KubeObject> {
     const k = this.keys.object(resource, key);
     const { value } = await encodeValue(object, this.opts.compressAboveBytes);
+    // entries of labels the update removed stay behind (stale) until a list finds and removes them:
+    // knowing them here would cost a read of the old object on every update
+    const [entries, more] = this.indexEntries(resource, key, object);
     const resp = await this.txn(`update ${describe(resource, key)}`, {
       compare: exists(k, expectedResourceVersion),
-      success: [{ request_put: { key: k, value } }],
+      success: [{ request_put: { key: k, value } }, ...putEntries(entries)],
       failure: [{ request_range: { key: k, keys_only: true } }],
     });
     if (!resp.succeeded) throw this.preconditionFailed(resource, key, resp, expectedResourceVersion);
+    await this.putMoreEntries(resource, key, more);
     return withResourceVersion(object, resp.header.revision);
   }
 
@@ -102,12 +119,14 @@ export class EtcdStorage implements Storage {
     const prev = resp.responses[0]?.response_delete_range.prev_kvs[0];
     if (prev === undefined) throw notFound(resource, key); // deleted between compare and delete: cannot happen in one txn
     // the last state, stamped with the deletion's revision, as kube-apiserver returns it
-    return decodeValue(prev.value, resp.header.revision);
+    const last = await decodeValue(prev.value, resp.header.revision);
+    await this.labelIndex.removeDeleted(k, labelIndexKeys(this.keys, resource, key, last.metadata.labels));
+    return last;
   }
 
   list(resource: StorageResource, options: ListOptions): Promise<ListResult> {
     return listRange(
-      { kv: this.client.kv, keys: this.keys, pageSize: this.opts.pageSize },
+      { kv: this.client.kv, keys: this.keys, pageSize: this.opts.pageSize, index: this.labelIndex },
       resource,
       options,
     );
@@ -172,9 +191,31 @@ export class EtcdStorage implements Storage {
 
   async close(): Promise<void> {
     this.compactor.stop();
+    await this.labelIndex.stop();
     for (const w of this.watches) w.abort();
     this.watches.clear();
     this.client.close();
+  }
+
+  /**
+   * The object's index entries: those that fit in its write's transaction (etcd allows MAX_TXN_OPS
+   * operations), and the rest, for objects with more labels than that.
+   */
+  private indexEntries(resource: StorageResource, key: ObjectKey, object: KubeObject): [Buffer[], Buffer[]] {
+    const entries = labelIndexKeys(this.keys, resource, key, object.metadata.labels);
+    return [entries.slice(0, MAX_TXN_OPS - 1), entries.slice(MAX_TXN_OPS - 1)];
+  }
+
+  /**
+   * Entries that did not fit in the write's transaction, right after it. Until they are written, a
+   * list by one of those labels may miss the object: the price of more than 127 labels.
+   */
+  private async putMoreEntries(resource: StorageResource, key: ObjectKey, entries: Buffer[]): Promise<void> {
+    for (const part of chunks(entries, MAX_TXN_OPS))
+      await this.txn(`index the labels of ${describe(resource, key)}`, {
+        compare: [],
+        success: putEntries(part),
+      });
   }
 
   private txn(what: string, req: ITxnRequest): Promise<ITxnResponse> {
