@@ -100,7 +100,12 @@ class Tally {
 
   result(): WorkloadResult {
     const first = this.parts[0];
-    return { ...mergeSummaries(this.parts), unit: first?.unit, note: first?.note };
+    const notes = this.parts.map((p) => p.note).filter((n): n is string => n !== undefined);
+    return {
+      ...mergeSummaries(this.parts),
+      unit: first?.unit,
+      note: notes.length ? notes.join(" | ") : undefined,
+    };
   }
 }
 

@@ -61,8 +61,13 @@ export function markdownTable(rows: Row[]): string {
     ].join(" | ");
   });
   const notes = rows.flatMap((r) =>
-    [errors(r.server, "server"), errors(r.raw, "raw")]
-      .filter((e): e is string => e !== undefined)
+    [
+      errors(r.server, "server"),
+      errors(r.raw, "raw"),
+      r.server.note && `server: ${r.server.note}`,
+      r.raw?.note && `raw: ${r.raw.note}`,
+    ]
+      .filter((e): e is string => typeof e === "string" && e !== "")
       .map((e) => `- ${r.workload} on ${r.backend} at N=${r.n}: ${e}`),
   );
   return [head, sep, ...lines.map((l) => `| ${l} |`), ...(notes.length ? ["", ...notes] : [])].join("\n");

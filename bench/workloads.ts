@@ -286,7 +286,7 @@ const kyvernoMix: Workload = {
           const merged = mergedReport(ns, resourceUid, mergeResults(listed), current?.resourceVersion);
           // Kyverno writes the report only when the merge changed it (new results, timestamps); an
           // identical PUT would be a no-op with no event, which is not the flow being measured
-          merged.metadata.annotations = { "bench.reports-server.io/flow": `${w}-${i}` };
+          merged.metadata.annotations = { "bench.reports-server.io/flow": `${Date.now()}-${w}-${i}` };
           if (current) await target.update(POLICY_REPORT, merged);
           else await target.create(POLICY_REPORT, merged);
           for (const r of listed) await target.remove(EPHEMERAL_REPORT, ns, nameOf(r));
