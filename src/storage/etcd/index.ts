@@ -7,7 +7,7 @@ import { EtcdStorage } from "./storage.js";
 
 export type { EtcdOptions } from "./options.js";
 export type { EtcdStorage } from "./storage.js";
-export { labelIndexKeys } from "./label-index.js";
+export { labelIndexKeys, putEntries } from "./label-index.js";
 
 /**
  * Storage on a dedicated etcd. It does not wait for etcd: an etcd that is down at start makes
