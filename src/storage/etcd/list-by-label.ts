@@ -18,13 +18,19 @@ const GET_BATCH = 64;
  * get per match costs a round trip, so for common labels reading the range in pages is cheaper.
  */
 const MAX_SHARE = 1 / 4;
+/**
+ * So few entries that following them is cheap whatever the collection's size: the collection is not
+ * even counted (a count walks etcd's in-memory index of every key in the range, which grows with N).
+ */
+const FEW = 500;
 
 export type LabelPlan = { revision: number; use?: LabelEquality };
 
 /**
  * Whether a label-selected list reads the index, and which of its equalities: the one with the fewest
  * entries, counted (count_only ranges, which etcd answers from its in-memory key index) at the
- * list's revision, which this pins when it is not given.
+ * list's revision, which this pins when it is not given. Many entries, compared with the collection,
+ * mean a scan.
  */
 export async function planLabelList(
   ctx: ListContext,
@@ -44,14 +50,13 @@ export async function planLabelList(
   const first = await count(prefixOf(candidates[0]), revision);
   const at = revision || first.revision;
   if (!ctx.index?.usableAt(at)) return { revision: at };
-  const [total, ...others] = await Promise.all([
-    count(ctx.keys.collection(resource, namespace), at),
-    ...candidates.slice(1).map((eq) => count(prefixOf(eq), at)),
-  ]);
+  const others = await Promise.all(candidates.slice(1).map((eq) => count(prefixOf(eq), at)));
   let best = { eq: candidates[0], count: first.count };
   others.forEach((o, i) => {
     if (o.count < best.count) best = { eq: candidates[i + 1], count: o.count };
   });
+  if (best.count <= FEW) return { revision: at, use: best.eq };
+  const total = await count(ctx.keys.collection(resource, namespace), at);
   if (best.count > total.count * MAX_SHARE) return { revision: at };
   return { revision: at, use: best.eq };
 }
