@@ -93,7 +93,9 @@ async function scanRange(
       revision = Number(resp.header.revision);
       checkNotOlderThan(options, revision);
     }
-    const batchOut = await takeMatches(ctx, resource, resp.kvs, selection, filtered, limit - taken(), {
+    // 0 = no limit (a negative count would stop taking after the first batch with a match)
+    const wanted = limit > 0 ? limit - taken() : 0;
+    const batchOut = await takeMatches(ctx, resource, resp.kvs, selection, filtered, wanted, {
       items,
       encoded: options.encoded ? encoded : undefined,
     });
