@@ -6,7 +6,7 @@ import { filterChange } from "../filter.js";
 import type { Selection } from "../filter.js";
 import { StorageError } from "../interface.js";
 import type { RawChange, StorageResource, WatchEvent, WatchOptions } from "../interface.js";
-import { decodeValue } from "./codec.js";
+import { sharedDecode } from "./shared-decode.js";
 import { prefixEnd } from "./keys.js";
 import type { KeyLayout } from "./keys.js";
 import { BoundedBuffer } from "./watch-buffer.js";
@@ -287,12 +287,16 @@ class RangeWatch {
     const resource = this.resource;
     if (ev.type === "Delete") {
       // the last state, stamped with the deletion's revision, as kube-apiserver's watcher sends it
-      const object = ev.prev_kv ? await decodeValue(ev.prev_kv.value, String(rv)) : this.stub(ev.kv.key, rv);
+      const object = ev.prev_kv
+        ? await sharedDecode(ev.kv.key, ev.prev_kv.mod_revision, ev.prev_kv.value, String(rv))
+        : this.stub(ev.kv.key, rv);
       return { type: "DELETED", resource, object, resourceVersion: rv };
     }
-    const object = await decodeValue(ev.kv.value, ev.kv.mod_revision);
+    const object = await sharedDecode(ev.kv.key, ev.kv.mod_revision, ev.kv.value, ev.kv.mod_revision);
     const created = ev.kv.create_revision === ev.kv.mod_revision;
-    const prevObject = ev.prev_kv ? await decodeValue(ev.prev_kv.value, ev.prev_kv.mod_revision) : undefined;
+    const prevObject = ev.prev_kv
+      ? await sharedDecode(ev.kv.key, ev.prev_kv.mod_revision, ev.prev_kv.value, ev.prev_kv.mod_revision)
+      : undefined;
     return { type: created ? "ADDED" : "MODIFIED", resource, object, prevObject, resourceVersion: rv };
   }
 
