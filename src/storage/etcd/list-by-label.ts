@@ -11,7 +11,11 @@ import type { ListContext } from "./list.js";
 
 /** kube-apiserver's cap on one range while it searches for matches (storage/etcd3/store.go `maxLimit`). */
 const MAX_BATCH = 10_000;
-/** Objects fetched at once while following index entries (one etcd get each, multiplexed on one connection). */
+/**
+ * Objects fetched at once while following index entries: one read-only transaction of that many gets,
+ * each at the list's revision (within etcd's default `--max-txn-ops` of 128). One unary call per
+ * object cost about 0.5 ms each even 64 at a time, as much as decoding 15 objects of a scan.
+ */
 const GET_BATCH = 64;
 /**
  * Follow the index only when at most this share of the collection (or namespace) has the label: a
@@ -89,9 +93,16 @@ export async function listByLabel(
   const fieldsMatch = (key: ObjectKey) =>
     fields.fieldSelector.length === 0 ||
     inSelection({ metadata: { name: key.name, namespace: key.namespace } }, fields);
-  const fetch = async (key: ObjectKey): Promise<IKeyValue | undefined> => {
-    const resp = await etcdCall(what, () => ctx.kv.range({ key: ctx.keys.object(resource, key), revision }));
-    return resp.kvs[0];
+  const fetch = async (keys: ObjectKey[]): Promise<(IKeyValue | undefined)[]> => {
+    if (keys.length === 0) return [];
+    const resp = await etcdCall(what, () =>
+      ctx.kv.txn({
+        compare: [],
+        success: keys.map((key) => ({ request_range: { key: ctx.keys.object(resource, key), revision } })),
+        failure: [],
+      }),
+    );
+    return resp.responses.map((r) => r.response_range.kvs[0]);
   };
 
   const items: KubeObject[] = [];
@@ -116,7 +127,7 @@ export async function listByLabel(
       let next = consumed;
       for (; next < entries.length && chunk.length < wanted; next++)
         if (fieldsMatch(entries[next].key)) chunk.push(next);
-      const kvs = await Promise.all(chunk.map((i) => fetch(entries[i].key)));
+      const kvs = await fetch(chunk.map((i) => entries[i].key));
       consumed = next;
       for (let c = 0; c < chunk.length; c++) {
         const { entry, key } = entries[chunk[c]];
