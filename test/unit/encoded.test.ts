@@ -16,7 +16,7 @@ describe("withResourceVersionJson", () => {
       results: [{ policy: "p", message: 'a "quoted" \\ text with "metadata":{ inside' }],
     },
     "metadata after nested metadata keys and strings that look like it": {
-      spec: { metadata: { name: "inner" }, list: [{ metadata: {} }, "\"metadata\":{", 1, true, null] },
+      spec: { metadata: { name: "inner" }, list: [{ metadata: {} }, '"metadata":{', 1, true, null] },
       "metadata\\": 1,
       note: "}]{[",
       metadata: { name: "outer" },
@@ -24,7 +24,7 @@ describe("withResourceVersionJson", () => {
     "empty metadata": { kind: "X", metadata: {} },
     "metadata first": { metadata: { name: "n", annotations: { "x/y": "{}" } }, kind: "K" },
     "numbers and literals before it": { a: -1.5e3, b: false, c: null, d: [], e: {}, metadata: { uid: "u" } },
-    "unicode": { title: "ü € 😀 \u2028", metadata: { name: "ü" } },
+    unicode: { title: "ü € 😀 \u2028", metadata: { name: "ü" } },
   };
   for (const [name, obj] of Object.entries(cases)) {
     it(`agrees with decode and encode: ${name}`, () => {
