@@ -1,3 +1,4 @@
+import { request as httpsRequest } from "node:https";
 import { describe, expect, it } from "vitest";
 import { del, get, openWatch, patch, post, put, request } from "../support/http.js";
 import { makeReport, POLICY_REPORT, resourcePath, uniqueName, type Obj } from "../support/reports.js";
@@ -144,4 +145,61 @@ describe("edge cases", () => {
     });
     expect((await get(ctx.server(), path)).status).toBe(404);
   });
+});
+
+describe("a client that leaves in the middle of a list", () => {
+  // Small pages make an unlimited list a stream of many pages; one read slot makes a held list visible.
+  const ctx = useServer("memory", {
+    args: ["--max-page-size=3", "--max-requests-inflight=1", "--max-mutating-requests-inflight=1"],
+  });
+
+  it("frees its read slot at once, not at the request timeout (the request's signal sees the disconnect)", async () => {
+    const s = ctx.server();
+    const ns = uniqueName("leave");
+    const results = Array.from({ length: 200 }, (_, i) => ({
+      policy: `p${i}`,
+      rule: "r",
+      result: "pass",
+      message: "m".repeat(300),
+      source: "kyverno",
+      scored: true,
+    }));
+    // about 8 MB in all: more than the socket buffers hold, so the server waits on the unread stream
+    for (let i = 0; i < 120; i++) {
+      const body = makeReport(POLICY_REPORT, { name: `r${i}`, namespace: ns, extra: { results } });
+      expect((await post(s, resourcePath(POLICY_REPORT, ns), body)).status).toBe(201);
+    }
+    const listPath = `${resourcePath(POLICY_REPORT, ns)}?limit=1`;
+    const req = httpsRequest(new URL(resourcePath(POLICY_REPORT, ns), s.url), {
+      agent: false,
+      ca: s.ca,
+      headers: { Authorization: `Bearer ${s.token}` },
+    });
+    req.on("error", () => {});
+    const res = await new Promise<import("node:http").IncomingMessage>((resolve) => {
+      req.on("response", resolve);
+      req.end();
+    });
+    res.pause();
+    try {
+      // the unread list holds the only read slot
+      const deadline = Date.now() + 5_000;
+      let held = false;
+      while (!held && Date.now() < deadline) {
+        held = (await get(s, listPath)).status === 429;
+        if (!held) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(held, "the unread list holds the read slot").toBe(true);
+    } finally {
+      req.destroy();
+    }
+    const left = Date.now();
+    let status = 0;
+    while (Date.now() - left < 5_000) {
+      status = (await get(s, listPath)).status;
+      if (status === 200) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(status, "a list after the client left").toBe(200);
+  }, 60_000);
 });
