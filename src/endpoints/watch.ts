@@ -86,6 +86,8 @@ export async function handleWatch(
   const ac = new AbortController();
   const onAbort = () => ac.abort();
   ctx.signal.addEventListener("abort", onAbort, { once: true });
+  // the client may have left (or shutdown begun) while authentication and authorization were awaited
+  if (ctx.signal.aborted) ac.abort();
   const timer = setTimeout(() => ac.abort(), timeoutMs);
   const { res } = ctx;
   res.setHeader("Content-Type", "application/json");
