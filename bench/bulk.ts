@@ -90,7 +90,10 @@ export function postgresWriter(args: string[], env: Record<string, string>): Bul
           };
         });
         // The server's insert (queries.ts insertObject), many rows at once: object, then changelog 'A'.
-        const written = await sql<{ key: string; rv: string }[]>`
+        // The live server's poller may claim ids this statement drew but has not committed yet (a
+        // gap it waited out); the statement then fails whole and is redone with new ids, as the
+        // server's own writes are (retryClaimedId).
+        const insert = () => sql<{ key: string; rv: string }[]>`
           WITH input AS (
             SELECT * FROM json_to_recordset(${JSON.stringify(rows)}::text::json)
               AS r(key text, namespace text, name text, labels text, data text)
@@ -104,6 +107,15 @@ export function postgresWriter(args: string[], env: Record<string, string>): Bul
             SELECT rv, 'default', ${resource}::text, namespace, name, 'A', data FROM obj
           )
           SELECT key, rv::text AS rv FROM obj`;
+        let written: { key: string; rv: string }[] | undefined;
+        for (let attempt = 1; written === undefined; attempt++) {
+          try {
+            written = await insert();
+          } catch (err) {
+            const claimed = (err as { constraint_name?: string }).constraint_name === "report_changelog_pkey";
+            if (!claimed || attempt >= 10) throw err;
+          }
+        }
         const byKey = new Map(written.map((w) => [w.key, w.rv]));
         rows.forEach((r, i) => (rvs[b * 500 + i] = byKey.get(r.key) ?? ""));
       });
