@@ -1,4 +1,4 @@
-import type { Etcd3, ICompare, ITxnRequest, ITxnResponse } from "etcd3";
+import type { Etcd3, ICompare, IKeyValue, ITxnRequest, ITxnResponse } from "etcd3";
 import type { Logger } from "pino";
 import type { KubeObject } from "../../apimachinery/types.js";
 import { StorageError, keyString } from "../interface.js";
@@ -53,21 +53,22 @@ export class EtcdStorage implements Storage {
   }
 
   async get(resource: StorageResource, key: ObjectKey): Promise<KubeObject> {
-    const resp = await etcdCall(`get ${describe(resource, key)}`, () =>
-      this.client.kv.range({ key: this.keys.object(resource, key) }),
-    );
-    const kv = resp.kvs[0];
-    if (kv === undefined) throw notFound(resource, key);
+    const kv = await this.current(resource, key);
     return decodeValue(kv.value, kv.mod_revision);
   }
 
   async getEncoded(resource: StorageResource, key: ObjectKey): Promise<string> {
+    const kv = await this.current(resource, key);
+    return encodedValue(kv.value, kv.mod_revision);
+  }
+
+  private async current(resource: StorageResource, key: ObjectKey): Promise<IKeyValue> {
     const resp = await etcdCall(`get ${describe(resource, key)}`, () =>
       this.client.kv.range({ key: this.keys.object(resource, key) }),
     );
     const kv = resp.kvs[0];
     if (kv === undefined) throw notFound(resource, key);
-    return encodedValue(kv.value, kv.mod_revision);
+    return kv;
   }
 
   async create(resource: StorageResource, key: ObjectKey, object: KubeObject): Promise<KubeObject> {
