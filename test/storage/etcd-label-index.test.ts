@@ -1,7 +1,7 @@
-import { Etcd3 } from "etcd3";
+import type { Etcd3 } from "etcd3";
 import type { IRangeRequest, IRangeResponse, ITxnRequest, ITxnResponse } from "etcd3";
 import { pino } from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { LabelSelector } from "../../src/apimachinery/selector-ast.js";
 import type { KubeObject } from "../../src/apimachinery/types.js";
 import { createEtcdClient } from "../../src/storage/etcd/client.js";
@@ -11,21 +11,16 @@ import { resolveEtcdOptions } from "../../src/storage/etcd/options.js";
 import { EtcdStorage } from "../../src/storage/etcd/storage.js";
 import { StorageError, compareKeys } from "../../src/storage/interface.js";
 import type { ListOptions, StorageResource } from "../../src/storage/interface.js";
-import { startEtcd } from "../support/etcd.js";
+import { usePrivateEtcd } from "../support/etcd.js";
 import type { PrivateEtcd } from "../support/etcd.js";
 import { cluster, keysOf, listAllPages, listOptions, ns, rvOf, thing } from "./suite/helpers.js";
 
 let etcd: PrivateEtcd;
 let raw: Etcd3;
 
-beforeAll(async () => {
-  etcd = await startEtcd();
-  raw = new Etcd3({ hosts: etcd.endpoints });
-});
-
-afterAll(async () => {
-  raw?.close();
-  await etcd?.stop();
+usePrivateEtcd((started, client) => {
+  etcd = started;
+  raw = client;
 });
 
 const group = "index.storage.test";

@@ -1,12 +1,12 @@
-import { Etcd3 } from "etcd3";
+import type { Etcd3 } from "etcd3";
 import { pino } from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { KubeObject } from "../../src/apimachinery/types.js";
 import { createEtcdStorage } from "../../src/storage/etcd/index.js";
 import type { EtcdOptions } from "../../src/storage/etcd/index.js";
 import { isStorageError } from "../../src/storage/interface.js";
 import type { Storage, StorageResource, WatchEvent } from "../../src/storage/interface.js";
-import { startEtcd } from "../support/etcd.js";
+import { usePrivateEtcd } from "../support/etcd.js";
 import type { PrivateEtcd } from "../support/etcd.js";
 import { POLICY_REPORT, makeReport } from "../support/reports.js";
 
@@ -15,14 +15,9 @@ import { POLICY_REPORT, makeReport } from "../support/reports.js";
 let etcd: PrivateEtcd;
 let raw: Etcd3;
 
-beforeAll(async () => {
-  etcd = await startEtcd();
-  raw = new Etcd3({ hosts: etcd.endpoints });
-});
-
-afterAll(async () => {
-  raw?.close();
-  await etcd?.stop();
+usePrivateEtcd((started, client) => {
+  etcd = started;
+  raw = client;
 });
 
 const reports: StorageResource = { group: "wgpolicyk8s.io", resource: "policyreports", namespaced: true };

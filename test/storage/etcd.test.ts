@@ -1,12 +1,12 @@
-import { Etcd3 } from "etcd3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Etcd3 } from "etcd3";
+import { describe, expect, it } from "vitest";
 import type { KubeObject } from "../../src/apimachinery/types.js";
 import { createEtcdStorage } from "../../src/storage/etcd/index.js";
 import { orderedProgress } from "../../src/storage/etcd/watch.js";
 import type { EtcdOptions } from "../../src/storage/etcd/index.js";
 import { StorageError } from "../../src/storage/interface.js";
 import type { StorageResource, WatchEvent } from "../../src/storage/interface.js";
-import { startEtcd } from "../support/etcd.js";
+import { usePrivateEtcd } from "../support/etcd.js";
 import type { PrivateEtcd } from "../support/etcd.js";
 import { CLUSTER_POLICY_REPORT, POLICY_REPORT, makeReport } from "../support/reports.js";
 import { bigPolicyReport } from "./etcd-reports.js";
@@ -15,14 +15,9 @@ import { runStorageSuite } from "./suite.js";
 let etcd: PrivateEtcd;
 let raw: Etcd3;
 
-beforeAll(async () => {
-  etcd = await startEtcd();
-  raw = new Etcd3({ hosts: etcd.endpoints });
-});
-
-afterAll(async () => {
-  raw?.close();
-  await etcd?.stop();
+usePrivateEtcd((started, client) => {
+  etcd = started;
+  raw = client;
 });
 
 function options(overrides: Partial<EtcdOptions> = {}): EtcdOptions {

@@ -5,6 +5,8 @@ import { get as httpsGet } from "node:https";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Etcd3 } from "etcd3";
+import { afterAll, beforeAll } from "vitest";
 
 /**
  * A private etcd for tests: installed from Debian (`etcd-server`) when missing, one member on random
@@ -244,5 +246,23 @@ async function freePort(): Promise<number> {
       const port = typeof addr === "object" && addr ? addr.port : 0;
       srv.close(() => resolve(port));
     });
+  });
+}
+
+/**
+ * A private etcd for one test file, and a raw client on it: started before the file's tests, both
+ * closed after them. `use` receives them once started.
+ */
+export function usePrivateEtcd(use: (etcd: PrivateEtcd, raw: Etcd3) => void): void {
+  let etcd: PrivateEtcd | undefined;
+  let raw: Etcd3 | undefined;
+  beforeAll(async () => {
+    etcd = await startEtcd();
+    raw = new Etcd3({ hosts: etcd.endpoints });
+    use(etcd, raw);
+  });
+  afterAll(async () => {
+    raw?.close();
+    await etcd?.stop();
   });
 }
