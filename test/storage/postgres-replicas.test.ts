@@ -1,13 +1,11 @@
 import postgres from "postgres";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { KubeObject } from "../../src/apimachinery/types.js";
 import { StorageError } from "../../src/storage/interface.js";
 import type { ObjectKey, StorageResource, WatchEvent } from "../../src/storage/interface.js";
-import { createPostgresStorage } from "../../src/storage/postgres/index.js";
 import type { PostgresStorage } from "../../src/storage/postgres/index.js";
 import { migrate } from "../../src/storage/postgres/migrate.js";
-import type { PostgresOptions } from "../../src/storage/postgres/options.js";
-import { postgresStorageOptions, startPostgres } from "../support/postgres.js";
+import { usePrivatePostgres } from "../support/postgres.js";
 import type { PrivatePostgres } from "../support/postgres.js";
 
 /**
@@ -17,22 +15,7 @@ import type { PrivatePostgres } from "../support/postgres.js";
  */
 
 let pg: PrivatePostgres;
-const open: PostgresStorage[] = [];
-
-beforeAll(async () => {
-  pg = await startPostgres();
-});
-
-afterAll(async () => {
-  await Promise.all(open.map((s) => s.close()));
-  await pg?.stop();
-});
-
-async function storage(overrides: Partial<PostgresOptions> = {}): Promise<PostgresStorage> {
-  const s = await createPostgresStorage(postgresStorageOptions(pg, overrides));
-  open.push(s);
-  return s;
-}
+const storage = usePrivatePostgres((started) => (pg = started));
 
 function admin(database = pg.database) {
   return postgres({

@@ -3,6 +3,9 @@ import { chownSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { createServer } from "node:net";
 import { join } from "node:path";
 import postgres from "postgres";
+import { afterAll, beforeAll } from "vitest";
+import { createPostgresStorage } from "../../src/storage/postgres/index.js";
+import type { PostgresStorage } from "../../src/storage/postgres/index.js";
 import type { PostgresOptions } from "../../src/storage/postgres/options.js";
 
 /**
@@ -265,5 +268,30 @@ export function postgresStorageOptions(
     historyWindowSeconds: 600,
     pollIntervalMs: 100,
     ...overrides,
+  };
+}
+
+/**
+ * A private PostgreSQL for one test file and a factory of storages on it, every one of which is
+ * closed after the file's tests (then the server stops). `use` receives the server once started.
+ */
+export function usePrivatePostgres(
+  use: (pg: PrivatePostgres) => void,
+): (overrides?: Partial<PostgresOptions>) => Promise<PostgresStorage> {
+  let pg: PrivatePostgres | undefined;
+  const open: PostgresStorage[] = [];
+  beforeAll(async () => {
+    pg = await startPostgres();
+    use(pg);
+  });
+  afterAll(async () => {
+    await Promise.all(open.map((s) => s.close()));
+    await pg?.stop();
+  });
+  return async (overrides = {}) => {
+    if (pg === undefined) throw new Error("the private PostgreSQL is not started yet");
+    const s = await createPostgresStorage(postgresStorageOptions(pg, overrides));
+    open.push(s);
+    return s;
   };
 }
