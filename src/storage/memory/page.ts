@@ -12,6 +12,18 @@ export interface Page {
   remainingItemCount?: number;
 }
 
+/** What a page read takes from the options: what to select, where to start, how many at most. */
+export function pageBounds(
+  namespace: string | undefined,
+  options: ListOptions,
+): { selection: Selection; after?: string; limit: number } {
+  return {
+    selection: { namespace, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector },
+    after: options.continueFrom ? keyString(options.continueFrom.after) : undefined,
+    limit: options.limit && options.limit > 0 ? options.limit : Infinity,
+  };
+}
+
 /**
  * One page of a list from the table's key order. A namespace is a contiguous key range ("ns/" …),
  * found by binary search, and so is a continue position; a page without selectors costs the page.
@@ -20,13 +32,7 @@ export interface Page {
 export function readPage(table: Table, namespaced: boolean, options: ListOptions): Page {
   const namespace = namespaced ? narrowNamespace(options) : undefined;
   if (namespace === null) return { items: [] };
-  const selection: Selection = {
-    namespace,
-    labelSelector: options.labelSelector,
-    fieldSelector: options.fieldSelector,
-  };
-  const after = options.continueFrom ? keyString(options.continueFrom.after) : undefined;
-  const limit = options.limit && options.limit > 0 ? options.limit : Infinity;
+  const { selection, after, limit } = pageBounds(namespace, options);
 
   const name = selectedName(options);
   if (name !== undefined && (namespace !== undefined || !namespaced)) {

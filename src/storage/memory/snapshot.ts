@@ -1,8 +1,8 @@
 import type { KubeObject } from "../../apimachinery/types.js";
-import { inSelection, type Selection } from "../filter.js";
+import { inSelection } from "../filter.js";
 import { keyString, type ListOptions, type RawChange } from "../interface.js";
 import { compareUtf8 } from "./key-order.js";
-import type { Page } from "./page.js";
+import { pageBounds, type Page } from "./page.js";
 import type { Table } from "./table.js";
 
 /**
@@ -33,13 +33,7 @@ export function readPastPage(
   options: ListOptions,
   past: Map<string, KubeObject | null>,
 ): Page {
-  const selection: Selection = {
-    namespace,
-    labelSelector: options.labelSelector,
-    fieldSelector: options.fieldSelector,
-  };
-  const after = options.continueFrom ? keyString(options.continueFrom.after) : undefined;
-  const limit = options.limit && options.limit > 0 ? options.limit : Infinity;
+  const { selection, after, limit } = pageBounds(namespace, options);
   const prefix = namespace !== undefined ? `${namespace}/` : "";
   const inRange = (k: string) => k.startsWith(prefix) && (after === undefined || compareUtf8(k, after) > 0);
   const restored = [...past.entries()]
