@@ -7,6 +7,7 @@ import type { RequestContext } from "../endpoints/context.js";
 import { isMutating, requestInfo } from "../endpoints/requestinfo.js";
 import { writeError } from "../endpoints/respond.js";
 import { readBody } from "./body.js";
+import { requestLogger } from "./logger.js";
 import type { Handler } from "./filters/types.js";
 import type { RequestObserver } from "./metrics/api.js";
 
@@ -67,6 +68,7 @@ export function createHttpServer(
     s.on("close", () => sockets.delete(s));
   });
   server.on("tlsClientError", (err) => log.debug({ err: err.message }, "TLS handshake failed"));
+  const reqLog = requestLogger(log);
 
   server.on(
     "request",
@@ -145,7 +147,7 @@ export function createHttpServer(
           observer?.finished(ctx, res.statusCode, ms / 1000);
           // Writes at info, reads (frequent: informers, kubectl get) at debug; never a body.
           const level = res.statusCode >= 500 ? "error" : isMutating(ctx.info) ? "info" : "debug";
-          if (!log.isLevelEnabled(level)) return;
+          if (!reqLog.isLevelEnabled(level)) return;
           const entry = {
             requestId: req.headers["x-request-id"] ?? randomUUID(),
             verb: ctx.info.verb,
@@ -158,7 +160,7 @@ export function createHttpServer(
             userAgent: req.headers["user-agent"],
             ...ctx.log,
           };
-          log[level](entry, "request");
+          reqLog[level](entry, "request");
         });
     },
   );

@@ -1,6 +1,6 @@
 import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { createLogger } from "../../src/server/logger.js";
+import { createLogger, requestLogger } from "../../src/server/logger.js";
 
 function capture(): { stream: Writable; text: () => string } {
   let out = "";
@@ -57,5 +57,23 @@ describe("logger", () => {
     createLogger("info", "json", stream).error({ error: new Error("disk on fire") }, "request");
     const rec = JSON.parse(text()) as { error: { message: string; type: string } };
     expect(rec.error).toMatchObject({ message: "disk on fire", type: "Error" });
+  });
+
+  it("the request log redacts secrets in a 500's cause and keeps its own fields", () => {
+    const { stream, text } = capture();
+    const log = requestLogger(createLogger("info", "json", stream));
+    const error = Object.assign(new Error("connect failed"), {
+      password: "pw-err-11",
+      config: { token: "tok-err-12" },
+    });
+    log.error({ verb: "create", user: "alice", code: 500, error }, "request");
+    expect(text()).not.toMatch(LEAKS);
+    const rec = JSON.parse(text()) as Record<string, unknown>;
+    expect(rec).toMatchObject({
+      verb: "create",
+      user: "alice",
+      code: 500,
+      error: { message: "connect failed", password: "[redacted]", config: { token: "[redacted]" } },
+    });
   });
 });
