@@ -60,6 +60,50 @@ export function fieldSetOf(obj: Record<string, unknown>, schema?: JSONSchemaProp
   return set;
 }
 
+function collectLeaves(
+  value: unknown,
+  schema: JSONSchemaProps | undefined,
+  path: FieldPath,
+  out: FieldPath[],
+) {
+  if (!isPlainObject(value) || atomic(schema)) {
+    out.push(path);
+    return;
+  }
+  const before = out.length;
+  for (const k of Object.keys(value)) {
+    const v = value[k];
+    if (v !== undefined) collectLeaves(v, childSchema(schema, k), [...path, k], out);
+  }
+  // An empty object is owned as a whole, as walk() leaves it.
+  if (out.length === before) out.push(path);
+}
+
+/**
+ * `leaves(fieldSetOf(obj, schema))` without building the set: an update computes the leaves of both
+ * versions of the object, and building a set of computed `f:` keys costs several times more than
+ * the walk itself.
+ */
+export function leavesOf(obj: Record<string, unknown>, schema?: JSONSchemaProps): FieldPath[] {
+  const out: FieldPath[] = [];
+  for (const k of Object.keys(obj)) {
+    const v = obj[k];
+    if (v === undefined || k === "apiVersion" || k === "kind") continue;
+    const s = childSchema(schema, k);
+    if (k !== "metadata") {
+      collectLeaves(v, s, [k], out);
+      continue;
+    }
+    // metadata is never a leaf: it is walked, less what the server owns, and dropped when empty.
+    if (!isPlainObject(v) || atomic(s)) continue;
+    for (const mk of Object.keys(v)) {
+      const mv = v[mk];
+      if (mv !== undefined && !IGNORED_METADATA.has(mk)) collectLeaves(mv, childSchema(s, mk), [k, mk], out);
+    }
+  }
+  return out;
+}
+
 /** Every leaf path of a set: `[["summary","pass"], ...]`. */
 export function leaves(set: FieldSet, prefix: FieldPath = []): FieldPath[] {
   const out: FieldPath[] = [];
@@ -82,6 +126,16 @@ export function fromLeaves(paths: FieldPath[]): FieldSet {
 
 export function pathKey(p: FieldPath): string {
   return p.map((s) => `.${s}`).join("");
+}
+
+/** Whether `path` is a leaf of `set` (what subtract() would remove). */
+export function hasLeaf(set: FieldSet, path: FieldPath): boolean {
+  let node: FieldSet | undefined = set;
+  for (const seg of path) {
+    node = node[`f:${seg}`];
+    if (!node) return false;
+  }
+  return Object.keys(node).length === 0;
 }
 
 /** A path is covered by a set when the set holds it or one of its ancestors as a leaf. */

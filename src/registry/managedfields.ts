@@ -3,7 +3,9 @@ import {
   fieldSetOf,
   fromLeaves,
   getPath,
+  hasLeaf,
   leaves,
+  leavesOf,
   pathKey,
   removePath,
   subtract,
@@ -57,6 +59,19 @@ function finish(entries: ManagedFieldsEntry[]): ManagedFieldsEntry[] {
   return entries.filter((e) => Object.keys(e.fieldsV1).length > 0);
 }
 
+/** A leaf's identity for set lookups (field names cannot hold a newline). */
+const leafId = (p: FieldPath): string => p.join("\n");
+
+/** The leaves of ownable(obj), computed without building its set. */
+function ownedLeaves(obj: KubeObject, def: ResourceDef): FieldPath[] {
+  return leavesOf(obj, def.schema).filter(
+    (p) =>
+      !(p.length === 3 && p[0] === "metadata" && p[1] === "annotations" && p[2] === SERVED_BY_ANNOTATION) &&
+      // an annotations map that is empty without the server's own entry is nobody's
+      !(p.length === 2 && p[0] === "metadata" && p[1] === "annotations"),
+  );
+}
+
 /**
  * After a create, update or patch by `manager`: it owns every field it changed, and the fields it
  * changed leave every other manager. Nothing changes when no field did.
@@ -68,17 +83,15 @@ export function trackUpdate(
   manager: string,
   now: Date,
 ): void {
-  const entries = entriesOf(prev).map((e) => ({ ...e }));
-  const nextSet = ownable(next, def);
-  const nextLeaves = leaves(nextSet);
+  const nextLeaves = ownedLeaves(next, def);
   let changed: FieldPath[];
   let removed: FieldPath[] = [];
   if (!prev) {
     changed = nextLeaves;
   } else {
     changed = nextLeaves.filter((p) => !deepEqual(getPath(next, p), getPath(prev, p)));
-    const present = new Set(nextLeaves.map(pathKey));
-    removed = leaves(ownable(prev, def)).filter((p) => !present.has(pathKey(p)));
+    const present = new Set(nextLeaves.map(leafId));
+    removed = ownedLeaves(prev, def).filter((p) => !present.has(leafId(p)));
   }
   if (changed.length === 0 && removed.length === 0) {
     next.metadata.managedFields = prev?.metadata.managedFields;
@@ -86,9 +99,17 @@ export function trackUpdate(
     return;
   }
   const touched = [...changed, ...removed];
-  for (const e of entries) e.fieldsV1 = subtract(e.fieldsV1, touched);
+  const entries = entriesOf(prev);
   const mine = entries.find((e) => e.manager === manager && e.operation === "Update");
-  const owned = fromLeaves([...(mine ? leaves(mine.fieldsV1) : []), ...changed]);
+  // A manager that changes again the fields it already owns (a controller rewriting its report)
+  // keeps its set as it is.
+  const same =
+    mine !== undefined &&
+    changed.every((p) => hasLeaf(mine.fieldsV1, p)) &&
+    !removed.some((p) => hasLeaf(mine.fieldsV1, p));
+  const owned = same
+    ? mine.fieldsV1
+    : fromLeaves([...(mine ? leaves(subtract(mine.fieldsV1, touched)) : []), ...changed]);
   const entry: ManagedFieldsEntry = {
     manager,
     operation: "Update",
@@ -97,7 +118,11 @@ export function trackUpdate(
     fieldsType: "FieldsV1",
     fieldsV1: owned,
   };
-  const rest = entries.filter((e) => e !== mine);
+  const rest = entries
+    .filter((e) => e !== mine)
+    .map((e) =>
+      touched.some((p) => hasLeaf(e.fieldsV1, p)) ? { ...e, fieldsV1: subtract(e.fieldsV1, touched) } : e,
+    );
   next.metadata.managedFields = finish([...rest, entry]) as unknown as Record<string, unknown>[];
 }
 

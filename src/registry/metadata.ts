@@ -4,9 +4,18 @@ import type { KubeObject, ObjectMeta } from "../apimachinery/types.js";
 /** Every report this server stores says so, so users and Kyverno can tell where it lives. */
 export const SERVED_BY_ANNOTATION = "reports.kyverno.io/served-by-reports-server";
 
+let lastSecond = NaN;
+let lastStamp = "";
+
 /** RFC 3339 with second precision, as metav1.Time serializes. */
 export function nowTimestamp(now = new Date()): string {
-  return now.toISOString().replace(/\.\d{3}Z$/, "Z");
+  const second = Math.floor(now.getTime() / 1000);
+  // Every write stamps the time, most of them within the same second as the one before.
+  if (second !== lastSecond) {
+    lastSecond = second;
+    lastStamp = now.toISOString().replace(/\.\d{3}Z$/, "Z");
+  }
+  return lastStamp;
 }
 
 // k8s.io/apiserver pkg/storage/names: 5 characters from an alphabet without vowels or look-alikes.

@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
 import type { KubeObject } from "../../src/apimachinery/types.js";
-import { fieldSetOf, leaves, removePath } from "../../src/apimachinery/fieldset.js";
+import { fieldSetOf, leaves, leavesOf, removePath } from "../../src/apimachinery/fieldset.js";
 import { applyConfiguration, managerOf, trackUpdate } from "../../src/registry/managedfields.js";
 import { loadResources } from "../../src/resources/index.js";
 import { StatusError } from "../../src/apimachinery/status.js";
+import { KINDS, makeReport } from "../support/reports.js";
 
 const def = loadResources().find((d) => d.kind === "PolicyReport")!;
 const now = new Date("2026-01-02T03:04:05Z");
@@ -35,6 +36,26 @@ describe("field sets", () => {
     expect(leaves(set).map((p) => p.join("."))).toContain("summary.pass");
   });
 
+  it("leavesOf() walks to the same leaves as the set, for every kind and the odd shapes", () => {
+    const odd: Record<string, unknown>[] = [
+      { ...report(1), metadata: {} },
+      { ...report(1), metadata: { name: "r", uid: "u", resourceVersion: "3", generation: 2 } },
+      { ...report(1), metadata: { labels: {}, annotations: {}, finalizers: [] } },
+      { ...report(1), metadata: { labels: { a: undefined, b: "c" } }, summary: {} },
+      { ...report(1), summary: { pass: undefined }, scope: undefined, source: "kyverno" },
+      { ...report(1), summary: "not an object", results: {} },
+      { apiVersion: def.groupVersion, kind: def.kind, metadata: "not an object" },
+      { metadata: { ownerReferences: [{ uid: "u" }], annotations: { x: "1", y: "" } } },
+    ];
+    for (const k of KINDS) {
+      const d = loadResources().find((r) => r.kind === k.kind)!;
+      const made = makeReport(k, { labels: { a: "b" }, annotations: { n: "1" } });
+      for (const obj of [made, ...odd]) {
+        expect(leavesOf(obj, d.schema)).toEqual(leaves(fieldSetOf(obj, d.schema)));
+      }
+    }
+  });
+
   it("removePath drops emptied parents", () => {
     const o: Record<string, unknown> = { a: { b: { c: 1 } }, d: 2 };
     removePath(o, ["a", "b", "c"]);
@@ -59,6 +80,49 @@ describe("managers", () => {
     const creator = entries.find((e) => e.manager === "creator")!;
     expect(editor.fieldsV1).toEqual({ "f:summary": { "f:pass": {} } });
     expect(creator.fieldsV1["f:summary"]).toEqual({ "f:fail": {} });
+  });
+});
+
+describe("update tracking", () => {
+  type Entry = { manager: string; time: string; fieldsV1: Record<string, unknown> };
+  const entriesOf = (o: KubeObject) => o.metadata.managedFields as unknown as Entry[];
+
+  it("a manager rewriting its own fields keeps its set and moves its time", () => {
+    const created = report(1, { metadata: { name: "r", namespace: "ns", annotations: { seq: "1" } } });
+    trackUpdate(def, undefined, created, "kyverno", now);
+    const owned = entriesOf(created)[0].fieldsV1;
+    const next = structuredClone(created);
+    (next.summary as Record<string, number>).pass = 2;
+    next.metadata.annotations = { seq: "2" };
+    const later = new Date(now.getTime() + 5000);
+    trackUpdate(def, created, next, "kyverno", later);
+    expect(entriesOf(next)).toEqual([
+      expect.objectContaining({ manager: "kyverno", time: "2026-01-02T03:04:10Z", fieldsV1: owned }),
+    ]);
+  });
+
+  it("a field an update drops leaves its owner; the server's annotation belongs to nobody", () => {
+    const created = report(1, { metadata: { name: "r", namespace: "ns", labels: { a: "1", b: "2" } } });
+    created.metadata.annotations = { "reports.kyverno.io/served-by-reports-server": "true" };
+    trackUpdate(def, undefined, created, "kyverno", now);
+    expect(entriesOf(created)[0].fieldsV1["f:metadata"]).toEqual({
+      "f:labels": { "f:a": {}, "f:b": {} },
+    });
+    const next = structuredClone(created);
+    next.metadata.labels = { a: "1" };
+    trackUpdate(def, created, next, "other", now);
+    // nobody owns a removed field: the remover gets no entry for it
+    expect(entriesOf(next).map((e) => [e.manager, e.fieldsV1["f:metadata"]])).toEqual([
+      ["kyverno", { "f:labels": { "f:a": {} } }],
+    ]);
+  });
+
+  it("an update that changes nothing keeps managedFields as they were", () => {
+    const created = report(1);
+    trackUpdate(def, undefined, created, "kyverno", now);
+    const next = structuredClone(created);
+    trackUpdate(def, created, next, "other", new Date(now.getTime() + 60_000));
+    expect(next.metadata.managedFields).toEqual(created.metadata.managedFields);
   });
 });
 
