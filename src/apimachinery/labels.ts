@@ -237,7 +237,7 @@ function newRequirement(key: string, op: GoOp, values: string[]): LabelRequireme
   const errs: string[] = [];
   if (op === "gt" || op === "lt") {
     values.forEach((v, i) => {
-      if (!/^[+-]?\d+$/.test(v)) {
+      if (parseInt64(v) === undefined) {
         errs.push(fieldInvalid(`values[${i}]`, v, "for 'Gt', 'Lt' operators, the value must be an integer"));
       }
     });
@@ -261,9 +261,32 @@ function newRequirement(key: string, op: GoOp, values: string[]): LabelRequireme
       return { key, op, values };
     case "gt":
     case "lt":
-      // Valid Kubernetes, but the shared selector AST (and every backend) has no numeric comparison.
-      throw new ParseError(`operator '${op}' is not supported by this server`);
+      return { key, op, value: parseInt64(values[0])! };
   }
+}
+
+// ---- integers, as Go's strconv.ParseInt(s, 10, 64) reads them ----
+
+/** An optional sign and decimal digits: no spaces, no "_", no "0x", unlike JS's Number() and BigInt(). */
+const INT_RE = /^[+-]?[0-9]+$/;
+export const INT64_MIN = -(2n ** 63n);
+export const INT64_MAX = 2n ** 63n - 1n;
+
+/** `strconv.ParseInt(s, 10, 64)`: the value, or undefined where Go returns an error (syntax or range). */
+export function parseInt64(s: string): bigint | undefined {
+  if (!INT_RE.test(s)) return undefined;
+  const n = BigInt(s);
+  return n >= INT64_MIN && n <= INT64_MAX ? n : undefined;
+}
+
+/**
+ * A label value as `k>n`/`k<n` compare it (Requirement.Matches): undefined when ParseInt fails.
+ * Up to 15 characters it is a number, exact below 2^53 and compared exactly with the bigint n; only
+ * longer values pay for a bigint.
+ */
+function labelInt(v: string): number | bigint | undefined {
+  if (v.length <= 15) return INT_RE.test(v) ? Number(v) : undefined;
+  return parseInt64(v);
 }
 
 /** `field.ErrorList.ToAggregate().Error()`: one message as is, several de-duplicated in brackets. */
@@ -380,7 +403,8 @@ export function parseLabelSelector(s: string): LabelSelector {
 
 /**
  * Whether labels satisfy every requirement. `!=` and `notin` match when the key is absent, as in
- * Kubernetes. Runs once per object in lists and watches, so it avoids allocation.
+ * Kubernetes; `>` and `<` match only a value that is an int64. Runs once per object in lists and
+ * watches, so it avoids allocation.
  */
 export function matchLabels(sel: LabelSelector, labels: Record<string, string> | undefined): boolean {
   for (let i = 0; i < sel.length; i++) {
@@ -407,6 +431,13 @@ export function matchLabels(sel: LabelSelector, labels: Record<string, string> |
       case "!":
         if (has) return false;
         break;
+      case "gt":
+      case "lt": {
+        // The label must be there and be an int64 itself; otherwise no match (not an error).
+        const n = has ? labelInt(v) : undefined;
+        if (n === undefined || (r.op === "gt" ? !(n > r.value) : !(n < r.value))) return false;
+        break;
+      }
     }
   }
   return true;
@@ -429,5 +460,10 @@ function formatRequirement(r: LabelRequirement): string {
     case "in":
     case "notin":
       return `${r.key} ${r.op} (${[...r.values].sort(compareBytes).join(",")})`;
+    case "gt":
+      // The number, not the text as written: `a>007` comes back as `a>7`, the same selector.
+      return `${r.key}>${r.value}`;
+    case "lt":
+      return `${r.key}<${r.value}`;
   }
 }

@@ -7,7 +7,10 @@
 export type LabelRequirement =
   | { key: string; op: "=" | "!="; value: string } // "==" is parsed as "="
   | { key: string; op: "in" | "notin"; values: string[] } // values sorted, de-duplicated
-  | { key: string; op: "exists" | "!" };
+  | { key: string; op: "exists" | "!" }
+  // `k>n`, `k<n`: n is an int64 (Go's strconv.ParseInt), held as a bigint because a JS number is exact
+  // only to 2^53; a bigint compares exactly with a number too. Never JSON.stringify a selector.
+  | { key: string; op: "gt" | "lt"; value: bigint };
 
 /** A label selector is the AND of its requirements; an empty list matches everything. */
 export type LabelSelector = LabelRequirement[];

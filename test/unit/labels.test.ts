@@ -21,6 +21,7 @@ function parseError(s: string): StatusError {
 
 const NAME_PART_REGEX =
   "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+const GT_LT_INT = "for 'Gt', 'Lt' operators, the value must be an integer";
 const VALUE_REGEX =
   "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
 
@@ -72,6 +73,26 @@ describe("parseLabelSelector", () => {
       ],
     ],
     ["\tx\r\n=\ty\n", [{ key: "x", op: "=", value: "y" }]],
+    // gt / lt: the value is an int64, exact beyond 2^53
+    ["priority>5", [{ key: "priority", op: "gt", value: 5n }]],
+    ["count < 10", [{ key: "count", op: "lt", value: 10n }]],
+    ["a>007", [{ key: "a", op: "gt", value: 7n }]],
+    ["a>9223372036854775807", [{ key: "a", op: "gt", value: 9223372036854775807n }]],
+    ["a<9007199254740993", [{ key: "a", op: "lt", value: 9007199254740993n }]],
+    [
+      "a<10,a>1",
+      [
+        { key: "a", op: "lt", value: 10n },
+        { key: "a", op: "gt", value: 1n },
+      ],
+    ],
+    [
+      "b>0,a=x",
+      [
+        { key: "a", op: "=", value: "x" },
+        { key: "b", op: "gt", value: 0n },
+      ],
+    ],
   ];
 
   it.each(cases)("parses %j", (input, want) => {
@@ -124,8 +145,33 @@ describe("parseLabelSelector", () => {
       "a>x",
       `unable to parse requirement: values[0]: Invalid value: "x": for 'Gt', 'Lt' operators, the value must be an integer`,
     ],
-    ["a>1", "unable to parse requirement: operator 'gt' is not supported by this server"],
-    ["a<1", "unable to parse requirement: operator 'lt' is not supported by this server"],
+    // strconv.ParseInt(v, 10, 64) fails: not digits, or outside int64
+    ["a<", `unable to parse requirement: values[0]: Invalid value: "": ${GT_LT_INT}`],
+    ["a>1_000", `unable to parse requirement: values[0]: Invalid value: "1_000": ${GT_LT_INT}`],
+    ["a>0x10", `unable to parse requirement: values[0]: Invalid value: "0x10": ${GT_LT_INT}`],
+    ["a<1.5", `unable to parse requirement: values[0]: Invalid value: "1.5": ${GT_LT_INT}`],
+    ["a>1e3", `unable to parse requirement: values[0]: Invalid value: "1e3": ${GT_LT_INT}`],
+    [
+      "a>99999999999999999999",
+      `unable to parse requirement: values[0]: Invalid value: "99999999999999999999": ${GT_LT_INT}`,
+    ],
+    [
+      "a>9223372036854775808",
+      `unable to parse requirement: values[0]: Invalid value: "9223372036854775808": ${GT_LT_INT}`,
+    ],
+    // an integer, but not a label value (it must start with an alphanumeric character)
+    ["a>+1", `unable to parse requirement: values[0][a]: Invalid value: "+1": ${VALUE_REGEX}`],
+    [
+      "a<-9223372036854775808",
+      `unable to parse requirement: values[0][a]: Invalid value: "-9223372036854775808": ${VALUE_REGEX}`,
+    ],
+    // neither: both messages, the integer one first
+    [
+      "a<-9223372036854775809",
+      `unable to parse requirement: [values[0]: Invalid value: "-9223372036854775809": ${GT_LT_INT}, values[0][a]: Invalid value: "-9223372036854775809": ${VALUE_REGEX}]`,
+    ],
+    // ">=" is not an operator: ">" then a value that is not an identifier
+    ["a>=1", "unable to parse requirement: found '=', expected: identifier"],
   ];
 
   it.each(errors)("rejects %j with the API server's message", (input, message) => {
@@ -192,6 +238,42 @@ describe("matchLabels", () => {
     // inherited object properties are not labels
     ["constructor", {}, false],
     ["!toString", {}, true],
+    // gt / lt (Requirement.Matches): the label must be there and parse as an int64, else no match
+    ["p>5", { p: "6" }, true],
+    ["p>5", { p: "5" }, false],
+    ["p<5", { p: "4" }, true],
+    ["p<5", { p: "5" }, false],
+    ["p>5", { p: "10" }, true], // numbers, not strings: "10" < "5"
+    ["p<10", { p: "9" }, true],
+    ["p>5", {}, false],
+    ["p<5", undefined, false],
+    ["p<5", { p: "" }, false],
+    ["p<5", { p: "abc" }, false],
+    ["p>5", { p: "1e3" }, false],
+    ["p>5", { p: "6.5" }, false],
+    ["p>5", { p: " 6" }, false],
+    ["p>5", { p: "0x10" }, false],
+    ["p>5", { p: "6_0" }, false],
+    ["p>6", { p: "007" }, true],
+    ["p>5", { p: "+6" }, true],
+    ["p<0", { p: "-3" }, true],
+    ["p<1", { p: "-0" }, true],
+    ["p>0", { p: "-0" }, false],
+    // out of int64 range: no match either way
+    ["p>5", { p: "99999999999999999999" }, false],
+    ["p<5", { p: "-99999999999999999999" }, false],
+    ["p>5", { p: "9223372036854775808" }, false],
+    ["p>9223372036854775806", { p: "9223372036854775807" }, true],
+    ["p<9223372036854775807", { p: "9223372036854775807" }, false],
+    ["p<0", { p: "-9223372036854775808" }, true],
+    // exact beyond 2^53, where doubles round 9007199254740993 to 9007199254740992
+    ["p>9007199254740992", { p: "9007199254740993" }, true],
+    ["p<9007199254740993", { p: "9007199254740992" }, true],
+    ["p>9007199254740993", { p: "9007199254740993" }, false],
+    ["p>999999999999998", { p: "999999999999999" }, true],
+    ["p>5,p<10", { p: "7" }, true],
+    ["p>5,p<10", { p: "10" }, false],
+    ["p>5,app=web", { p: "6", app: "web" }, true],
   ];
   it.each(cases)("%j on %j is %s", (sel, l, want) => {
     expect(matchLabels(parseLabelSelector(sel), l)).toBe(want);
@@ -205,6 +287,8 @@ describe("formatLabelSelector", () => {
     [" b notin ( y , x ) , a!=1 , !c , d", "a!=1,b notin (x,y),!c,d"],
     ["x in (b,a,a)", "x in (a,b)"],
     ["x=", "x="],
+    ["b<10,a>5", "a>5,b<10"],
+    ["a > 007", "a>7"],
   ])("%j formats as %j", (input, want) => {
     const s = formatLabelSelector(parseLabelSelector(input));
     expect(s).toBe(want);

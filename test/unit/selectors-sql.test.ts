@@ -57,6 +57,29 @@ describe("label selectors as SQL", () => {
     expect(translate([{ key: "env", op: "notin", values: [] }]).where).toEqual(["true"]);
   });
 
+  it("compares gt / lt numerically, narrowed by the index-served ?, and casts only an int64-shaped value", () => {
+    const out = translate([
+      { key: "env", op: "=", value: "prod" },
+      { key: "priority", op: "gt", value: 9223372036854775807n },
+      { key: "count", op: "lt", value: -5n },
+    ]);
+    const int64 = "BETWEEN -9223372036854775808 AND 9223372036854775807";
+    const isInt = "~ '^[+-]?0*[0-9]{1,19}$'";
+    expect(out.where).toEqual([
+      "labels @> $5::text::jsonb",
+      `(labels ? $1 AND CASE WHEN (labels ->> $1) ${isInt} THEN (labels ->> $1)::numeric ${int64} AND (labels ->> $1)::numeric > $2::numeric ELSE false END)`,
+      `(labels ? $3 AND CASE WHEN (labels ->> $3) ${isInt} THEN (labels ->> $3)::numeric ${int64} AND (labels ->> $3)::numeric < $4::numeric ELSE false END)`,
+    ]);
+    // the bound travels as decimal text, exact beyond 2^53
+    expect(out.params).toEqual([
+      "priority",
+      "9223372036854775807",
+      "count",
+      "-5",
+      JSON.stringify({ env: "prod" }),
+    ]);
+  });
+
   it("keeps values out of the SQL text, whatever they contain", () => {
     const out = translate([{ key: "k'; DROP TABLE x; --", op: "=", value: "v'\"\\" }]);
     expect(out.where.join(" ")).not.toContain("DROP");

@@ -1,3 +1,4 @@
+import { INT64_MAX, INT64_MIN } from "../../apimachinery/labels.js";
 import type { FieldSelector, LabelRequirement, LabelSelector } from "../../apimachinery/selector-ast.js";
 
 /**
@@ -6,7 +7,7 @@ import type { FieldSelector, LabelRequirement, LabelSelector } from "../../apima
  *
  * Label conditions use only `@>` and `?` on the `labels` jsonb column, the operators its GIN index
  * serves. `!=`, `notin` and `!key` are negations, so they also match objects without the key, as
- * Kubernetes selectors do.
+ * Kubernetes selectors do. `>` and `<` narrow by `?` and compare the value only where it is an int64.
  */
 
 export type SqlParam = string | number;
@@ -32,6 +33,20 @@ function anyOf(p: ParamList, column: string, key: string, values: string[]): str
   return terms.length === 1 ? terms[0] : `(${terms.join(" OR ")})`;
 }
 
+/** Go's strconv.ParseInt syntax with at most 19 significant digits, so the numeric cast cannot fail. */
+const INT_PATTERN = "'^[+-]?0*[0-9]{1,19}$'";
+
+/**
+ * `k>n` / `k<n`: false (never NULL, never an error) unless the label is there and is an int64. The
+ * CASE keeps the cast behind the pattern test: PostgreSQL may evaluate the operands of AND in any order.
+ */
+function compareSql(column: string, key: string, op: "gt" | "lt", n: string): string {
+  const v = `(${column} ->> ${key})`;
+  const int64 = `${v}::numeric BETWEEN ${INT64_MIN} AND ${INT64_MAX}`;
+  const cmp = `${v}::numeric ${op === "gt" ? ">" : "<"} ${n}::numeric`;
+  return `(${column} ? ${key} AND CASE WHEN ${v} ~ ${INT_PATTERN} THEN ${int64} AND ${cmp} ELSE false END)`;
+}
+
 function requirementSql(req: LabelRequirement, p: ParamList, column: string): string {
   switch (req.op) {
     case "=":
@@ -48,6 +63,9 @@ function requirementSql(req: LabelRequirement, p: ParamList, column: string): st
       return `${column} ? ${p.add(req.key)}`;
     case "!":
       return `NOT (${column} ? ${p.add(req.key)})`;
+    case "gt":
+    case "lt":
+      return compareSql(column, p.add(req.key), req.op, p.add(String(req.value)));
   }
 }
 

@@ -150,6 +150,106 @@ export function listTests(current: () => StoreUnderTest): void {
       }
     });
 
+    it("filters by gt / lt as Requirement.Matches does: the label must be an int64, compared as a number", async () => {
+      const { store } = current();
+      const r = freshResource();
+      // Storage takes any label value: the API validates labels, the store must still never fail on one.
+      const priorities: Record<string, string | undefined> = {
+        p01: "1",
+        p05: "5",
+        p06: "6",
+        p10: "10",
+        p007: "007",
+        plus8: "+8",
+        neg3: "-3",
+        negzero: "-0",
+        max: "9223372036854775807",
+        min: "-9223372036854775808",
+        over: "9223372036854775808",
+        huge: "99999999999999999999999999",
+        big53: "9007199254740993",
+        text: "high",
+        float: "6.5",
+        exp: "1e3",
+        hex: "0x10",
+        spaced: " 7",
+        empty: "",
+        none: undefined,
+      };
+      for (const [name, p] of Object.entries(priorities)) {
+        const key = ns("g", name);
+        await store.create(r, key, thing(key, p === undefined ? { other: "9" } : { priority: p }));
+      }
+      const gt = (value: bigint) => ({ key: "priority", op: "gt" as const, value });
+      const lt = (value: bigint) => ({ key: "priority", op: "lt" as const, value });
+      const cases: [string, LabelSelector, string[]][] = [
+        // in key order: "p007" sorts before "p01"
+        ["priority>5", labels(gt(5n)), ["big53", "max", "p007", "p06", "p10", "plus8"]],
+        ["priority<6", labels(lt(6n)), ["min", "neg3", "negzero", "p01", "p05"]],
+        ["priority>5,priority<10", labels(gt(5n), lt(10n)), ["p007", "p06", "plus8"]],
+        ["priority<0", labels(lt(0n)), ["min", "neg3"]],
+        [
+          "priority>-1 (the parser never makes it: -1 is no label value)",
+          labels(gt(-1n)),
+          ["big53", "max", "negzero", "p007", "p01", "p05", "p06", "p10", "plus8"],
+        ],
+        ["priority>9223372036854775806", labels(gt(9223372036854775806n)), ["max"]],
+        ["priority>9223372036854775807", labels(gt(9223372036854775807n)), []],
+        ["priority<-9223372036854775807", labels(lt(-9223372036854775807n)), ["min"]],
+        ["priority>9007199254740992 (beyond 2^53)", labels(gt(9007199254740992n)), ["big53", "max"]],
+        ["priority>9007199254740993", labels(gt(9007199254740993n)), ["max"]],
+        ["other>5", labels({ key: "other", op: "gt", value: 5n }), ["none"]],
+        ["nolabel<5", labels({ key: "nolabel", op: "lt", value: 5n }), []],
+        [
+          "priority>5,!other",
+          labels(gt(5n), { key: "other", op: "!" }),
+          ["big53", "max", "p007", "p06", "p10", "plus8"],
+        ],
+      ];
+      for (const [what, selector, expected] of cases) {
+        const names = (await list(store, r, { labelSelector: selector })).items.map((o) => o.metadata.name);
+        expect(names, what).toEqual(expected);
+        const paged = await listAllPages(store, r, { labelSelector: selector, limit: 2 });
+        expect(
+          paged.items.map((o) => o.metadata.name),
+          `${what}, 2 at a time`,
+        ).toEqual(expected);
+      }
+    });
+
+    it("answers gt / lt beside an indexed equality from the index's candidates, still comparing numbers", async () => {
+      const { store } = current();
+      const r = freshResource();
+      // 40 objects, 3 in the wanted group: few enough for each backend's label index to be used.
+      for (let i = 0; i < 40; i++) {
+        const key = ns("h", `o${String(i).padStart(2, "0")}`);
+        const group = i === 4 || i === 11 || i === 30 ? "wanted" : `g${i}`;
+        await store.create(r, key, thing(key, { group, n: String(i) }));
+      }
+      const group = { key: "group", op: "=" as const, value: "wanted" };
+      const cases: [string, LabelSelector, string[]][] = [
+        ["group=wanted,n>4", labels(group, { key: "n", op: "gt", value: 4n }), ["o11", "o30"]],
+        ["group=wanted,n<11", labels(group, { key: "n", op: "lt", value: 11n }), ["o04"]],
+        [
+          "group in (wanted),n>100",
+          labels({ key: "group", op: "in", values: ["wanted"] }, { key: "n", op: "gt", value: 100n }),
+          [],
+        ],
+        ["n>35 alone", labels({ key: "n", op: "gt", value: 35n }), ["o36", "o37", "o38", "o39"]],
+      ];
+      for (const [what, selector, expected] of cases) {
+        expect(
+          (await list(store, r, { labelSelector: selector })).items.map((o) => o.metadata.name),
+          what,
+        ).toEqual(expected);
+        const inH = await list(store, r, { namespace: "h", labelSelector: selector, limit: 1 });
+        expect(
+          inH.items.map((o) => o.metadata.name),
+          `${what}, first page of one`,
+        ).toEqual(expected.slice(0, 1));
+      }
+    });
+
     it("filters by metadata.name and metadata.namespace", async () => {
       const { store } = current();
       const r = freshResource();
