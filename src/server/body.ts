@@ -4,29 +4,32 @@ import type { Req } from "../endpoints/context.js";
 /** kube-apiserver's limit on request bodies. */
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
 
+/**
+ * Calls back once when the request ends early (timeout, shutdown, client gone); at once if it already
+ * has. A plain callback, not an AbortSignal: every write reads a body, and an AbortController with a
+ * listener per request cost more than the rest of reading it.
+ */
+export type OnAbort = (callback: () => void) => void;
+
 /** Reads the body, refusing (413) as soon as it is known to be too large rather than after buffering it. */
-export function readBody(req: Req, signal?: AbortSignal, limit = MAX_BODY_BYTES): Promise<Buffer> {
+export function readBody(req: Req, onAbort?: OnAbort, limit = MAX_BODY_BYTES): Promise<Buffer> {
   const declared = Number(req.headers["content-length"] ?? 0);
   if (declared > limit) {
     req.resume();
     return Promise.reject(tooLarge(limit));
   }
-  if (signal?.aborted) return Promise.reject(new Error("request aborted"));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let failed = false;
     // A body that never completes must not hold its handler (and its in-flight slot) past the
     // request's end: the timeout aborts the request, and the wait ends with it.
-    signal?.addEventListener(
-      "abort",
-      () => {
-        if (failed) return;
-        failed = true;
-        reject(signal.reason instanceof Error ? signal.reason : new Error("request aborted"));
-      },
-      { once: true },
-    );
+    onAbort?.(() => {
+      if (failed) return;
+      failed = true;
+      reject(new Error("request aborted"));
+    });
+    if (failed) return;
     req.on("data", (c: Buffer) => {
       if (failed) return;
       size += c.length;

@@ -110,9 +110,13 @@ export function createHttpServer(
         }
         return ac.signal;
       };
+      let onAbort: (() => void) | undefined;
       const abort = () => {
         aborted = true;
         ac?.abort(REQUEST_ENDED);
+        const callback = onAbort;
+        onAbort = undefined;
+        callback?.();
       };
       let bodyPromise: Promise<Buffer> | undefined;
       const ctx: RequestContext = {
@@ -126,7 +130,11 @@ export function createHttpServer(
           return signal();
         },
         abort,
-        body: () => (bodyPromise ??= readBody(req as IncomingMessage, signal())),
+        body: () =>
+          (bodyPromise ??= readBody(req as IncomingMessage, (callback) => {
+            if (aborted) callback();
+            else onAbort = callback;
+          })),
         warnings: [],
         log: {},
       };

@@ -31,7 +31,7 @@ const BODY_TYPES = new Set([
   "application/apply-patch+yaml",
 ]);
 
-export function decodeBody(raw: Buffer, mediaType: string): unknown {
+export function decodeBody(raw: Buffer | string, mediaType: string): unknown {
   // Protobuf, CBOR and the rest get a 415, on which client-go falls back to JSON.
   if (!BODY_TYPES.has(mediaType)) {
     throw new StatusError(
@@ -40,7 +40,7 @@ export function decodeBody(raw: Buffer, mediaType: string): unknown {
       `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`,
     );
   }
-  const text = raw.toString("utf8");
+  const text = typeof raw === "string" ? raw : raw.toString("utf8");
   if (text.trim() === "") throw badRequest("the request body is empty");
   try {
     if (mediaType === "application/yaml" || mediaType === "application/apply-patch+yaml")
