@@ -148,7 +148,11 @@ export interface Storage {
    * it on as is. Backends that store JSON implement it to spare a decode and an encode.
    */
   getEncoded?(resource: StorageResource, key: ObjectKey): Promise<string>;
-  /** Stores a new object; KeyExists if the key is taken. Returns it with its new resource version. */
+  /**
+   * Stores a new object; KeyExists if the key is taken. Returns it with its new resource version.
+   * A write owns the object it is given (and the memory store freezes it in place): the caller must
+   * not change it afterwards.
+   */
   create(resource: StorageResource, key: ObjectKey, object: KubeObject): Promise<KubeObject>;
   /**
    * Compare and swap: replaces the object only if its stored resource version is `expectedResourceVersion`

@@ -34,7 +34,7 @@ function iterate<T>(iterable: AsyncIterable<T>): AsyncIterator<T> {
 }
 
 describe("memory storage", () => {
-  it("hands out frozen objects and keeps no reference to the caller's", async () => {
+  it("hands out frozen objects; the object a write is given is frozen too, so no later change reaches the store", async () => {
     const store = createMemoryStorage();
     const input: KubeObject = {
       metadata: { name: "x", namespace: "a", labels: { k: "v" } },
@@ -42,8 +42,14 @@ describe("memory storage", () => {
     };
     const created = await store.create(res, { namespace: "a", name: "x" }, input);
     expect(input.metadata.resourceVersion).toBeUndefined();
-    (input.spec as { list: number[] }).list.push(3);
-    input.metadata.labels = { k: "changed" };
+    expect(() => {
+      (input.spec as { list: number[] }).list.push(3);
+    }).toThrow(TypeError);
+    expect(() => {
+      (input.metadata.labels as Record<string, string>).k = "changed";
+    }).toThrow(TypeError);
+    // the caller's top level and metadata stay its own
+    input.metadata = { ...input.metadata, labels: { k: "changed" } };
 
     const got = await store.get(res, { namespace: "a", name: "x" });
     expect(got).toEqual({
