@@ -89,6 +89,54 @@ export function listTests(ctx: SuiteContext) {
       expect(bad.json()).toMatchObject({ kind: "Status", reason: "BadRequest", code: 400 });
     });
 
+    it("label selectors: gt and lt compare integer labels as numbers; a bound that is no int64 → 400", async () => {
+      const ns = uniqueName("gtlt");
+      const priorities: Record<string, string> = {
+        p1: "1",
+        p5: "5",
+        p7: "007",
+        p10: "10",
+        p12: "12",
+        px: "high",
+      };
+      await kOk(ctx, ["create", "-f", "-"], {
+        stdin: yamlOf(
+          ...Object.entries(priorities).map(([n, p]) =>
+            makeReport(POLICY_REPORT, { name: n, namespace: ns, labels: { priority: p, ...testLabel(ns) } }),
+          ),
+          makeReport(POLICY_REPORT, { name: "none", namespace: ns, labels: testLabel(ns) }),
+        ),
+      });
+      const cases: [string, string[]][] = [
+        ["priority>5", ["p10", "p12", "p7"]],
+        ["priority<10", ["p1", "p5", "p7"]],
+        ["priority>1,priority<12", ["p10", "p5", "p7"]],
+        ["priority>12", []],
+      ];
+      const outs = await Promise.all(
+        cases.map(([sel]) => kOk(ctx, ["get", "polr", "-n", ns, "-l", sel, "-o", "name"])),
+      );
+      cases.forEach(([sel, want], i) => {
+        const got =
+          outs[i].trim() === ""
+            ? []
+            : outs[i]
+                .trim()
+                .split("\n")
+                .map((l) => l.replace(/^.*\//, ""))
+                .sort();
+        expect(got, sel).toEqual(want);
+      });
+      // the Table kubectl prints by default goes through the same selection
+      expect(names(await kOk(ctx, ["get", "polr", "-n", ns, "-l", "priority>11"]))).toEqual(["p12"]);
+      const bad = await k(ctx, ["get", "polr", "-n", ns, "-l", "priority>99999999999999999999"]);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toContain(
+        // kubectl's own wording around the server's message, as against kube-apiserver
+        `Error from server (BadRequest): Unable to find "wgpolicyk8s.io/v1alpha2, Resource=policyreports" that match label selector "priority>99999999999999999999", field selector "": unable to parse requirement: values[0]: Invalid value: "99999999999999999999": for 'Gt', 'Lt' operators, the value must be an integer`,
+      );
+    });
+
     it("field selectors: metadata.name and metadata.namespace; other fields → 400", async () => {
       const ns = await seed(ctx, "fields");
       const [byName, notName, byNs] = await Promise.all([
