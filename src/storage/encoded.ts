@@ -26,6 +26,36 @@ export function withResourceVersion(object: KubeObject, resourceVersion: number 
 }
 
 /**
+ * Freezes an object and everything in it, in place. Subtrees already frozen (shared with an object
+ * frozen before) are not walked again.
+ */
+export function deepFreeze<T>(value: T): T {
+  if (typeof value !== "object" || value === null || Object.isFrozen(value)) return value;
+  if (Array.isArray(value)) {
+    for (const item of value) deepFreeze(item);
+  } else {
+    const record = value as Record<string, unknown>;
+    for (const key in record) deepFreeze(record[key]);
+  }
+  return Object.freeze(value);
+}
+
+/**
+ * What a database write returns: the object it was given (a write owns it, see Storage.create) with
+ * its new resource version, frozen, and remembered as the JSON the store just wrote, so that the
+ * answer to the write is spliced from that text rather than encoded a second time.
+ */
+export function writtenObject(
+  object: KubeObject,
+  storedJson: string,
+  resourceVersion: number | string,
+): KubeObject {
+  const written = deepFreeze(withResourceVersion(object, resourceVersion));
+  rememberJson(written, withResourceVersionJson(storedJson, resourceVersion));
+  return written;
+}
+
+/**
  * JSON texts of objects that never change again (the memory store's deeply frozen objects), so that
  * an object read many times is encoded once. Weak: a text lives exactly as long as its object.
  */

@@ -15,15 +15,16 @@ const gunzipAsync = promisify(gunzip);
  */
 export async function encodeValue(object: KubeObject, compressAboveBytes: number): Promise<EncodedValue> {
   const { resourceVersion: _omit, ...metadata } = object.metadata;
-  const json = Buffer.from(JSON.stringify({ ...object, metadata }));
-  return { json, value: json.length <= compressAboveBytes ? json : await gzipAsync(json) };
+  const json = JSON.stringify({ ...object, metadata });
+  const bytes = Buffer.from(json);
+  return { json, value: bytes.length <= compressAboveBytes ? bytes : await gzipAsync(bytes) };
 }
 
 export interface EncodedValue {
   /** What etcd stores. */
   value: Buffer;
   /** The JSON it holds, to answer a write with exactly what a read would return. */
-  json: Buffer;
+  json: string;
 }
 
 export async function decodeValue(value: Buffer, resourceVersion: string): Promise<KubeObject> {

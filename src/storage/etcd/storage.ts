@@ -12,7 +12,7 @@ import type {
   WatchOptions,
 } from "../interface.js";
 import { decodeValue, encodedValue, encodeValue } from "./codec.js";
-import { withResourceVersion } from "../encoded.js";
+import { writtenObject } from "../encoded.js";
 import { Compactor } from "./compactor.js";
 import { etcdCall } from "./errors.js";
 import { KeyLayout, prefixEnd } from "./keys.js";
@@ -73,7 +73,7 @@ export class EtcdStorage implements Storage {
 
   async create(resource: StorageResource, key: ObjectKey, object: KubeObject): Promise<KubeObject> {
     const k = this.keys.object(resource, key);
-    const { value } = await encodeValue(object, this.opts.compressAboveBytes);
+    const { value, json } = await encodeValue(object, this.opts.compressAboveBytes);
     const [entries, more] = this.indexEntries(resource, key, object);
     const resp = await this.txn(`create ${describe(resource, key)}`, {
       compare: [{ key: k, target: "Create", result: "Equal", create_revision: 0 }],
@@ -81,7 +81,7 @@ export class EtcdStorage implements Storage {
     });
     if (!resp.succeeded) throw new StorageError("KeyExists", `${describe(resource, key)} already exists`);
     await this.putMoreEntries(resource, key, more);
-    return withResourceVersion(object, resp.header.revision);
+    return writtenObject(object, json, resp.header.revision);
   }
 
   async update(
@@ -91,7 +91,7 @@ export class EtcdStorage implements Storage {
     expectedResourceVersion: number,
   ): Promise<KubeObject> {
     const k = this.keys.object(resource, key);
-    const { value } = await encodeValue(object, this.opts.compressAboveBytes);
+    const { value, json } = await encodeValue(object, this.opts.compressAboveBytes);
     // entries of labels the update removed stay behind (stale) until a list finds and removes them:
     // knowing them here would cost a read of the old object on every update
     const [entries, more] = this.indexEntries(resource, key, object);
@@ -102,7 +102,7 @@ export class EtcdStorage implements Storage {
     });
     if (!resp.succeeded) throw this.preconditionFailed(resource, key, resp, expectedResourceVersion);
     await this.putMoreEntries(resource, key, more);
-    return withResourceVersion(object, resp.header.revision);
+    return writtenObject(object, json, resp.header.revision);
   }
 
   async delete(

@@ -1,25 +1,14 @@
 import type { KubeObject } from "../../apimachinery/types.js";
-import { rememberJson } from "../encoded.js";
+import { deepFreeze, rememberJson } from "../encoded.js";
 
 /**
  * The memory store keeps objects deeply frozen and hands the stored value out on every read without
  * copying, so no caller can change what others read (callers that want to change an object clone it
  * first, as the registry does). A write takes ownership of the object it is given and freezes it in
- * place rather than copying it: the registry builds a new object for every write and never touches it
- * again, and a caller that did would get a TypeError (strict mode) instead of corrupting the store.
- * Subtrees already frozen (shared with an object stored before) are not walked again.
+ * place (deepFreeze) rather than copying it: the registry builds a new object for every write and
+ * never touches it again, and a caller that did would get a TypeError (strict mode) instead of
+ * corrupting the store.
  */
-export function deepFreeze<T>(value: T): T {
-  if (typeof value !== "object" || value === null || Object.isFrozen(value)) return value;
-  if (Array.isArray(value)) {
-    for (const item of value) deepFreeze(item);
-  } else {
-    const record = value as Record<string, unknown>;
-    for (const key in record) deepFreeze(record[key]);
-  }
-  return Object.freeze(value);
-}
-
 /**
  * `object`, frozen, with `metadata.resourceVersion` set by the store, and its JSON encoded once now:
  * the write's own answer and every later plain JSON read reuse it (encoded.ts).

@@ -13,7 +13,7 @@ import type {
 } from "../interface.js";
 import { pruneChangelog, settleIds } from "./changelog.js";
 import { decodeObject, keyFromColumn } from "./codec.js";
-import { withResourceVersion, withResourceVersionJson } from "../encoded.js";
+import { withResourceVersionJson, writtenObject } from "../encoded.js";
 import { openPool } from "./connection.js";
 import { describeConnectError, isUniqueViolation } from "./errors.js";
 import { checkSchema, migrate } from "./migrate.js";
@@ -187,7 +187,7 @@ class PgStorage implements PostgresStorage {
       const row = await retryClaimedId(() => insertObject(this.db, resource, key, object));
       if (!row) throw exists(resource, key);
       this.poller.nudge();
-      return withResourceVersion(object, row.rv);
+      return writtenObject(object, row.data, row.rv);
     } catch (err) {
       if (isUniqueViolation(err, "report_objects_pkey")) throw exists(resource, key);
       throw err;
@@ -205,7 +205,7 @@ class PgStorage implements PostgresStorage {
     );
     if (!out.done) throw await this.missedWrite(resource, key, out.current, expectedResourceVersion);
     this.poller.nudge();
-    return withResourceVersion(object, out.rv);
+    return writtenObject(object, out.data, out.rv);
   }
 
   async delete(

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { StoreUnderTest } from "./helpers.js";
+import { toJson } from "../../../src/storage/encoded.js";
 import { cluster, freshResource, keysOf, list, ns, rvOf, storageError, thing } from "./helpers.js";
 
 /** get, create, update (compare and swap), delete, resource versions, count, ready. */
@@ -187,6 +188,25 @@ export function objectTests(current: () => StoreUnderTest): void {
       expect(JSON.parse(text)).toEqual(updated);
       expect(JSON.parse(text)).toEqual(await store.get(r, ns("a", "j")));
       await storageError(getEncoded(r, ns("a", "missing")), "KeyNotFound");
+    });
+
+    it("answers a write with the same JSON text a read of it returns, and freezes what it answers", async () => {
+      const { store } = current();
+      const r = freshResource();
+      const body = { results: [{ message: "m", n: 1 }], summary: { pass: 1 } };
+      const created = await store.create(r, ns("a", "w"), thing(ns("a", "w"), { x: "y" }, body));
+      expect(toJson(created)).toBe(await store.getEncoded?.(r, ns("a", "w")));
+      const updated = await store.update(
+        r,
+        ns("a", "w"),
+        { ...thing(ns("a", "w"), { x: "z" }, body), spec: { n: 2 } },
+        rvOf(created),
+      );
+      expect(toJson(updated)).toBe(await store.getEncoded?.(r, ns("a", "w")));
+      expect(JSON.parse(toJson(updated))).toEqual(updated);
+      // a frozen answer is what lets the text be reused: nobody can change the object under it
+      expect(Object.isFrozen(updated) && Object.isFrozen(updated.metadata)).toBe(true);
+      expect(Object.isFrozen(updated.spec)).toBe(true);
     });
   });
 }
