@@ -33,6 +33,7 @@ import {
 } from "./metadata.js";
 import type { DeleteOptions, ListParams, MutationOptions } from "./options.js";
 import { applyConfiguration, requireFieldManager, trackUpdate } from "./managedfields.js";
+import { RecentObjects } from "./recent.js";
 import { decodeObject, validateDecoded } from "./validation.js";
 
 export interface ListPage {
@@ -62,6 +63,11 @@ export type PatchType = "json" | "merge" | "apply";
 export interface RegistryOptions {
   maxPageSize: number;
   now?: () => Date;
+  /**
+   * JSON bytes of recently written or read objects kept as the starting point of the next write
+   * (recent.ts); 0 (the default) for a store whose reads cost nothing, as memory.
+   */
+  recentObjectBytes?: number;
 }
 
 const CONFLICT_RETRIES = 5;
@@ -76,6 +82,7 @@ export class Registry {
   readonly gr: GroupResource;
   readonly sr: StorageResource;
   private readonly now: () => Date;
+  private readonly recent: RecentObjects | undefined;
 
   constructor(
     readonly def: ResourceDef,
@@ -85,6 +92,11 @@ export class Registry {
     this.gr = { group: def.group, resource: def.plural };
     this.sr = { group: def.group, resource: def.plural, namespaced: def.namespaced };
     this.now = opts.now ?? (() => new Date());
+    this.recent = opts.recentObjectBytes ? new RecentObjects(opts.recentObjectBytes) : undefined;
+  }
+
+  private static id(key: ObjectKey): string {
+    return `${key.namespace}/${key.name}`;
   }
 
   private key(namespace: string, name: string): ObjectKey {
@@ -110,8 +122,10 @@ export class Registry {
   async getEncoded(namespace: string, name: string): Promise<string> {
     const key = this.key(namespace, name);
     try {
-      if (this.storage.getEncoded) return await this.storage.getEncoded(this.sr, key);
-      return JSON.stringify(await this.storage.get(this.sr, key));
+      if (!this.storage.getEncoded) return JSON.stringify(await this.storage.get(this.sr, key));
+      const json = await this.storage.getEncoded(this.sr, key);
+      this.recent?.rememberJson(Registry.id(key), json);
+      return json;
     } catch (err) {
       this.fail(err, name);
     }
@@ -208,11 +222,9 @@ export class Registry {
       validateDecoded(this.def, candidate, { isCreate: true });
       if (o.dryRun) return { object: candidate, warnings, created: true };
       try {
-        const stored = await this.storage.create(
-          this.sr,
-          this.key(namespace, candidate.metadata.name!),
-          candidate,
-        );
+        const key = this.key(namespace, candidate.metadata.name!);
+        const stored = await this.storage.create(this.sr, key, candidate);
+        this.recent?.remember(Registry.id(key), stored);
         return { object: stored, warnings, created: true };
       } catch (err) {
         if (generate && isStorageError(err, "KeyExists") && attempt < GENERATE_NAME_RETRIES) continue;
@@ -337,7 +349,10 @@ export class Registry {
 
   /**
    * Read, change, compare-and-swap, retry on a lost race (storage GuaranteedUpdate). A resource version
-   * in the new object is a precondition: a mismatch is a 409, never retried.
+   * in the new object is a precondition: a mismatch is a 409, never retried. The first attempt may
+   * start from the recent object instead of reading the store; anything that fails or does nothing on
+   * it (a stale one, written since by another replica) is decided again on a fresh read, as
+   * kube-apiserver does when it starts from its watch cache.
    */
   private async guaranteedUpdate(
     namespace: string,
@@ -347,37 +362,38 @@ export class Registry {
     track = true,
   ): Promise<KubeObject> {
     const key = this.key(namespace, name);
+    const id = Registry.id(key);
     for (let attempt = 0; ; attempt++) {
-      const current = await this.get(namespace, name);
-      const next = tryUpdate(current);
-      const wanted = next.metadata.resourceVersion;
-      if (wanted && wanted !== current.metadata.resourceVersion) {
-        throw conflict(this.gr, name, OBJECT_MODIFIED);
+      const recent = attempt === 0 && !o.dryRun ? this.recent?.get(id) : undefined;
+      const current = recent ?? (await this.get(namespace, name));
+      let prepared: KubeObject;
+      try {
+        prepared = this.prepareUpdate(name, current, tryUpdate(current), o, track);
+      } catch (err) {
+        if (recent === undefined) throw err;
+        this.recent?.forget(id);
+        continue;
       }
-      if (next.metadata.uid && next.metadata.uid !== current.metadata.uid) {
-        throw invalid(this.def.group, this.def.kind, name, [
-          {
-            reason: "FieldValueInvalid",
-            field: "metadata.uid",
-            message: `Invalid value: "${next.metadata.uid}": field is immutable`,
-          },
-        ]);
+      if (deepEqual(prepared, current)) {
+        if (recent === undefined) return current;
+        this.recent?.forget(id);
+        continue;
       }
-      const prepared = prepareForUpdate(next, current);
-      if (track) trackUpdate(this.def, current, prepared, o.manager, this.now());
-      checkFinalizersWhileDeleting(this.def, prepared, current);
-      validateDecoded(this.def, prepared, { isCreate: false, old: current });
-      if (deepEqual(prepared, current)) return current;
       const rv = Number(current.metadata.resourceVersion);
       const finished = prepared.metadata.deletionTimestamp && !(prepared.metadata.finalizers ?? []).length;
       if (o.dryRun) return prepared;
       try {
         if (finished) {
+          this.recent?.forget(id);
           await this.storage.delete(this.sr, key, rv);
           return prepared;
         }
-        return await this.storage.update(this.sr, key, prepared, rv);
+        const stored = await this.storage.update(this.sr, key, prepared, rv);
+        this.recent?.remember(id, stored);
+        return stored;
       } catch (err) {
+        this.recent?.forget(id);
+        if (recent !== undefined) continue;
         // A lost race is retried on the fresh object: a resource version the client sent (PUT body,
         // or one a patch set) is checked again there and still fails with 409.
         if (isStorageError(err, "Conflict") && attempt < CONFLICT_RETRIES) continue;
@@ -386,15 +402,51 @@ export class Registry {
     }
   }
 
+  /** The object an update will write: preconditions, server-owned metadata, managed fields, validation. */
+  private prepareUpdate(
+    name: string,
+    current: KubeObject,
+    next: KubeObject,
+    o: MutationOptions,
+    track: boolean,
+  ): KubeObject {
+    const wanted = next.metadata.resourceVersion;
+    if (wanted && wanted !== current.metadata.resourceVersion) {
+      throw conflict(this.gr, name, OBJECT_MODIFIED);
+    }
+    if (next.metadata.uid && next.metadata.uid !== current.metadata.uid) {
+      throw invalid(this.def.group, this.def.kind, name, [
+        {
+          reason: "FieldValueInvalid",
+          field: "metadata.uid",
+          message: `Invalid value: "${next.metadata.uid}": field is immutable`,
+        },
+      ]);
+    }
+    const prepared = prepareForUpdate(next, current);
+    if (track) trackUpdate(this.def, current, prepared, o.manager, this.now());
+    checkFinalizersWhileDeleting(this.def, prepared, current);
+    validateDecoded(this.def, prepared, { isCreate: false, old: current });
+    return prepared;
+  }
+
   async delete(
     namespace: string,
     name: string,
     o: DeleteOptions,
   ): Promise<{ object: KubeObject; deleted: boolean }> {
     const key = this.key(namespace, name);
+    const id = Registry.id(key);
     for (let attempt = 0; ; attempt++) {
-      const current = await this.get(namespace, name);
-      this.checkPreconditions(current, o);
+      const recent = attempt === 0 && !o.dryRun ? this.recent?.get(id) : undefined;
+      const current = recent ?? (await this.get(namespace, name));
+      try {
+        this.checkPreconditions(current, o);
+      } catch (err) {
+        if (recent === undefined) throw err;
+        this.recent?.forget(id);
+        continue;
+      }
       const rv = Number(current.metadata.resourceVersion);
       // Orphan and Foreground are carried out by the garbage collector, through these finalizers; a
       // policy replaces the other policies' finalizers (kube-apiserver's shouldUpdateFinalizers).
@@ -416,6 +468,10 @@ export class Registry {
       try {
         if (finalizers.length > 0) {
           if (current.metadata.deletionTimestamp && unchanged) {
+            if (recent !== undefined) {
+              this.recent?.forget(id);
+              continue;
+            }
             return { object: current, deleted: false };
           }
           const marking = !current.metadata.deletionTimestamp;
@@ -431,11 +487,16 @@ export class Registry {
             },
           };
           if (o.dryRun) return { object: marked, deleted: false };
-          return { object: await this.storage.update(this.sr, key, marked, rv), deleted: false };
+          const stored = await this.storage.update(this.sr, key, marked, rv);
+          this.recent?.remember(id, stored);
+          return { object: stored, deleted: false };
         }
         if (o.dryRun) return { object: current, deleted: true };
+        this.recent?.forget(id);
         return { object: await this.storage.delete(this.sr, key, rv), deleted: true };
       } catch (err) {
+        this.recent?.forget(id);
+        if (recent !== undefined) continue;
         const pinned = o.preconditions?.resourceVersion !== undefined;
         if (isStorageError(err, "Conflict") && !pinned && attempt < CONFLICT_RETRIES) continue;
         this.fail(err, name);

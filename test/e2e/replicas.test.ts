@@ -1,11 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { del, get, openWatch, post, put, type JsonObject, type WatchStream } from "../support/http.js";
+import { del, get, openWatch, patch, post, put, type JsonObject, type WatchStream } from "../support/http.js";
 import {
   CLUSTER_POLICY_REPORT,
   POLICY_REPORT,
   makeReport,
   resourcePath,
   uniqueName,
+  type Obj,
 } from "../support/reports.js";
 import type { TestServer } from "../support/server.js";
 import {
@@ -29,6 +30,8 @@ import { DURABLE_BACKENDS, useCluster } from "./support/stores.js";
  * replica reaches watchers on every other replica once, in resource version order and quickly, and
  * optimistic concurrency holds across processes.
  */
+const MERGE = "application/merge-patch+json";
+
 describe.each(DURABLE_BACKENDS)("replicas on one %s", (backend) => {
   // a, b take writes; w only watches and lists
   const cluster = useCluster(backend, [[], [], []]);
@@ -186,6 +189,36 @@ describe.each(DURABLE_BACKENDS)("replicas on one %s", (backend) => {
         expect(now.json()).toEqual(winner.json());
       }
     }
+  });
+
+  it("a replica writes on top of what another replica wrote since its own last write of the object", async () => {
+    const { a, b } = replicas();
+    const ns = uniqueName("stale");
+    const path = resourcePath(POLICY_REPORT, ns);
+    const url = `${path}/r`;
+    const created = await post(a, path, makeReport(POLICY_REPORT, { name: "r", namespace: ns }));
+    expect(created.status, created.body).toBe(201);
+    const viaB = await patch(b, url, MERGE, { metadata: { labels: { from: "b" } } });
+    expect(viaB.status, viaB.body).toBe(200);
+    // a last wrote the object before b's patch: its answer must still carry b's label
+    const viaA = await patch(a, url, MERGE, { summary: { pass: 7 } });
+    expect(viaA.status, viaA.body).toBe(200);
+    expect(viaA.json()).toMatchObject({ metadata: { labels: { from: "b" } }, summary: { pass: 7 } });
+    // a PUT through a with the version b wrote is accepted, and one with an older version is not
+    const fromB = (await put(b, url, { ...viaA.json<Obj>(), summary: { pass: 8 } })).json<Obj>();
+    const viaA2 = await put(a, url, { ...fromB, summary: { pass: 9 } });
+    expect(viaA2.status, viaA2.body).toBe(200);
+    expect((await put(a, url, { ...fromB, summary: { pass: 10 } })).status).toBe(409);
+    // deleted and created again through b: a sees the new object, and 404 once it is gone
+    expect((await del(b, url)).status).toBe(200);
+    const again = await post(b, path, makeReport(POLICY_REPORT, { name: "r", namespace: ns }));
+    expect(again.status, again.body).toBe(201);
+    const fresh = again.json<Obj>();
+    const viaA3 = await put(a, url, { ...fresh, summary: { pass: 11 } });
+    expect(viaA3.status, viaA3.body).toBe(200);
+    expect(viaA3.json()).toMatchObject({ metadata: { uid: fresh.metadata.uid } });
+    expect((await del(b, url)).status).toBe(200);
+    expect((await patch(a, url, MERGE, { summary: { pass: 12 } })).status).toBe(404);
   });
 
   it("two replicas deleting one report with the current resourceVersion as precondition: one 200, one 404", async () => {
