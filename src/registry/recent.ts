@@ -13,52 +13,46 @@ import { toJson } from "../storage/encoded.js";
  * created, updated and deleted within seconds; a policy report is read, then replaced).
  */
 export class RecentObjects {
-  private readonly entries = new Map<string, { object?: KubeObject; json?: string; size: number }>();
+  /** JSON texts, not objects: a text is a third of the memory, and a write decodes what it starts from anyway. */
+  private readonly entries = new Map<string, string>();
   private bytes = 0;
 
   constructor(private readonly maxBytes: number) {}
 
-  /** A frozen object from a write or a decoded read (the caller never changes it). */
+  /** An object from a write (its JSON is usually known already: encoded.ts). */
   remember(key: string, object: KubeObject): void {
-    this.put(key, { object, size: toJson(object).length });
+    this.rememberJson(key, toJson(object));
   }
 
-  /** A read answered as JSON text: decoded only if an update needs it. */
+  /** A read answered as JSON text. */
   rememberJson(key: string, json: string): void {
-    this.put(key, { json, size: json.length });
-  }
-
-  get(key: string): KubeObject | undefined {
-    const entry = this.entries.get(key);
-    if (!entry) return undefined;
-    if (!entry.object) {
-      try {
-        entry.object = JSON.parse(entry.json ?? "") as KubeObject;
-      } catch {
-        this.forget(key);
-        return undefined;
-      }
-      entry.json = undefined;
-    }
-    return entry.object;
-  }
-
-  forget(key: string): void {
-    const entry = this.entries.get(key);
-    if (!entry) return;
-    this.entries.delete(key);
-    this.bytes -= entry.size;
-  }
-
-  private put(key: string, entry: { object?: KubeObject; json?: string; size: number }): void {
     this.forget(key);
-    if (entry.size > this.maxBytes) return;
-    this.entries.set(key, entry);
-    this.bytes += entry.size;
+    if (json.length > this.maxBytes) return;
+    this.entries.set(key, json);
+    this.bytes += json.length;
     // Map iteration is insertion order: the first keys are the least recently touched.
     for (const [k] of this.entries) {
       if (this.bytes <= this.maxBytes) break;
       this.forget(k);
     }
+  }
+
+  /** A new decoded copy of the object, which the caller may change. */
+  get(key: string): KubeObject | undefined {
+    const json = this.entries.get(key);
+    if (json === undefined) return undefined;
+    try {
+      return JSON.parse(json) as KubeObject;
+    } catch {
+      this.forget(key);
+      return undefined;
+    }
+  }
+
+  forget(key: string): void {
+    const json = this.entries.get(key);
+    if (json === undefined) return;
+    this.entries.delete(key);
+    this.bytes -= json.length;
   }
 }
