@@ -35,14 +35,18 @@ export function writeBody(
     return;
   }
   setWarnings(res, ctx.warnings);
-  let data = typeof body === "string" ? Buffer.from(body) : body;
   res.setHeader("Content-Type", contentType);
-  if (data.length > GZIP_THRESHOLD && /\bgzip\b/.test(String(ctx.req.headers["accept-encoding"] ?? ""))) {
+  // A string goes to the stream as it is, not copied into a Buffer first (an allocation and a copy
+  // of every answer); gzip, for large answers only, takes it as it is too.
+  let data = body;
+  let length = typeof data === "string" ? Buffer.byteLength(data) : data.length;
+  if (length > GZIP_THRESHOLD && /\bgzip\b/.test(String(ctx.req.headers["accept-encoding"] ?? ""))) {
     data = gzipSync(data, { level: 1 });
+    length = data.length;
     res.setHeader("Content-Encoding", "gzip");
     res.setHeader("Vary", "Accept-Encoding");
   }
-  res.setHeader("Content-Length", data.length);
+  res.setHeader("Content-Length", length);
   res.statusCode = code;
   res.end(ctx.method === "HEAD" ? undefined : data);
 }
