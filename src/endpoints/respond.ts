@@ -36,9 +36,10 @@ export function writeBody(
   }
   setWarnings(res, ctx.warnings);
   res.setHeader("Content-Type", contentType);
-  // A string goes to the stream as it is, not copied into a Buffer first (an allocation and a copy
-  // of every answer); gzip, for large answers only, takes it as it is too.
-  let data = body;
+  // On HTTP/2 a string goes to the stream as it is, not copied into a Buffer first (an allocation
+  // and a copy of every answer). HTTP/1.1 sends headers and a string body as one string encoded as
+  // UTF-8, which would mangle the Latin-1 bytes of a Warning header: it gets bytes.
+  let data = typeof body === "string" && ctx.req.httpVersionMajor !== 2 ? Buffer.from(body) : body;
   let length = typeof data === "string" ? Buffer.byteLength(data) : data.length;
   if (length > GZIP_THRESHOLD && /\bgzip\b/.test(String(ctx.req.headers["accept-encoding"] ?? ""))) {
     data = gzipSync(data, { level: 1 });
