@@ -33,6 +33,16 @@ function iterate<T>(iterable: AsyncIterable<T>): AsyncIterator<T> {
   return iterable[Symbol.asyncIterator]();
 }
 
+/** Changing the list under spec or a label throws: the object is frozen below its top level. */
+function expectFrozenBelowTop(obj: KubeObject): void {
+  expect(() => {
+    (obj.spec as { list: number[] }).list.push(3);
+  }).toThrow(TypeError);
+  expect(() => {
+    (obj.metadata.labels as Record<string, string>).k = "changed";
+  }).toThrow(TypeError);
+}
+
 describe("memory storage", () => {
   it("hands out frozen objects; the object a write is given is frozen too, so no later change reaches the store", async () => {
     const store = createMemoryStorage();
@@ -42,12 +52,7 @@ describe("memory storage", () => {
     };
     const created = await store.create(res, { namespace: "a", name: "x" }, input);
     expect(input.metadata.resourceVersion).toBeUndefined();
-    expect(() => {
-      (input.spec as { list: number[] }).list.push(3);
-    }).toThrow(TypeError);
-    expect(() => {
-      (input.metadata.labels as Record<string, string>).k = "changed";
-    }).toThrow(TypeError);
+    expectFrozenBelowTop(input);
     // the caller's top level and metadata stay its own
     input.metadata = { ...input.metadata, labels: { k: "changed" } };
 
@@ -61,12 +66,7 @@ describe("memory storage", () => {
       },
       spec: { list: [1, 2] },
     });
-    expect(() => {
-      (got.spec as { list: number[] }).list.push(4);
-    }).toThrow(TypeError);
-    expect(() => {
-      (got.metadata.labels as Record<string, string>).k = "x";
-    }).toThrow(TypeError);
+    expectFrozenBelowTop(got);
     const [listed] = (await store.list(res, { ...all, consistency: { kind: "latest" } })).items;
     expect(Object.isFrozen(listed.metadata)).toBe(true);
     expect(listed).toEqual(got);

@@ -70,17 +70,7 @@ export function listTests(ctx: SuiteContext) {
       const outs = await Promise.all(
         cases.map(([sel]) => kOk(ctx, ["get", "polr", "-n", ns, "-l", sel, "-o", "name"])),
       );
-      cases.forEach(([sel, want], i) => {
-        const got =
-          outs[i].trim() === ""
-            ? []
-            : outs[i]
-                .trim()
-                .split("\n")
-                .map((l) => l.replace(/^.*\//, ""))
-                .sort();
-        expect(got, sel).toEqual(want);
-      });
+      cases.forEach(([sel, want], i) => expect(namesIn(outs[i]), sel).toEqual(want));
       const bad = await get(
         ctx.server(),
         `${resourcePath(POLICY_REPORT, ns)}?labelSelector=${encodeURIComponent("env in prod")}`,
@@ -116,17 +106,7 @@ export function listTests(ctx: SuiteContext) {
       const outs = await Promise.all(
         cases.map(([sel]) => kOk(ctx, ["get", "polr", "-n", ns, "-l", sel, "-o", "name"])),
       );
-      cases.forEach(([sel, want], i) => {
-        const got =
-          outs[i].trim() === ""
-            ? []
-            : outs[i]
-                .trim()
-                .split("\n")
-                .map((l) => l.replace(/^.*\//, ""))
-                .sort();
-        expect(got, sel).toEqual(want);
-      });
+      cases.forEach(([sel, want], i) => expect(namesIn(outs[i]), sel).toEqual(want));
       // the Table kubectl prints by default goes through the same selection
       expect(names(await kOk(ctx, ["get", "polr", "-n", ns, "-l", "priority>11"]))).toEqual(["p12"]);
       const bad = await k(ctx, ["get", "polr", "-n", ns, "-l", "priority>99999999999999999999"]);
@@ -411,4 +391,15 @@ export function listTests(ctx: SuiteContext) {
       );
     });
   });
+}
+
+/** The names `kubectl get -o name` printed, sorted. */
+function namesIn(out: string): string[] {
+  const text = out.trim();
+  return text === ""
+    ? []
+    : text
+        .split("\n")
+        .map((l) => l.replace(/^.*\//, ""))
+        .sort();
 }
