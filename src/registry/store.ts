@@ -363,8 +363,10 @@ export class Registry {
   ): Promise<KubeObject> {
     const key = this.key(namespace, name);
     const id = Registry.id(key);
-    for (let attempt = 0; ; attempt++) {
-      const recent = attempt === 0 && !o.dryRun ? this.recent?.get(id) : undefined;
+    let fromRecent = !o.dryRun;
+    for (let attempt = 0; ;) {
+      const recent = fromRecent ? this.recent?.get(id) : undefined;
+      fromRecent = false;
       const current = recent ?? (await this.get(namespace, name));
       let prepared: KubeObject;
       try {
@@ -393,10 +395,10 @@ export class Registry {
         return stored;
       } catch (err) {
         this.recent?.forget(id);
-        if (recent !== undefined) continue;
+        if (recent !== undefined && staleWrite(err)) continue;
         // A lost race is retried on the fresh object: a resource version the client sent (PUT body,
         // or one a patch set) is checked again there and still fails with 409.
-        if (isStorageError(err, "Conflict") && attempt < CONFLICT_RETRIES) continue;
+        if (isStorageError(err, "Conflict") && attempt++ < CONFLICT_RETRIES) continue;
         this.fail(err, name);
       }
     }
@@ -437,8 +439,10 @@ export class Registry {
   ): Promise<{ object: KubeObject; deleted: boolean }> {
     const key = this.key(namespace, name);
     const id = Registry.id(key);
-    for (let attempt = 0; ; attempt++) {
-      const recent = attempt === 0 && !o.dryRun ? this.recent?.get(id) : undefined;
+    let fromRecent = !o.dryRun;
+    for (let attempt = 0; ;) {
+      const recent = fromRecent ? this.recent?.get(id) : undefined;
+      fromRecent = false;
       const current = recent ?? (await this.get(namespace, name));
       try {
         this.checkPreconditions(current, o);
@@ -496,9 +500,9 @@ export class Registry {
         return { object: await this.storage.delete(this.sr, key, rv), deleted: true };
       } catch (err) {
         this.recent?.forget(id);
-        if (recent !== undefined) continue;
+        if (recent !== undefined && staleWrite(err)) continue;
         const pinned = o.preconditions?.resourceVersion !== undefined;
-        if (isStorageError(err, "Conflict") && !pinned && attempt < CONFLICT_RETRIES) continue;
+        if (isStorageError(err, "Conflict") && !pinned && attempt++ < CONFLICT_RETRIES) continue;
         this.fail(err, name);
       }
     }
@@ -641,6 +645,15 @@ export class Registry {
     }
     obj.metadata.namespace = namespace;
   }
+}
+
+/**
+ * What a write started from a stale recent object fails with, and is decided again on a fresh read.
+ * Any other error (a timeout, a reset connection) may come after the write took effect: it is
+ * answered, never redone.
+ */
+function staleWrite(err: unknown): boolean {
+  return isStorageError(err, "Conflict") || isStorageError(err, "KeyNotFound");
 }
 
 function checkName(obj: KubeObject, name: string): void {

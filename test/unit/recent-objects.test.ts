@@ -6,6 +6,7 @@ import { RecentObjects } from "../../src/registry/recent.js";
 import { Registry } from "../../src/registry/store.js";
 import { loadResources } from "../../src/resources/index.js";
 import { deepFreeze } from "../../src/storage/encoded.js";
+import { StorageError, type Storage } from "../../src/storage/interface.js";
 import { createMemoryStorage } from "../../src/storage/memory/index.js";
 import { POLICY_REPORT, makeReport } from "../support/reports.js";
 
@@ -123,5 +124,27 @@ describe("a replica whose recent object is stale", () => {
     const dry = await a.patch(ns, "r5", "merge", { summary: summary(8) }, { ...opts(), dryRun: true });
     expect(dry.object.metadata.labels).toMatchObject({ from: "b" });
     expect((await a.get(ns, "r5")).summary).toEqual(v1.summary);
+  });
+
+  it("answers a write that took effect but then failed (a timeout) with the error, never doing it twice", async () => {
+    // The real store, with a failure injected after the write: what a database that commits and
+    // then stops answering looks like from here.
+    const inner = createMemoryStorage();
+    let failAfterWrite = false;
+    const flaky: Storage = Object.assign(Object.create(inner) as Storage, {
+      update: async (...args: Parameters<Storage["update"]>) => {
+        const stored = await inner.update(...args);
+        if (failAfterWrite) throw new StorageError("Unavailable", "database did not answer in time");
+        return stored;
+      },
+    });
+    const a = new Registry(def, flaky, { maxPageSize: 500, recentObjectBytes: 1 << 20 });
+    await create(a, "r6");
+    failAfterWrite = true;
+    const add = [{ op: "add", path: "/results/-", value: { policy: "p", result: "pass" } }];
+    await expect(a.patch(ns, "r6", "json", add, opts())).rejects.toMatchObject({ code: 503 });
+    failAfterWrite = false;
+    const before = makeReport(POLICY_REPORT, { name: "r6", namespace: ns }).results as unknown[];
+    expect(((await a.get(ns, "r6")).results as unknown[]).length).toBe(before.length + 1);
   });
 });
