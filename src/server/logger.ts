@@ -17,7 +17,11 @@ export const REDACT_PATHS = [
  * every write request logs one.
  */
 export function requestLogger(log: Logger): Logger {
-  const paths = SECRETS.flatMap((k) => [`error.${k}`, `error.*.${k}`]);
+  const paths = [
+    ...SECRETS.flatMap((k) => [`error.${k}`, `error.*.${k}`]),
+    "error.headers.cookie",
+    "error.*.headers.cookie",
+  ];
   return log.child({}, { redact: { paths, censor: "[redacted]" } });
 }
 

@@ -65,6 +65,7 @@ describe("logger", () => {
     const error = Object.assign(new Error("connect failed"), {
       password: "pw-err-11",
       config: { token: "tok-err-12" },
+      request: { headers: { cookie: "session=ck-7" } },
     });
     log.error({ verb: "create", user: "alice", code: 500, error }, "request");
     expect(text()).not.toMatch(LEAKS);
