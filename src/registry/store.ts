@@ -363,21 +363,20 @@ export class Registry {
   ): Promise<KubeObject> {
     const key = this.key(namespace, name);
     const id = Registry.id(key);
-    let fromRecent = !o.dryRun;
+    let first = !o.dryRun;
     for (let attempt = 0; ;) {
-      const recent = fromRecent ? this.recent?.get(id) : undefined;
-      fromRecent = false;
-      const current = recent ?? (await this.get(namespace, name));
+      const { current, recent } = await this.startingPoint(namespace, name, first);
+      first = false;
       let prepared: KubeObject;
       try {
         prepared = this.prepareUpdate(name, current, tryUpdate(current), o, track);
       } catch (err) {
-        if (recent === undefined) throw err;
+        if (!recent) throw err;
         this.recent?.forget(id);
         continue;
       }
       if (deepEqual(prepared, current)) {
-        if (recent === undefined) return current;
+        if (!recent) return current;
         this.recent?.forget(id);
         continue;
       }
@@ -395,13 +394,24 @@ export class Registry {
         return stored;
       } catch (err) {
         this.recent?.forget(id);
-        if (recent !== undefined && staleWrite(err)) continue;
+        if (recent && staleWrite(err)) continue;
         // A lost race is retried on the fresh object: a resource version the client sent (PUT body,
         // or one a patch set) is checked again there and still fails with 409.
         if (isStorageError(err, "Conflict") && attempt++ < CONFLICT_RETRIES) continue;
         this.fail(err, name);
       }
     }
+  }
+
+  /** What a write starts from: the recent copy on its first try when there is one, else the store's. */
+  private async startingPoint(
+    namespace: string,
+    name: string,
+    first: boolean,
+  ): Promise<{ current: KubeObject; recent: boolean }> {
+    const copy = first ? this.recent?.get(Registry.id(this.key(namespace, name))) : undefined;
+    if (copy) return { current: copy, recent: true };
+    return { current: await this.get(namespace, name), recent: false };
   }
 
   /** The object an update will write: preconditions, server-owned metadata, managed fields, validation. */
@@ -439,15 +449,14 @@ export class Registry {
   ): Promise<{ object: KubeObject; deleted: boolean }> {
     const key = this.key(namespace, name);
     const id = Registry.id(key);
-    let fromRecent = !o.dryRun;
+    let first = !o.dryRun;
     for (let attempt = 0; ;) {
-      const recent = fromRecent ? this.recent?.get(id) : undefined;
-      fromRecent = false;
-      const current = recent ?? (await this.get(namespace, name));
+      const { current, recent } = await this.startingPoint(namespace, name, first);
+      first = false;
       try {
         this.checkPreconditions(current, o);
       } catch (err) {
-        if (recent === undefined) throw err;
+        if (!recent) throw err;
         this.recent?.forget(id);
         continue;
       }
@@ -472,7 +481,7 @@ export class Registry {
       try {
         if (finalizers.length > 0) {
           if (current.metadata.deletionTimestamp && unchanged) {
-            if (recent !== undefined) {
+            if (recent) {
               this.recent?.forget(id);
               continue;
             }
@@ -500,7 +509,7 @@ export class Registry {
         return { object: await this.storage.delete(this.sr, key, rv), deleted: true };
       } catch (err) {
         this.recent?.forget(id);
-        if (recent !== undefined && staleWrite(err)) continue;
+        if (recent && staleWrite(err)) continue;
         const pinned = o.preconditions?.resourceVersion !== undefined;
         if (isStorageError(err, "Conflict") && !pinned && attempt++ < CONFLICT_RETRIES) continue;
         this.fail(err, name);
