@@ -7,7 +7,7 @@ export const MAX_BODY_BYTES = 3 * 1024 * 1024;
 /**
  * Calls back once when the request ends early (timeout, shutdown, client gone); at once if it already
  * has. A plain callback, not an AbortSignal: every write reads a body, and an AbortController with a
- * listener per request cost more than the rest of reading it.
+ * listener per request cost about as much as reading the body itself.
  */
 export type OnAbort = (callback: () => void) => void;
 

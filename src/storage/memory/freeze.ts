@@ -1,23 +1,17 @@
 import type { KubeObject } from "../../apimachinery/types.js";
-import { deepFreeze, rememberJson } from "../encoded.js";
+import { deepFreeze, rememberJson, withResourceVersion as stamped } from "../encoded.js";
 
 /**
  * The memory store keeps objects deeply frozen and hands the stored value out on every read without
  * copying, so no caller can change what others read (callers that want to change an object clone it
  * first, as the registry does). A write takes ownership of the object it is given and freezes it in
- * place (deepFreeze) rather than copying it: the registry builds a new object for every write and
- * never touches it again, and a caller that did would get a TypeError (strict mode) instead of
- * corrupting the store.
+ * place rather than copying it: the registry builds a new object for every write and never touches
+ * it again, and a caller that did would get a TypeError (strict mode) instead of corrupting the
+ * store. Its JSON is encoded once now: the write's own answer and every later plain JSON read reuse
+ * it (encoded.ts).
  */
-/**
- * `object`, frozen, with `metadata.resourceVersion` set by the store, and its JSON encoded once now:
- * the write's own answer and every later plain JSON read reuse it (encoded.ts).
- */
-export function storedCopy(object: KubeObject, resourceVersion: number): KubeObject {
-  const stored = deepFreeze({
-    ...object,
-    metadata: { ...object.metadata, resourceVersion: String(resourceVersion) },
-  });
+export function storedObject(object: KubeObject, resourceVersion: number): KubeObject {
+  const stored = deepFreeze(stamped(object, resourceVersion));
   rememberJson(stored, JSON.stringify(stored));
   return stored;
 }

@@ -12,7 +12,7 @@ import type {
   WatchOptions,
 } from "../interface.js";
 import { toJson } from "../encoded.js";
-import { storedCopy, withResourceVersion } from "./freeze.js";
+import { storedObject, withResourceVersion } from "./freeze.js";
 import { ChangeHistory } from "./history.js";
 import { readPage } from "./page.js";
 import { readPastPage, stateAt } from "./snapshot.js";
@@ -29,7 +29,7 @@ export interface MemoryStorageOptions {
 
 /**
  * A store in this process's memory, for development, tests and single-replica installs that may lose
- * their reports on restart. Objects are stored as frozen copies and handed out as they are: callers
+ * their reports on restart. Objects are stored frozen and handed out as they are: callers
  * must clone before changing one (see freeze.ts). Lists read the latest state; a continued list
  * reports its first page's resource version, as the interface asks.
  */
@@ -69,7 +69,7 @@ class MemoryStorage implements Storage {
     const k = keyString(key);
     if (table.get(k) !== undefined)
       throw new StorageError("KeyExists", `${describe(resource, key)} already exists`);
-    const stored = storedCopy(object, ++this.rv);
+    const stored = storedObject(object, ++this.rv);
     table.set(k, { key: { namespace: key.namespace, name: key.name }, object: stored });
     this.record({ type: "ADDED", resource, object: stored, resourceVersion: this.rv });
     return stored;
@@ -83,7 +83,7 @@ class MemoryStorage implements Storage {
   ): Promise<KubeObject> {
     const entry = this.mustGet(resource, key);
     mustMatch(resource, key, entry.object, expectedResourceVersion);
-    const stored = storedCopy(object, ++this.rv);
+    const stored = storedObject(object, ++this.rv);
     this.table(resource).set(keyString(key), { key: entry.key, object: stored });
     this.record({
       type: "MODIFIED",
