@@ -29,6 +29,12 @@ export interface EtcdOptions {
    * 10 s). Only used with etcd versions whose requested notifications are ordered with events.
    */
   progressIntervalMs?: number;
+  /**
+   * Bytes of recent events each collection's shared watch keeps, as etcd sent them, for watchers
+   * that start a little behind it (default 8 MiB). A watcher from before them gets an etcd watch of
+   * its own. 0 gives every watcher its own etcd watch, as before the shared watch existed.
+   */
+  watchCacheBytes?: number;
   /** Values larger than this many bytes of JSON are stored gzipped (default 64 KiB). */
   compressAboveBytes?: number;
   /** Keys read per etcd range while listing with selectors or without a limit (default 500). */
@@ -54,6 +60,7 @@ export function resolveEtcdOptions(opts: EtcdOptions): ResolvedEtcdOptions {
     watchBufferSize: opts.watchBufferSize ?? 1_000,
     bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 1_000,
     progressIntervalMs: opts.progressIntervalMs ?? 10_000,
+    watchCacheBytes: opts.watchCacheBytes ?? 8 * 1024 * 1024,
     compressAboveBytes: opts.compressAboveBytes ?? 64 * 1024,
     pageSize: opts.pageSize ?? 500,
   };

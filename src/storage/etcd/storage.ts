@@ -20,18 +20,22 @@ import { LabelIndex } from "./label-backfill.js";
 import { MAX_TXN_OPS, chunks, labelIndexKeys, putEntries } from "./label-index.js";
 import { listRange } from "./list.js";
 import type { ResolvedEtcdOptions } from "./options.js";
-import { orderedProgress, watchRange } from "./watch.js";
+import { Feeds } from "./feeds.js";
+import { orderedProgress } from "./watch.js";
 
 /**
  * Storage on a dedicated etcd, the way kube-apiserver's etcd3 store works: resource version =
  * mod_revision, every write one transaction whose compare is the precondition (no locks, so any
- * number of replicas can write), lists are ranges at a pinned revision, watches are etcd watches.
- * Every write also keeps the label index (label-index.ts) in the same transaction.
+ * number of replicas can write), lists are ranges at a pinned revision. Watches are served as
+ * kube-apiserver's watch cache serves them: one etcd watch per collection, fanned out in process
+ * with a ring of recent events (feed.ts); a watcher from before the ring gets an etcd watch of its
+ * own (feeds.ts). Every write also keeps the label index (label-index.ts) in the same transaction.
  */
 export class EtcdStorage implements Storage {
   private readonly keys: KeyLayout;
   private readonly compactor: Compactor;
   private readonly labelIndex: LabelIndex;
+  private readonly feeds: Feeds;
   private readonly watches = new Set<AbortController>();
   private version: Promise<string> | undefined;
 
@@ -45,6 +49,23 @@ export class EtcdStorage implements Storage {
     this.compactor.start();
     this.labelIndex = new LabelIndex(client, this.keys, opts.pageSize, log);
     this.labelIndex.start();
+    this.feeds = new Feeds(
+      {
+        client,
+        keys: this.keys,
+        log,
+        bufferSize: opts.watchBufferSize,
+        bookmarkIntervalMs: opts.bookmarkIntervalMs,
+        progressIntervalMs: opts.progressIntervalMs,
+        orderedProgress: () => this.orderedProgress(),
+        ringBytes: opts.watchCacheBytes,
+      },
+      {
+        currentRevision: () => this.currentResourceVersion(),
+        compactedRevision: () => this.compactedRevision(),
+      },
+      opts.compactionIntervalMs,
+    );
   }
 
   /** Resolves once label-selected lists may read the label index (after the first start's backfill). */
@@ -126,6 +147,8 @@ export class EtcdStorage implements Storage {
   }
 
   list(resource: StorageResource, options: ListOptions): Promise<ListResult> {
+    // an informer lists, then watches from the list's revision: have the feed running by then
+    this.feeds.warm(resource);
     return listRange(
       { kv: this.client.kv, keys: this.keys, pageSize: this.opts.pageSize, index: this.labelIndex },
       resource,
@@ -145,20 +168,7 @@ export class EtcdStorage implements Storage {
     if (signal.aborted) own.abort();
     this.watches.add(own);
     try {
-      yield* watchRange(
-        {
-          client: this.client,
-          keys: this.keys,
-          log: this.log,
-          bufferSize: this.opts.watchBufferSize,
-          bookmarkIntervalMs: this.opts.bookmarkIntervalMs,
-          progressIntervalMs: this.opts.progressIntervalMs,
-          orderedProgress: () => this.orderedProgress(),
-        },
-        resource,
-        options,
-        own.signal,
-      );
+      yield* this.feeds.watch(resource, options, own.signal);
     } finally {
       signal.removeEventListener("abort", onAbort);
       this.watches.delete(own);
@@ -193,6 +203,7 @@ export class EtcdStorage implements Storage {
   async close(): Promise<void> {
     this.compactor.stop();
     await this.labelIndex.stop();
+    this.feeds.close();
     for (const w of this.watches) w.abort();
     this.watches.clear();
     this.client.close();
@@ -238,6 +249,15 @@ export class EtcdStorage implements Storage {
       `${describe(resource, key)} is at resource version ${actual}, not ${expected}`,
       actual,
     );
+  }
+
+  /** The revision the compactor (compactor.ts, of any replica) last compacted to, from its key. */
+  private async compactedRevision(): Promise<number> {
+    const resp = await etcdCall("read the compacted revision", () =>
+      this.client.kv.range({ key: this.keys.compaction }),
+    );
+    const kv = resp.kvs[0];
+    return kv === undefined ? 0 : Number(kv.value.toString()) || 0;
   }
 
   /** etcd's version, asked once it answers; decides how watches get their bookmarks. */

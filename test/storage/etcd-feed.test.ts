@@ -1,0 +1,320 @@
+import { Etcd3 } from "etcd3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { KubeObject } from "../../src/apimachinery/types.js";
+import { createEtcdStorage } from "../../src/storage/etcd/index.js";
+import type { EtcdOptions, EtcdStorage } from "../../src/storage/etcd/index.js";
+import { StorageError } from "../../src/storage/interface.js";
+import type { StorageResource, WatchEvent } from "../../src/storage/interface.js";
+import { startEtcd } from "../support/etcd.js";
+import type { PrivateEtcd } from "../support/etcd.js";
+import { CLUSTER_POLICY_REPORT, POLICY_REPORT, makeReport } from "../support/reports.js";
+import { WatchReader, describeEvents, storageError } from "./suite/helpers.js";
+
+/**
+ * The etcd backend's shared watch: one etcd watch per collection, fanned out in process, with a
+ * ring of recent events; watchers it cannot serve get an etcd watch of their own. What etcd sees
+ * is read from its own `/metrics` (the watcher gauge), what watchers see from their events.
+ *
+ * etcd's periodic progress notifications are off (10 minutes) so that a feed's resume revision
+ * moves only with its collection's events, which the compaction test relies on.
+ */
+
+let etcd: PrivateEtcd;
+let raw: Etcd3;
+
+beforeAll(async () => {
+  etcd = await startEtcd({ progressNotifyIntervalMs: 600_000 });
+  raw = new Etcd3({ hosts: etcd.endpoints });
+});
+
+afterAll(async () => {
+  raw?.close();
+  await etcd?.stop();
+});
+
+const reports: StorageResource = { group: "wgpolicyk8s.io", resource: "policyreports", namespaced: true };
+const clusterReports: StorageResource = {
+  group: "wgpolicyk8s.io",
+  resource: "clusterpolicyreports",
+  namespaced: false,
+};
+const all = { labelSelector: [], fieldSelector: [] };
+const report = (name: string, extra: Record<string, unknown> = {}) =>
+  makeReport(POLICY_REPORT, { name, namespace: "apps", extra }) as KubeObject;
+
+function store(clusterName: string, overrides: Partial<EtcdOptions> = {}): Promise<EtcdStorage> {
+  return createEtcdStorage({
+    endpoints: etcd.endpoints,
+    clusterName,
+    compactionIntervalMs: 0,
+    requestTimeoutMs: 1_000,
+    readyTimeoutMs: 500,
+    ...overrides,
+  });
+}
+
+/** The watchers etcd has now (etcd 3.4 calls the gauge etcd_debugging_mvcc_watcher_total, 3.5+ etcd_mvcc_watcher_total). */
+async function etcdWatchers(): Promise<number> {
+  const text = await (await fetch(`${etcd.endpoints[0]}/metrics`)).text();
+  const found = /^etcd_(?:debugging_)?mvcc_watcher_total (\d+)/m.exec(text);
+  if (found === null) throw new Error("etcd's /metrics has no watcher gauge");
+  return Number(found[1]);
+}
+
+async function eventually(check: () => Promise<unknown>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+/** Waits until etcd has exactly `n` watchers (watch creation and cancellation are asynchronous). */
+const watchersBecome = (n: number) => eventually(async () => expect(await etcdWatchers()).toBe(n));
+
+async function create(s: EtcdStorage, name: string): Promise<number> {
+  return Number(
+    (await s.create(reports, { namespace: "apps", name }, report(name))).metadata.resourceVersion,
+  );
+}
+
+/** Compacts etcd's whole history up to its current revision, as an operator's `etcdctl compact` would. */
+async function compactAll(): Promise<number> {
+  const { header } = await raw.kv.range({ key: Buffer.from("/"), count_only: true });
+  await raw.kv.compact({ revision: header.revision, physical: true });
+  return Number(header.revision);
+}
+
+const names = (events: WatchEvent[]) =>
+  events.map((e) => (e.type === "BOOKMARK" ? "" : e.object.metadata.name));
+
+describe("etcd watch cache: one etcd watch per collection", () => {
+  it("serves 50 watchers of a collection with one etcd watch, each getting every change in order", async () => {
+    await watchersBecome(0);
+    const s = await store("fifty");
+    const readers: WatchReader[] = [];
+    let closed = false;
+    try {
+      const from = await s.currentResourceVersion();
+      for (let i = 0; i < 50; i++) readers.push(new WatchReader(s, reports, { fromResourceVersion: from }));
+      const received = readers.map((r) => r.take(22));
+      await watchersBecome(1);
+
+      const rvs: number[] = [];
+      for (let i = 0; i < 20; i++) rvs.push(await create(s, `r${String(i).padStart(2, "0")}`));
+      const updated = await s.update(
+        reports,
+        { namespace: "apps", name: "r00" },
+        report("r00", { n: 2 }),
+        rvs[0],
+      );
+      await s.delete(reports, { namespace: "apps", name: "r01" });
+
+      const expected = describeEvents(await received[0]);
+      expect(expected.slice(0, 20)).toEqual(
+        rvs.map((rv, i) => `ADDED apps/r${String(i).padStart(2, "0")}@${rv}`),
+      );
+      expect(expected[20]).toBe(`MODIFIED apps/r00@${updated.metadata.resourceVersion}`);
+      expect(expected[21]).toMatch(/^DELETED apps\/r01@/);
+      for (const got of received) expect(describeEvents(await got)).toEqual(expected);
+      // still the one etcd watch: the watchers did not open their own on the way
+      expect(await etcdWatchers()).toBe(1);
+
+      // closing the store ends every watch cleanly, and its etcd watch
+      closed = true;
+      await s.close();
+      for (const r of readers) expect((await r.nextAny()).done).toBe(true);
+      await watchersBecome(0);
+    } finally {
+      for (const r of readers) r.stop();
+      if (!closed) await s.close();
+    }
+  });
+
+  it("gives a watcher from before the ring's events etcd's history on a watch of its own; newer ones share", async () => {
+    await watchersBecome(0);
+    // a ring of a few events, so that most of what follows leaves it
+    const s = await store("ring", { watchCacheBytes: 16 * 1024 });
+    const readers: WatchReader[] = [];
+    const reader = (from: number) => {
+      const r = new WatchReader(s, reports, { fromResourceVersion: from });
+      readers.push(r);
+      return r;
+    };
+    try {
+      const start = await s.currentResourceVersion();
+      const live = reader(start);
+      const liveEvents = live.take(41);
+      await watchersBecome(1);
+      const rvs: number[] = [];
+      for (let i = 0; i < 40; i++) rvs.push(await create(s, `r${String(i).padStart(2, "0")}`));
+      const all41 = [...rvs.map((_, i) => `r${String(i).padStart(2, "0")}`), "last"];
+
+      // the ring no longer holds the first writes: this watcher's history comes from etcd
+      const old = reader(start);
+      const oldEvents = old.take(41);
+      await watchersBecome(2);
+      // the last few are in the ring: no etcd watch for this one
+      const recent = reader(rvs[36]);
+      const recentFirst = await recent.take(3);
+      expect(names(recentFirst)).toEqual(["r37", "r38", "r39"]);
+      expect(await etcdWatchers()).toBe(2);
+
+      const last = await create(s, "last");
+      expect(names(await liveEvents)).toEqual(all41);
+      expect(names(await oldEvents)).toEqual(all41);
+      expect((await recent.next()).resourceVersion).toBe(last);
+
+      // after a compaction, a watcher from a compacted revision the ring lost gets Compacted from
+      // etcd (410 to the client); one whose history the ring still holds is served from it
+      await compactAll();
+      await storageError(reader(rvs[2]).next(), "Compacted");
+      expect(names(await reader(rvs[38]).take(2))).toEqual(["r39", "last"]);
+    } finally {
+      for (const r of readers) r.stop();
+      await s.close();
+    }
+  });
+
+  it("drops a slow watcher of the feed (TooSlow) while the others keep receiving", async () => {
+    await watchersBecome(0);
+    const s = await store("slow", { watchBufferSize: 8 });
+    const slow = new WatchReader(s, reports, { fromResourceVersion: await s.currentResourceVersion() });
+    const fast = new WatchReader(s, reports, { fromResourceVersion: await s.currentResourceVersion() });
+    try {
+      const slowFirst = slow.next();
+      const fastFirst = fast.next();
+      await watchersBecome(1);
+      await create(s, "marker");
+      expect((await slowFirst).type).toBe("ADDED");
+      expect((await fastFirst).type).toBe("ADDED");
+      expect(await etcdWatchers()).toBe(1);
+      for (let batch = 0; batch < 40; batch += 4) {
+        const batchNames = [0, 1, 2, 3].map((i) => `o${String(batch + i).padStart(2, "0")}`);
+        for (const name of batchNames) await create(s, name);
+        expect(names(await fast.take(4))).toEqual(batchNames);
+      }
+      let received = 0;
+      const err = await (async () => {
+        for (;;) {
+          await slow.next();
+          received++;
+        }
+      })().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StorageError);
+      expect(err).toMatchObject({ code: "TooSlow" });
+      expect(received).toBeLessThan(40);
+      // the feed and the fast watcher carry on
+      await create(s, "after");
+      expect(names([await fast.next()])).toEqual(["after"]);
+    } finally {
+      slow.stop();
+      fast.stop();
+      await s.close();
+    }
+  });
+});
+
+describe("etcd watch cache when etcd restarts", () => {
+  it("resumes the shared watch without losing or repeating an event", async () => {
+    await watchersBecome(0);
+    const s = await store("restart");
+    const stop = new AbortController();
+    try {
+      const from = await s.currentResourceVersion();
+      const seen: WatchEvent[][] = [[], [], []];
+      const errors: unknown[] = [];
+      const watching = seen.map((events) =>
+        (async () => {
+          for await (const event of s.watch(reports, { ...all, fromResourceVersion: from }, stop.signal))
+            if (event.type !== "BOOKMARK") events.push(event);
+        })().catch((err: unknown) => errors.push(err)),
+      );
+      await watchersBecome(1);
+
+      const written: string[] = [];
+      let writing = true;
+      const writer = (async () => {
+        for (let i = 0; writing; i++) {
+          const name = `r${String(i).padStart(4, "0")}`;
+          await create(s, name).then(
+            () => written.push(name),
+            () => undefined, // etcd is down: Unavailable
+          );
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      })();
+      await eventually(async () => expect(written.length).toBeGreaterThanOrEqual(10));
+      await etcd.kill();
+      const before = written.length;
+      await new Promise((r) => setTimeout(r, 300));
+      await etcd.start();
+      await eventually(async () => expect(written.length).toBeGreaterThanOrEqual(before + 10));
+      writing = false;
+      await writer;
+
+      const stored = (await s.list(reports, { ...all, consistency: { kind: "latest" } })).items;
+      const storedNames = stored.map((o) => o.metadata.name);
+      expect(storedNames).toEqual(expect.arrayContaining(written));
+      for (const events of seen) {
+        await eventually(async () => expect(events.length).toBeGreaterThanOrEqual(stored.length));
+        expect(names(events)).toEqual(storedNames);
+        const rvs = events.map((e) => e.resourceVersion);
+        expect([...rvs].sort((a, b) => a - b)).toEqual(rvs);
+      }
+      expect(errors).toEqual([]);
+      // still one etcd watch for the three of them, the resumed one
+      await watchersBecome(1);
+      stop.abort();
+      await Promise.all(watching);
+    } finally {
+      stop.abort();
+      await s.close();
+    }
+  });
+
+  it("fails the feed's watchers with Compacted when it cannot resume past a compaction, then starts afresh", async () => {
+    await watchersBecome(0);
+    const s = await store("feed-compacted");
+    const stopped = new WatchReader(s, reports, { fromResourceVersion: await s.currentResourceVersion() });
+    let fresh: WatchReader | undefined;
+    try {
+      const failure = stopped.next(30_000);
+      failure.catch(() => undefined); // awaited below
+      await watchersBecome(1);
+      // etcd moves on without an event for the feed (other collections), and compacts
+      for (const name of ["a", "b", "c"])
+        await s.create(
+          clusterReports,
+          { namespace: "", name },
+          makeReport(CLUSTER_POLICY_REPORT, { name }) as KubeObject,
+        );
+      await compactAll();
+      // the feed's stream breaks; it can only resume from before the compaction
+      await etcd.kill();
+      await etcd.start();
+      const err = await failure.then(
+        () => new Error("expected a failure"),
+        (e: unknown) => e,
+      );
+      expect(err).toMatchObject({ code: "Compacted" });
+
+      // the next watch starts a new feed at etcd's current revision
+      await eventually(() => s.ready());
+      fresh = new WatchReader(s, reports, { fromResourceVersion: await s.currentResourceVersion() });
+      const next = fresh.next();
+      await watchersBecome(1);
+      const rv = await create(s, "after");
+      expect(describeEvents([await next])).toEqual([`ADDED apps/after@${rv}`]);
+    } finally {
+      stopped.stop();
+      fresh?.stop();
+      await s.close();
+    }
+  });
+});
