@@ -12,7 +12,7 @@ import { performance } from "node:perf_hooks";
 import type { Backend } from "../test/support/server.js";
 import type { Population } from "./fixtures.js";
 import { parseOptions, type BenchOptions } from "./options.js";
-import { RssSampler, cpuSeconds } from "./proc.js";
+import { RssSampler, cpuSeconds, storeCpuSeconds } from "./proc.js";
 import { startRawSubject } from "./raw/index.js";
 import { startServerSubject } from "./server-subject.js";
 import { mergeSummaries } from "./stats.js";
@@ -72,6 +72,7 @@ class Tally {
   wallSeconds = 0;
   serverCpuSeconds = 0;
   clientCpuSeconds = 0;
+  storeCpuSeconds = 0;
   peakRssMiB: number | undefined;
 
   constructor(readonly subject: Subject) {}
@@ -80,6 +81,8 @@ class Tally {
     const pid = this.subject.pid;
     const rss = new RssSampler(pid);
     const cpu0 = pid ? cpuSeconds(pid) : 0;
+    const storePids = this.subject.storePids;
+    const store0 = storePids ? storeCpuSeconds(storePids()) : 0;
     const client0 = process.cpuUsage();
     const t0 = performance.now();
     rss.start();
@@ -93,6 +96,7 @@ class Tally {
     const peak = rss.stop();
     if (peak !== undefined) this.peakRssMiB = Math.max(this.peakRssMiB ?? 0, peak);
     if (pid) this.serverCpuSeconds += cpuSeconds(pid) - cpu0;
+    if (storePids) this.storeCpuSeconds += storeCpuSeconds(storePids()) - store0;
     const client = process.cpuUsage(client0);
     this.clientCpuSeconds += (client.user + client.system) / 1e6;
     this.parts.push(result);
@@ -160,6 +164,10 @@ async function measure(backend: Backend, n: number, opts: BenchOptions): Promise
         serverCpuMsPerOp: result.ops > 0 ? (s.serverCpuSeconds * 1000) / result.ops : undefined,
         raw: r?.result(),
       };
+      const perOp = (t: Tally | undefined, ops: number | undefined) =>
+        t?.subject.storePids && ops ? (t.storeCpuSeconds * 1000) / ops : undefined;
+      row.storeCpuMsPerOp = perOp(s, result.ops);
+      row.rawStoreCpuMsPerOp = perOp(r, row.raw?.ops);
       rows.push(row);
       log(`  ${w.id.padEnd(13)} server ${describe(result)}`);
       if (row.raw) log(`  ${"".padEnd(13)} raw    ${describe(row.raw)}`);

@@ -48,14 +48,27 @@ export class RssSampler {
   }
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
-export function cpuSeconds(pid: number): number {
+/**
+ * CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; with `reaped`, also
+ * what its children that have exited and been waited for used (cutime, cstime).
+ */
+export function cpuSeconds(pid: number, reaped = false): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    // utime and stime are fields 14 and 15 of stat (11 and 12 after the command name).
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    // utime, stime, cutime and cstime are fields 14–17 of stat (11–14 after the command name).
+    const own = Number(fields[11]) + Number(fields[12]);
+    return (reaped ? own + Number(fields[13]) + Number(fields[14]) : own) / 100;
   } catch {
     return 0;
   }
+}
+
+/**
+ * CPU seconds a store has used so far: its first process (PostgreSQL's postmaster, with the backends
+ * that exited) and every other process it has now. A difference of two readings is the store's CPU
+ * in between, also when backends come and go.
+ */
+export function storeCpuSeconds(pids: number[]): number {
+  return pids.reduce((sum, pid, i) => sum + cpuSeconds(pid, i === 0), 0);
 }

@@ -30,6 +30,7 @@ export async function startServerSubject(
       target: new HttpTarget("reports-server", http),
       pid: childPid(`--secure-port=${server.port}`),
       bulk,
+      storePids: store.pids,
       async stop() {
         await bulk?.close();
         http.close();

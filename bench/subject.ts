@@ -6,6 +6,8 @@ export interface Subject {
   target: Target;
   /** The serving process; undefined when the work happens in this process and the database. */
   pid?: number;
+  /** The store's processes (PostgreSQL's postmaster and backends, etcd), for its CPU per operation. */
+  storePids?: () => number[];
   /** Loads stored reports without the API, where the store allows it (see bulk.ts). */
   bulk?: BulkWriter;
   stop(): Promise<void>;

@@ -13,6 +13,12 @@ export interface Row {
   clientCores?: number;
   /** Server CPU time per operation, ms: what a workload costs the server whatever else runs. */
   serverCpuMsPerOp?: number;
+  /**
+   * The store's CPU time (PostgreSQL's processes, etcd) per operation, ms, under the server and under
+   * the baseline: how much more work the server asks of its store than the baseline's plain requests.
+   */
+  storeCpuMsPerOp?: number;
+  rawStoreCpuMsPerOp?: number;
   raw?: WorkloadResult;
 }
 
@@ -37,8 +43,8 @@ export function ratio(row: Row): number | undefined {
 
 export function markdownTable(rows: Row[]): string {
   const head =
-    "| workload | backend | N | ops/s | p50 ms | p99 ms | RSS MiB | cores server/client | server CPU ms/op | raw ops/s | raw p50 ms | ratio |";
-  const sep = "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
+    "| workload | backend | N | ops/s | p50 ms | p99 ms | RSS MiB | cores server/client | server CPU ms/op | store CPU ms/op server/raw | raw ops/s | raw p50 ms | ratio |";
+  const sep = "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
   const lines = rows.map((r) => {
     const q = ratio(r);
     const cpu =
@@ -55,6 +61,7 @@ export function markdownTable(rows: Row[]): string {
       r.rssMiB === undefined ? "–" : r.rssMiB.toFixed(0),
       cpu,
       r.serverCpuMsPerOp === undefined ? "–" : ms(r.serverCpuMsPerOp),
+      r.storeCpuMsPerOp === undefined ? "–" : `${ms(r.storeCpuMsPerOp)}/${ms(r.rawStoreCpuMsPerOp ?? NaN)}`,
       r.raw ? rate(r.raw.opsPerSec) : "–",
       r.raw ? ms(r.raw.p50Ms) : "–",
       q === undefined ? "–" : `${q.toFixed(2)}${q < 0.5 ? " ✗" : ""}`,

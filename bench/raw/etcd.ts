@@ -143,5 +143,5 @@ class EtcdTarget implements Target {
 export async function startRawEtcd(): Promise<Subject> {
   const etcd = await startEtcd();
   const client = createEtcdClient(resolveEtcdOptions({ endpoints: etcd.endpoints, clusterName: "default" }));
-  return { target: new EtcdTarget(client), stop: () => etcd.stop() };
+  return { target: new EtcdTarget(client), storePids: () => etcd.pids(), stop: () => etcd.stop() };
 }

@@ -155,7 +155,7 @@ export async function startRawPostgres(): Promise<Subject> {
       onnotice: () => {},
     });
     await migrate(sql, silentLog);
-    return { target: new PostgresTarget(sql), stop: () => pg.stop() };
+    return { target: new PostgresTarget(sql), storePids: () => pg.pids(), stop: () => pg.stop() };
   } catch (err) {
     await pg.stop();
     throw err;

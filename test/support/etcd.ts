@@ -36,6 +36,8 @@ export interface PrivateEtcd {
   pause(): void;
   /** Undoes pause(). */
   resume(): void;
+  /** The etcd process, while it runs (for the benchmark's CPU accounting). */
+  pids(): number[];
 }
 
 export interface StartEtcdOptions {
@@ -136,6 +138,11 @@ class EtcdProcess implements PrivateEtcd {
 
   resume(): void {
     this.child?.kill("SIGCONT");
+  }
+
+  pids(): number[] {
+    const pid = this.child?.pid;
+    return pid === undefined ? [] : [pid];
   }
 
   async stop(): Promise<void> {

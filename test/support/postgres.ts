@@ -42,6 +42,8 @@ export interface PrivatePostgres {
   pause(): void;
   /** Undoes pause(). */
   resume(): void;
+  /** The postmaster and the processes it forked now (for the benchmark's CPU accounting). */
+  pids(): number[];
 }
 
 interface PgIds {
@@ -223,6 +225,7 @@ export async function startPostgres(): Promise<PrivatePostgres> {
     password,
     database,
     createDatabase,
+    pids: () => serverPids(dataDir),
     async stop() {
       if (stopped) return;
       stopped = true;

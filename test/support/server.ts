@@ -232,6 +232,8 @@ export interface BackendHandle {
    * handle: start its server with a small `--watch-history-size` instead.
    */
   compact?: () => Promise<void>;
+  /** The store's processes now (none for memory), for the benchmark's CPU accounting. */
+  pids?: () => number[];
 }
 
 /** Starts the private database a backend needs (nothing for memory). */
@@ -249,6 +251,7 @@ export async function startBackend(kind: Backend): Promise<BackendHandle> {
       ],
       env: { DB_PASSWORD: pg.password },
       stop: () => pg.stop(),
+      pids: () => pg.pids(),
       compact: async () => {
         const { default: postgres } = await import("postgres");
         const sql = postgres({
@@ -279,6 +282,7 @@ export async function startBackend(kind: Backend): Promise<BackendHandle> {
     args: [`--etcd-endpoints=${etcd.endpoints.join(",")}`],
     env: {},
     stop: () => etcd.stop(),
+    pids: () => etcd.pids(),
     compact: async () => {
       const { Etcd3 } = await import("etcd3");
       const client = new Etcd3({ hosts: etcd.endpoints });
