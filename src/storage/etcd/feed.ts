@@ -81,9 +81,9 @@ export class CollectionFeed implements RangeSink {
     if (this.failure !== undefined && !signal.aborted) throw this.failure;
   }
 
-  /** etcd compacted its history up to `revision`: the ring no longer serves watchers from before it. */
-  compacted(revision: number): void {
-    this.ring.forget(revision);
+  /** Whether a watcher from `revision` would be given events from the ring (history). */
+  replays(revision: number): boolean {
+    return this.ring.newest > revision;
   }
 
   /** Ends the feed and every watch of it cleanly. */

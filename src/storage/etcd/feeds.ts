@@ -7,36 +7,40 @@ import { watchRange } from "./watch.js";
 /** What the feeds read from etcd besides their watches. */
 export interface FeedReads {
   currentRevision(): Promise<number>;
-  /** The revision the servers' compactor (compactor.ts, any replica) last compacted to; 0 if none. */
-  compactedRevision(): Promise<number>;
+  /** Whether etcd still keeps its history from `revision` on (it has not been compacted past it). */
+  keeps(revision: number): Promise<boolean>;
 }
 
 /**
  * The etcd backend's watches: through the collection's shared feed when its ring covers the
  * requested revision, else on an etcd watch of their own (watch.ts), which has etcd's full history
  * and its Compacted error. Feeds start lazily, at etcd's current revision, and then run until the
- * store closes (or they fail), so an informer's list-then-watch lands inside the ring.
+ * store closes (or they fail). A list starts its collection's feed at the list's revision, so an
+ * informer's list-then-watch lands inside the ring.
  *
- * Every compaction interval the feeds read how far the servers' compactor (on any replica) has
- * compacted and drop older events from their rings: a watcher from a compacted revision then gets
- * 410 from etcd on every replica alike, as before the rings existed, instead of history that one
- * replica happens to keep. (An operator's own `etcdctl compact` is not seen: such watchers may still
- * be served from a ring, never refused while the history is at hand.)
+ * Before replaying the ring's events to a watcher, the watch asks etcd whether it still keeps that
+ * history: a watcher from a revision etcd has compacted gets etcd's Compacted (410) on its own
+ * watch, as on every replica and as before the rings existed, not history one replica happens to
+ * hold. A watcher with nothing to replay (it starts at or after the ring's newest event) is served
+ * without asking.
  */
 export class Feeds {
   private readonly feeds = new Map<string, Promise<CollectionFeed | undefined>>();
-  private compactionTimer: ReturnType<typeof setInterval> | undefined;
   private closed = false;
 
   constructor(
     private readonly ctx: FeedContext,
     private readonly reads: FeedReads,
-    private readonly compactionIntervalMs: number,
   ) {}
 
-  /** Starts the collection's feed if it is not running (e.g. on its first list), without waiting. */
-  warm(resource: StorageResource): void {
-    void this.feed(resource);
+  /**
+   * Starts the collection's feed at `revision` if it is not running: after a list at etcd's current
+   * revision, so that the watch which follows it is served by the feed.
+   */
+  warm(resource: StorageResource, revision: number): void {
+    if (this.closed || this.ctx.ringBytes <= 0) return;
+    const id = resourceId(resource);
+    if (!this.feeds.has(id)) this.run(resource, id, revision);
   }
 
   async *watch(
@@ -47,7 +51,7 @@ export class Feeds {
     let from = options.fromResourceVersion;
     const feed = await this.feed(resource);
     if (signal.aborted) return;
-    if (feed?.covers(from)) {
+    if (feed?.covers(from) && (!feed.replays(from) || (await this.reads.keeps(from + 1)))) {
       try {
         for await (const event of feed.watch(options, signal)) {
           from = event.resourceVersion;
@@ -65,7 +69,6 @@ export class Feeds {
   /** Ends every feed and the watches on them cleanly. */
   close(): void {
     this.closed = true;
-    clearInterval(this.compactionTimer);
     for (const feed of this.feeds.values()) void feed.then((f) => f?.close());
     this.feeds.clear();
   }
@@ -92,30 +95,16 @@ export class Feeds {
       return undefined;
     }
     if (this.closed) return undefined;
+    return this.run(resource, id, revision);
+  }
+
+  private run(resource: StorageResource, id: string, revision: number): CollectionFeed {
     const feed: CollectionFeed = new CollectionFeed(this.ctx, resource, revision, () => {
       if (this.feeds.get(id) === started) this.feeds.delete(id);
     });
     const started = Promise.resolve(feed);
     this.feeds.set(id, started);
     feed.start();
-    this.followCompactions();
     return feed;
-  }
-
-  private followCompactions(): void {
-    if (this.compactionTimer !== undefined || this.compactionIntervalMs <= 0) return;
-    this.compactionTimer = setInterval(() => void this.applyCompaction(), this.compactionIntervalMs);
-    this.compactionTimer.unref();
-  }
-
-  private async applyCompaction(): Promise<void> {
-    let revision: number;
-    try {
-      revision = await this.reads.compactedRevision();
-    } catch {
-      return; // etcd is out of reach: nothing is compacted meanwhile either
-    }
-    if (revision <= 0) return;
-    for (const feed of this.feeds.values()) void feed.then((f) => f?.compacted(revision));
   }
 }

@@ -56,17 +56,9 @@ export class EventRing {
     }
   }
 
-  /**
-   * etcd compacted its history up to `revision`: events at or below it leave, so that a watcher
-   * from before it gets etcd's Compacted error (410) on a watch of its own, as on every replica.
-   */
-  forget(revision: number): void {
-    if (revision <= this.lowest) return;
-    while (this.length > 0 && this.entries[this.head].revision <= revision) {
-      this.bytes -= this.entries[this.head].bytes;
-      this.entries[this.head++] = EVICTED;
-    }
-    this.lowest = revision;
+  /** The newest revision held (the floor when none is). */
+  get newest(): number {
+    return this.length > 0 ? this.entries[this.entries.length - 1].revision : this.lowest;
   }
 
   /** The held events after `revision`, oldest first; undefined when some of them were evicted. */

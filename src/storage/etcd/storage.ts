@@ -1,7 +1,7 @@
 import type { Etcd3, ICompare, IKeyValue, ITxnRequest, ITxnResponse } from "etcd3";
 import type { Logger } from "pino";
 import type { KubeObject } from "../../apimachinery/types.js";
-import { StorageError, keyString } from "../interface.js";
+import { StorageError, isStorageError, keyString } from "../interface.js";
 import type {
   ListOptions,
   ListResult,
@@ -62,9 +62,8 @@ export class EtcdStorage implements Storage {
       },
       {
         currentRevision: () => this.currentResourceVersion(),
-        compactedRevision: () => this.compactedRevision(),
+        keeps: (revision) => this.keeps(revision),
       },
-      opts.compactionIntervalMs,
     );
   }
 
@@ -146,14 +145,16 @@ export class EtcdStorage implements Storage {
     return last;
   }
 
-  list(resource: StorageResource, options: ListOptions): Promise<ListResult> {
-    // an informer lists, then watches from the list's revision: have the feed running by then
-    this.feeds.warm(resource);
-    return listRange(
+  async list(resource: StorageResource, options: ListOptions): Promise<ListResult> {
+    const result = await listRange(
       { kv: this.client.kv, keys: this.keys, pageSize: this.opts.pageSize, index: this.labelIndex },
       resource,
       options,
     );
+    // an informer lists, then watches from the list's revision: have the feed start there
+    if (!options.continueFrom && options.consistency.kind !== "exact")
+      this.feeds.warm(resource, result.resourceVersion);
+    return result;
   }
 
   async *watch(
@@ -251,13 +252,19 @@ export class EtcdStorage implements Storage {
     );
   }
 
-  /** The revision the compactor (compactor.ts, of any replica) last compacted to, from its key. */
-  private async compactedRevision(): Promise<number> {
-    const resp = await etcdCall("read the compacted revision", () =>
-      this.client.kv.range({ key: this.keys.compaction }),
-    );
-    const kv = resp.kvs[0];
-    return kv === undefined ? 0 : Number(kv.value.toString()) || 0;
+  /**
+   * Whether etcd still has its history from `revision` on: a read at that revision fails once it is
+   * compacted. When etcd cannot be asked, the feed's ring is trusted (its events are etcd's).
+   */
+  private async keeps(revision: number): Promise<boolean> {
+    try {
+      await etcdCall("check the history is kept", () =>
+        this.client.kv.range({ key: this.keys.health, revision, count_only: true }),
+      );
+      return true;
+    } catch (err) {
+      return !isStorageError(err, "Compacted");
+    }
   }
 
   /** etcd's version, asked once it answers; decides how watches get their bookmarks. */
