@@ -225,6 +225,77 @@ describe("etcd watch cache: one etcd watch per collection", () => {
   });
 });
 
+describe("etcd watch cache: where a watch starts", () => {
+  it("serves an informer's list-then-watch from the shared watch, writes in between included", async () => {
+    await watchersBecome(0);
+    const s = await store("informer");
+    const readers: WatchReader[] = [];
+    try {
+      await create(s, "before");
+      const listed = await s.list(reports, { ...all, consistency: { kind: "latest" } });
+      expect(listed.items.map((o) => o.metadata.name)).toEqual(["before"]);
+      // the list started the kind's shared watch at its revision: writes between the list and the
+      // watches are in its ring
+      const between = [await create(s, "between-1"), await create(s, "between-2")];
+      await watchersBecome(1);
+      for (let i = 0; i < 5; i++)
+        readers.push(new WatchReader(s, reports, { fromResourceVersion: listed.resourceVersion }));
+      for (const r of readers) expect((await r.take(2)).map((e) => e.resourceVersion)).toEqual(between);
+      expect(await etcdWatchers()).toBe(1);
+    } finally {
+      for (const r of readers) r.stop();
+      await s.close();
+    }
+  });
+
+  it("gives every watcher every change once while writes push its start out of a tiny ring", async () => {
+    await watchersBecome(0);
+    // a ring that keeps one event: a watcher from the one before it races the next writes
+    const s = await store("race", { watchCacheBytes: 1 });
+    const stop = new AbortController();
+    const sync = new WatchReader(s, reports, { fromResourceVersion: await s.currentResourceVersion() });
+    try {
+      const syncing = sync.next();
+      await watchersBecome(1);
+      const writes: { name: string; rv: number }[] = [];
+      const write = async (name: string) => writes.push({ name, rv: await create(s, name) });
+      await write("w0");
+      await syncing;
+      const watchers: { from: number; seen: WatchEvent[]; done: Promise<unknown> }[] = [];
+      for (let round = 0; round < 10; round++) {
+        await write(`r${round}`);
+        // the feed has the newest write: its ring holds that one, and covers the one before
+        expect(names([await sync.next()])).toEqual([`r${round}`]);
+        const from = writes[writes.length - 2].rv;
+        const seen: WatchEvent[] = [];
+        const done = (async () => {
+          for await (const event of s.watch(reports, { ...all, fromResourceVersion: from }, stop.signal))
+            if (event.type !== "BOOKMARK") seen.push(event);
+        })();
+        done.catch(() => undefined); // awaited below
+        watchers.push({ from, seen, done });
+        await Promise.all([write(`r${round}a`), write(`r${round}b`)]);
+        writes.sort((a, b) => a.rv - b.rv);
+        await sync.take(2);
+      }
+      const last = writes[writes.length - 1].rv;
+      for (const w of watchers) {
+        await eventually(async () => {
+          expect(w.seen.at(-1)?.resourceVersion ?? 0).toBeGreaterThanOrEqual(last);
+        });
+        expect(names(w.seen)).toEqual(writes.filter((x) => x.rv > w.from).map((x) => x.name));
+      }
+      stop.abort();
+      // none of them failed: a ring that moved on is no reason for a 410
+      for (const w of watchers) await w.done;
+    } finally {
+      stop.abort();
+      sync.stop();
+      await s.close();
+    }
+  });
+});
+
 describe("etcd watch cache when etcd restarts", () => {
   it("resumes the shared watch without losing or repeating an event", async () => {
     await watchersBecome(0);
