@@ -34,6 +34,11 @@ export class RingEvicted extends StorageError {
  * watchers that start a little behind; an event is decoded only when someone watches, so a
  * collection nobody watches costs no gunzip or JSON.parse per write.
  *
+ * Bookmarks keep the guarantees of a watcher's own etcd watch (watch.ts): the fan-out's progress
+ * moves only with events the feed handled (published, or kept unwatched) and with etcd's progress
+ * notifications, handled in order with the events; the feed asks etcd for progress (once per feed,
+ * not per watcher) only on versions that order those answers with events (etcd #15220).
+ *
  * A feed fails when etcd cancels its watch (e.g. its next revision was compacted while etcd was
  * out of reach): its watchers get the error (Compacted → 410, so clients relist) and the next watch
  * starts a new feed.
