@@ -134,6 +134,8 @@ export interface MutationOptions {
   force: boolean;
   /** Duplicate fields found in the raw body (JSON.parse keeps only the last): reported like unknown fields. */
   duplicates?: string[];
+  /** Keys a YAML body repeats, as `line 5: key "name" already set in map` (parseYamlBody). */
+  yamlDuplicates?: string[];
 }
 
 function parseDryRun(values: string[]): boolean {

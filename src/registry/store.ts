@@ -199,7 +199,13 @@ export class Registry {
   }
 
   async create(namespace: string, body: unknown, o: MutationOptions): Promise<WriteResult> {
-    const { object: obj, warnings } = decodeObject(this.def, body, o.fieldValidation, o.duplicates);
+    const { object: obj, warnings } = decodeObject(
+      this.def,
+      body,
+      o.fieldValidation,
+      o.duplicates,
+      o.yamlDuplicates,
+    );
     this.placeInNamespace(obj, namespace);
     if (obj.metadata.resourceVersion) {
       throw internalError("resourceVersion should not be set on objects to be created");
@@ -253,7 +259,13 @@ export class Registry {
   }
 
   async update(namespace: string, name: string, body: unknown, o: MutationOptions): Promise<WriteResult> {
-    const { object: obj, warnings } = decodeObject(this.def, body, o.fieldValidation, o.duplicates);
+    const { object: obj, warnings } = decodeObject(
+      this.def,
+      body,
+      o.fieldValidation,
+      o.duplicates,
+      o.yamlDuplicates,
+    );
     this.placeInNamespace(obj, namespace);
     checkName(obj, name);
     if (!obj.metadata.resourceVersion) {
@@ -309,7 +321,13 @@ export class Registry {
     o: MutationOptions,
   ): Promise<WriteResult> {
     requireFieldManager(o.fieldManager);
-    const { object: applied, warnings } = decodeObject(this.def, patch, o.fieldValidation);
+    const { object: applied, warnings } = decodeObject(
+      this.def,
+      patch,
+      o.fieldValidation,
+      [],
+      o.yamlDuplicates,
+    );
     this.placeInNamespace(applied, namespace);
     checkName(applied, name);
     for (;;) {

@@ -24,6 +24,8 @@ export interface DecodeResult {
 export interface ValidateOptions {
   /** Paths from findDuplicateFields(rawBody), reported before unknown fields as the real server does. */
   duplicates?: string[];
+  /** Keys a YAML body repeats, as parseYamlBody reports them (before everything else). */
+  yamlDuplicates?: string[];
   /** Check ObjectMeta (name, namespace, labels…) too; default true. */
   checkMetadata?: boolean;
   isCreate?: boolean;
@@ -80,6 +82,7 @@ export function decodeObject(
   obj: unknown,
   mode: FieldValidation,
   duplicates: string[] = [],
+  yamlDuplicates: string[] = [],
 ): DecodeResult {
   if (!isPlainObject(obj)) {
     unrecognized(
@@ -123,10 +126,12 @@ export function decodeObject(
     ...metaUnknown.map((p) => `unknown field "${p}"`),
     ...pruned.map((p) => `unknown field "${p}"`),
   ];
-  if (problems.length && mode === "Strict") {
-    cannotBeHandled(def, `strict decoding error: ${problems.join(", ")}`);
+  if ((problems.length || yamlDuplicates.length) && mode === "Strict") {
+    // go-yaml's error lists its lines in one message, ahead of the field problems
+    const yaml = yamlDuplicates.length ? [`yaml: unmarshal errors:\n  ${yamlDuplicates.join("\n  ")}`] : [];
+    cannotBeHandled(def, `strict decoding error: ${[...yaml, ...problems].join(", ")}`);
   }
-  return { object: obj as KubeObject, warnings: mode === "Warn" ? problems : [] };
+  return { object: obj as KubeObject, warnings: mode === "Warn" ? [...yamlDuplicates, ...problems] : [] };
 }
 
 /** The 422 causes for a decoded (and defaulted) object: ObjectMeta first, then the schema. */
@@ -161,7 +166,7 @@ export function validateObject(
   mode: FieldValidation,
   opts: ValidateOptions = {},
 ): DecodeResult {
-  const result = decodeObject(def, obj, mode, opts.duplicates);
+  const result = decodeObject(def, obj, mode, opts.duplicates, opts.yamlDuplicates);
   validateDecoded(def, result.object, opts);
   return result;
 }

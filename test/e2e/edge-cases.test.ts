@@ -202,4 +202,87 @@ describe("a client that leaves in the middle of a list", () => {
     }
     expect(status, "a list after the client left").toBe(200);
   }, 60_000);
+  describe("a YAML body that repeats a key (kept: the last; reported as go-yaml reports it)", () => {
+    const yamlReport = (ns: string, name: string) =>
+      [
+        "apiVersion: wgpolicyk8s.io/v1alpha2",
+        "kind: PolicyReport",
+        "metadata:",
+        `  name: ${name}`,
+        `  namespace: ${ns}`,
+        "  labels:",
+        "    team: a",
+        "    team: b",
+        "summary:",
+        "  pass: 1",
+        "  pass: 2",
+        "",
+      ].join("\n");
+    const lines = ['line 8: key "team" already set in map', 'line 11: key "pass" already set in map'];
+    const asYaml = { headers: { "Content-Type": "application/yaml" } };
+    const warningsOf = (h: string | string[] | undefined) =>
+      [h ?? []]
+        .flat()
+        .flatMap((v) => v.split(/,\s*(?=299)/))
+        .map((w) => JSON.parse(w.slice(6)) as string);
+
+    it("Strict: a 400 naming every repeated key by line; nothing is stored", async () => {
+      const ns = uniqueName("yamldup");
+      const res = await post(
+        ctx.server(),
+        `${resourcePath(POLICY_REPORT, ns)}?fieldValidation=Strict`,
+        yamlReport(ns, "s"),
+        asYaml,
+      );
+      expect(res.status, res.body).toBe(400);
+      expect(res.json()).toMatchObject({
+        kind: "Status",
+        reason: "BadRequest",
+        message:
+          'PolicyReport in version "v1alpha2" cannot be handled as a PolicyReport: strict decoding error: ' +
+          `yaml: unmarshal errors:\n  ${lines.join("\n  ")}`,
+      });
+      expect((await get(ctx.server(), resourcePath(POLICY_REPORT, ns, "s"))).status).toBe(404);
+    });
+
+    it("Warn (the default): stored with the last value of each key, one warning per repeat", async () => {
+      const ns = uniqueName("yamldup");
+      const res = await post(ctx.server(), resourcePath(POLICY_REPORT, ns), yamlReport(ns, "w"), asYaml);
+      expect(res.status, res.body).toBe(201);
+      expect(warningsOf(res.headers.warning)).toEqual(lines);
+      const stored = (await get(ctx.server(), resourcePath(POLICY_REPORT, ns, "w"))).json<Obj>();
+      expect(stored.metadata.labels).toEqual({ team: "b" });
+      expect(stored.summary).toEqual({ pass: 2 });
+    });
+
+    it("Ignore: stored silently; apply with Strict refuses the same repeats", async () => {
+      const ns = uniqueName("yamldup");
+      const ok = await post(
+        ctx.server(),
+        `${resourcePath(POLICY_REPORT, ns)}?fieldValidation=Ignore`,
+        yamlReport(ns, "i"),
+        asYaml,
+      );
+      expect(ok.status, ok.body).toBe(201);
+      expect(ok.headers.warning).toBeUndefined();
+      const applied = await patch(
+        ctx.server(),
+        `${resourcePath(POLICY_REPORT, ns, "a")}?fieldManager=me&fieldValidation=Strict`,
+        "application/apply-patch+yaml",
+        yamlReport(ns, "a"),
+      );
+      expect(applied.status, applied.body).toBe(400);
+      expect(applied.json<{ message: string }>().message).toContain(
+        `yaml: unmarshal errors:\n  ${lines.join("\n  ")}`,
+      );
+      expect((await get(ctx.server(), resourcePath(POLICY_REPORT, ns, "a"))).status).toBe(404);
+    });
+
+    it("a YAML syntax error is still a 400", async () => {
+      const ns = uniqueName("yamlbad");
+      const res = await post(ctx.server(), resourcePath(POLICY_REPORT, ns), "kind: [\n", asYaml);
+      expect(res.status).toBe(400);
+      expect(res.json<{ message: string }>().message).toMatch(/^the request body could not be decoded: /);
+    });
+  });
 });

@@ -1,5 +1,5 @@
-import { parse as parseYaml } from "yaml";
 import { badRequest, StatusError } from "../../apimachinery/status.js";
+import { parseYamlBody } from "../../apimachinery/yaml.js";
 import type { KubeObject } from "../../apimachinery/types.js";
 import { parseIncludeObject } from "../../registry/table.js";
 import type { Registry } from "../../registry/store.js";
@@ -32,6 +32,18 @@ const BODY_TYPES = new Set([
 ]);
 
 export function decodeBody(raw: Buffer | string, mediaType: string): unknown {
+  return decodeBodyReporting(raw, mediaType).value;
+}
+
+/**
+ * decodeBody, also telling the keys a YAML body repeats (the last one is kept): field validation
+ * reports them as the real server's strict YAML decoder does. JSON's repeats are found apart
+ * (findDuplicateFields), as JSON.parse cannot tell.
+ */
+export function decodeBodyReporting(
+  raw: Buffer | string,
+  mediaType: string,
+): { value: unknown; yamlDuplicates: string[] } {
   // Protobuf, CBOR and the rest get a 415, on which client-go falls back to JSON.
   if (!BODY_TYPES.has(mediaType)) {
     throw new StatusError(
@@ -43,9 +55,11 @@ export function decodeBody(raw: Buffer | string, mediaType: string): unknown {
   const text = typeof raw === "string" ? raw : raw.toString("utf8");
   if (text.trim() === "") throw badRequest("the request body is empty");
   try {
-    if (mediaType === "application/yaml" || mediaType === "application/apply-patch+yaml")
-      return parseYaml(text);
-    return JSON.parse(text);
+    if (mediaType === "application/yaml" || mediaType === "application/apply-patch+yaml") {
+      const { value, duplicateKeys } = parseYamlBody(text);
+      return { value, yamlDuplicates: duplicateKeys };
+    }
+    return { value: JSON.parse(text) as unknown, yamlDuplicates: [] };
   } catch (err) {
     throw badRequest(
       `the request body could not be decoded: ${err instanceof Error ? err.message : String(err)}`,

@@ -3,7 +3,7 @@ import { parseMutationOptions } from "../../registry/options.js";
 import type { PatchType } from "../../registry/store.js";
 import type { RequestContext } from "../context.js";
 import { negotiate } from "../negotiate.js";
-import { decodeBody, mediaTypeOf, respondObject, type ResourceScope } from "./common.js";
+import { decodeBodyReporting, mediaTypeOf, respondObject, type ResourceScope } from "./common.js";
 
 // Strategic merge patch is absent on purpose: custom resources have no patch strategy, and a 415 is
 // what makes the garbage collector fall back to a merge patch.
@@ -28,7 +28,8 @@ export async function handlePatch(ctx: RequestContext, scope: ResourceScope): Pr
       },
     ]);
   }
-  const patch = decodeBody(await ctx.body(), mediaType);
+  const { value: patch, yamlDuplicates } = decodeBodyReporting(await ctx.body(), mediaType);
+  if (o.fieldValidation !== "Ignore" && yamlDuplicates.length > 0) o.yamlDuplicates = yamlDuplicates;
   const res = await scope.registry.patch(ctx.info.namespace, ctx.info.name, type, patch, o);
   ctx.warnings.push(...res.warnings);
   respondObject(ctx, scope, res.created ? 201 : 200, res.object, n);
