@@ -2,10 +2,11 @@ import type { KubeObject } from "../../apimachinery/types.js";
 import { decodeValue } from "./codec.js";
 
 /**
- * Every API watcher has its own etcd watch (see watch.ts), so one write reaches the process once per
- * watcher. Decoding it once for all of them (and handing them the same object) also lets the watch
- * endpoint encode it once per shape (event-cache.ts): with 100 watchers, a write was parsed and
- * serialized 100 times. Bounded by count and bytes, oldest out first; events are delivered within
+ * One write reaches the process once per etcd watch that covers it: once for a collection's shared
+ * watch (feed.ts), and again for each watcher on a watch of its own (one that started before the
+ * feed's ring, see feeds.ts), and the feed decodes a ring entry again for each watcher that replays
+ * it. Decoding it once for all of them (and handing them the same object) also lets the watch
+ * endpoint encode it once per shape (event-cache.ts). Bounded by count and bytes, oldest out first; events are delivered within
  * moments, so only recent values are worth keeping. Consumers never change event objects (the memory
  * backend hands out frozen ones).
  */
