@@ -40,8 +40,9 @@ export class RingEvicted extends StorageError {
  * not per watcher) only on versions that order those answers with events (etcd #15220).
  *
  * A feed fails when etcd cancels its watch (e.g. its next revision was compacted while etcd was
- * out of reach): its watchers get the error (Compacted → 410, so clients relist) and the next watch
- * starts a new feed.
+ * out of reach): each of its watchers goes on with an etcd watch of its own from the last revision
+ * it was given (feeds.ts), which gets etcd's Compacted (→ 410, the client relists) if that history is
+ * gone, and the next watch or list starts a new feed.
  */
 export class CollectionFeed implements RangeSink {
   private readonly fanout: WatchFanout;
@@ -70,6 +71,11 @@ export class CollectionFeed implements RangeSink {
 
   start(): void {
     this.stream.start();
+  }
+
+  /** Whether etcd cancelled the feed's watch (its watchers then need watches of their own). */
+  get hasFailed(): boolean {
+    return this.failure !== undefined;
   }
 
   /** Whether a watcher from `revision` gets every change after it from this feed. */
@@ -118,7 +124,7 @@ export class CollectionFeed implements RangeSink {
   failed(err: unknown): void {
     this.ctx.log.warn(
       { err, resource: this.resource.resource },
-      "etcd watch cache failed, its watchers re-watch",
+      "etcd watch cache failed, its watchers go on with watches of their own",
     );
     this.failure = err;
     this.close();

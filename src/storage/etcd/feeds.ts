@@ -53,14 +53,17 @@ export class Feeds {
     if (signal.aborted) return;
     if (feed?.covers(from) && (!feed.replays(from) || (await this.reads.keeps(from + 1)))) {
       try {
-        for await (const event of feed.watch(options, signal)) {
+        for await (const event of feed.watch({ ...options, fromResourceVersion: from }, signal)) {
           from = event.resourceVersion;
           yield event;
         }
         return;
       } catch (err) {
-        // the ring moved on between covers() and the read: etcd may still have the changes
-        if (!(err instanceof RingEvicted)) throw err;
+        // The ring moved on between covers() and the read, or the feed failed (also while this
+        // watcher was joining it): etcd may still have the changes after the last one delivered,
+        // and if it has compacted them, the watch of its own gets etcd's Compacted.
+        if (!(err instanceof RingEvicted) && !feed.hasFailed) throw err;
+        if (signal.aborted) return;
       }
     }
     yield* watchRange(this.ctx, resource, { ...options, fromResourceVersion: from }, signal);
