@@ -1,10 +1,10 @@
-import { LineCounter, isMap, isScalar, parseDocument, visit } from "yaml";
+import { LineCounter, isMap, isScalar, isSeq, parseDocument } from "yaml";
 
 export interface ParsedYaml {
   value: unknown;
   /**
    * Every key repeated within one mapping, as the real server's strict YAML decoder (go-yaml v2 via
-   * sigs.k8s.io/yaml) names them: `line 5: key "name" already set in map`, in document order.
+   * sigs.k8s.io/yaml) names them: `line 5: key "name" already set in map`, in its order.
    */
   duplicateKeys: string[];
 }
@@ -18,31 +18,37 @@ export function parseYamlBody(text: string): ParsedYaml {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { uniqueKeys: false, lineCounter });
   if (doc.errors.length > 0) throw doc.errors[0];
-  const repeats: { at: number; text: string }[] = [];
-  visit(doc, {
-    Map(_key, map) {
-      if (!isMap(map)) return;
-      const seen = new Set<string>();
-      for (const pair of map.items) {
-        if (!isScalar(pair.key)) continue;
-        const key = pair.key.value;
-        // go-yaml compares resolved keys: the string "1" and the integer 1 are different keys
-        const id = `${typeof key}:${String(key)}`;
-        if (!seen.has(id)) {
-          seen.add(id);
-          continue;
-        }
-        const at = pair.key.range?.[0] ?? 0;
-        repeats.push({
-          at,
-          text: `line ${lineCounter.linePos(at).line}: key ${goValue(key)} already set in map`,
-        });
-      }
-    },
-  });
-  // the visit sees a mapping's own keys before those nested in it; go-yaml reports in document order
-  repeats.sort((a, b) => a.at - b.at);
-  return { value: doc.toJS() as unknown, duplicateKeys: repeats.map((r) => r.text) };
+  const duplicateKeys: string[] = [];
+  findRepeats(doc.contents, (at, key) =>
+    duplicateKeys.push(`line ${lineCounter.linePos(at).line}: key ${goValue(key)} already set in map`),
+  );
+  return { value: doc.toJS() as unknown, duplicateKeys };
+}
+
+/**
+ * go-yaml decodes a mapping's value before it stores it under its key, and only then finds the key
+ * taken: repeats inside a value come first, and a repeat is placed at its value's first line.
+ */
+function findRepeats(node: unknown, report: (at: number, key: unknown) => void): void {
+  if (isSeq(node)) {
+    for (const item of node.items) findRepeats(item, report);
+    return;
+  }
+  if (!isMap(node)) return;
+  const seen = new Set<string>();
+  for (const pair of node.items) {
+    findRepeats(pair.value, report);
+    if (!isScalar(pair.key)) continue;
+    const key = pair.key.value;
+    // go-yaml compares resolved keys: the string "1" and the integer 1 are different keys
+    const id = `${typeof key}:${String(key)}`;
+    if (!seen.has(id)) {
+      seen.add(id);
+      continue;
+    }
+    const value = pair.value as { range?: [number, number, number] } | null;
+    report(value?.range?.[0] ?? pair.key.range?.[0] ?? 0, key);
+  }
 }
 
 /** Go's `%#v` of a decoded YAML scalar: strings quoted, numbers, booleans and null bare. */

@@ -8,11 +8,16 @@ import { toJson } from "../storage/encoded.js";
 // kube-apiserver compresses responses larger than this when the client accepts gzip.
 const GZIP_THRESHOLD = 128 * 1024;
 
-/** `Warning: 299 - "<text>"`, one header value per warning, as k8s.io/apiserver warning.go writes them. */
+/**
+ * `Warning: 299 - "<text>"`, one header value per warning, as k8s.io/apiserver warning.go writes them;
+ * a text already given is not repeated (its recorder keeps each text once).
+ */
 export function warningHeaders(warnings: string[]): string[] {
   // Go writes the text as raw UTF-8 bytes; Node's headers take Latin-1 strings, so pass the bytes
   // through that way rather than fail the response on a non-Latin-1 field name.
-  return warnings.map((w) => Buffer.from(`299 - ${JSON.stringify(w)}`, "utf8").toString("latin1"));
+  return [...new Set(warnings)].map((w) =>
+    Buffer.from(`299 - ${JSON.stringify(w)}`, "utf8").toString("latin1"),
+  );
 }
 
 function setWarnings(res: Res, warnings: string[]): void {

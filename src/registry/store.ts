@@ -321,13 +321,8 @@ export class Registry {
     o: MutationOptions,
   ): Promise<WriteResult> {
     requireFieldManager(o.fieldManager);
-    const { object: applied, warnings } = decodeObject(
-      this.def,
-      patch,
-      o.fieldValidation,
-      [],
-      o.yamlDuplicates,
-    );
+    const { object: applied, warnings } = decodeObject(this.def, patch, o.fieldValidation);
+    warnings.push(...applyYamlProblems(o));
     this.placeInNamespace(applied, namespace);
     checkName(applied, name);
     for (;;) {
@@ -715,4 +710,20 @@ function readConsistency(p: ListParams): ReadConsistency {
   // Legacy: a resourceVersion with a limit and no match means exactly that version.
   if (p.resourceVersionMatch === undefined && p.limit) return { kind: "exact", resourceVersion: rv };
   return { kind: "notOlderThan", resourceVersion: rv };
+}
+
+/**
+ * Keys an apply body repeats: kube-apiserver's apply decodes the YAML leniently, then decodes it
+ * again strictly only to report them, so they are a 400 of their own under Strict (not a "cannot be
+ * handled" one) and warnings, one per line, under Warn.
+ */
+function applyYamlProblems(o: MutationOptions): string[] {
+  const lines = o.yamlDuplicates ?? [];
+  if (lines.length === 0 || o.fieldValidation === "Ignore") return [];
+  if (o.fieldValidation === "Strict") {
+    throw badRequest(
+      `error strict decoding YAML: error converting YAML to JSON: yaml: unmarshal errors:\n  ${lines.join("\n  ")}`,
+    );
+  }
+  return lines;
 }

@@ -29,6 +29,16 @@ describe("YAML request bodies", () => {
     ]);
   });
 
+  it("reports a repeat inside a value before the repeated key, at its value's first line (go-yaml's order)", () => {
+    const { value, duplicateKeys } = parseYamlBody("a:\n  b: 1\n  b: 2\na:\n  c: 1\n  c: 2\n");
+    expect(value).toEqual({ a: { c: 2 } });
+    expect(duplicateKeys).toEqual([
+      'line 3: key "b" already set in map',
+      'line 6: key "c" already set in map',
+      'line 5: key "a" already set in map',
+    ]);
+  });
+
   it("finds repeats in JSON sent as YAML too, and none in a clean body", () => {
     expect(parseYamlBody('{"a": 1, "a": 2}')).toEqual({
       value: { a: 2 },
