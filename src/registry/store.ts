@@ -34,7 +34,7 @@ import {
 import type { DeleteOptions, ListParams, MutationOptions } from "./options.js";
 import { applyConfiguration, requireFieldManager, trackUpdate } from "./managedfields.js";
 import { RecentObjects } from "./recent.js";
-import { decodeObject, validateDecoded } from "./validation.js";
+import { decodeObject, validateDecoded, type DecodeResult } from "./validation.js";
 
 export interface ListPage {
   /** The page's objects; empty when the page came as `encoded`. */
@@ -198,14 +198,13 @@ export class Registry {
     }
   }
 
+  /** A create or update body, with the repeated keys its reader found (see readMutationBody). */
+  private decodeBody(body: unknown, o: MutationOptions): DecodeResult {
+    return decodeObject(this.def, body, o.fieldValidation, o.duplicates, o.yamlDuplicates);
+  }
+
   async create(namespace: string, body: unknown, o: MutationOptions): Promise<WriteResult> {
-    const { object: obj, warnings } = decodeObject(
-      this.def,
-      body,
-      o.fieldValidation,
-      o.duplicates,
-      o.yamlDuplicates,
-    );
+    const { object: obj, warnings } = this.decodeBody(body, o);
     this.placeInNamespace(obj, namespace);
     if (obj.metadata.resourceVersion) {
       throw internalError("resourceVersion should not be set on objects to be created");
@@ -259,13 +258,7 @@ export class Registry {
   }
 
   async update(namespace: string, name: string, body: unknown, o: MutationOptions): Promise<WriteResult> {
-    const { object: obj, warnings } = decodeObject(
-      this.def,
-      body,
-      o.fieldValidation,
-      o.duplicates,
-      o.yamlDuplicates,
-    );
+    const { object: obj, warnings } = this.decodeBody(body, o);
     this.placeInNamespace(obj, namespace);
     checkName(obj, name);
     if (!obj.metadata.resourceVersion) {

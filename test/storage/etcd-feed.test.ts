@@ -1,13 +1,13 @@
 import { Etcd3 } from "etcd3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { KubeObject } from "../../src/apimachinery/types.js";
-import { createEtcdStorage } from "../../src/storage/etcd/index.js";
 import type { EtcdOptions, EtcdStorage } from "../../src/storage/etcd/index.js";
 import { StorageError } from "../../src/storage/interface.js";
 import type { StorageResource, WatchEvent } from "../../src/storage/interface.js";
 import { startEtcd } from "../support/etcd.js";
+import { all, etcdStore, report, reports } from "./etcd-fixtures.js";
 import type { PrivateEtcd } from "../support/etcd.js";
-import { CLUSTER_POLICY_REPORT, POLICY_REPORT, makeReport } from "../support/reports.js";
+import { CLUSTER_POLICY_REPORT, makeReport } from "../support/reports.js";
 import { WatchReader, describeEvents, storageError } from "./suite/helpers.js";
 
 /**
@@ -32,25 +32,14 @@ afterAll(async () => {
   await etcd?.stop();
 });
 
-const reports: StorageResource = { group: "wgpolicyk8s.io", resource: "policyreports", namespaced: true };
 const clusterReports: StorageResource = {
   group: "wgpolicyk8s.io",
   resource: "clusterpolicyreports",
   namespaced: false,
 };
-const all = { labelSelector: [], fieldSelector: [] };
-const report = (name: string, extra: Record<string, unknown> = {}) =>
-  makeReport(POLICY_REPORT, { name, namespace: "apps", extra }) as KubeObject;
 
 function store(clusterName: string, overrides: Partial<EtcdOptions> = {}): Promise<EtcdStorage> {
-  return createEtcdStorage({
-    endpoints: etcd.endpoints,
-    clusterName,
-    compactionIntervalMs: 0,
-    requestTimeoutMs: 1_000,
-    readyTimeoutMs: 500,
-    ...overrides,
-  });
+  return etcdStore(etcd, clusterName, overrides);
 }
 
 /** The watchers etcd has now (etcd_debugging_mvcc_watcher_total; the etcd_mvcc_ name too, should etcd promote it). */

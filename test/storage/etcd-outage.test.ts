@@ -1,12 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { KubeObject } from "../../src/apimachinery/types.js";
-import { createEtcdStorage } from "../../src/storage/etcd/index.js";
 import type { EtcdOptions } from "../../src/storage/etcd/index.js";
 import { StorageError, isStorageError } from "../../src/storage/interface.js";
-import type { Storage, StorageResource, WatchEvent } from "../../src/storage/interface.js";
+import type { Storage, WatchEvent } from "../../src/storage/interface.js";
 import { startEtcd } from "../support/etcd.js";
+import { all, etcdStore, report, reports } from "./etcd-fixtures.js";
 import type { PrivateEtcd } from "../support/etcd.js";
-import { POLICY_REPORT, makeReport } from "../support/reports.js";
 
 /** etcd going away and coming back: restarts, crashes in the middle of traffic, a frozen etcd. */
 
@@ -20,20 +18,8 @@ afterAll(async () => {
   await etcd?.stop();
 });
 
-const reports: StorageResource = { group: "wgpolicyk8s.io", resource: "policyreports", namespaced: true };
-const all = { labelSelector: [], fieldSelector: [] };
-const report = (name: string, extra: Record<string, unknown> = {}) =>
-  makeReport(POLICY_REPORT, { name, namespace: "apps", extra }) as KubeObject;
-
 function store(clusterName: string, overrides: Partial<EtcdOptions> = {}): Promise<Storage> {
-  return createEtcdStorage({
-    endpoints: etcd.endpoints,
-    clusterName,
-    compactionIntervalMs: 0,
-    requestTimeoutMs: 1_000,
-    readyTimeoutMs: 500,
-    ...overrides,
-  });
+  return etcdStore(etcd, clusterName, overrides);
 }
 
 /** How long `promise` takes to fail, and with what. */
