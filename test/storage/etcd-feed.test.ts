@@ -1,7 +1,9 @@
 import { Etcd3 } from "etcd3";
+import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { KubeObject } from "../../src/apimachinery/types.js";
 import type { EtcdOptions, EtcdStorage } from "../../src/storage/etcd/index.js";
+import { RangeWatch } from "../../src/storage/etcd/range-watch.js";
 import { StorageError } from "../../src/storage/interface.js";
 import type { StorageResource, WatchEvent } from "../../src/storage/interface.js";
 import { startEtcd } from "../support/etcd.js";
@@ -380,6 +382,57 @@ describe("etcd watch cache when etcd restarts", () => {
       stopped.stop();
       fresh?.stop();
       await s.close();
+    }
+  });
+});
+
+describe("an etcd watch whose consumer falls behind", () => {
+  it("queues at most its bound of responses, then takes the rest from etcd: every change once, in order", async () => {
+    const prefix = Buffer.from("/bounded/");
+    const seen: number[] = [];
+    let release!: () => void;
+    const blocked = new Promise<void>((resolve) => (release = resolve));
+    const watch = new RangeWatch(
+      {
+        client: raw,
+        log: pino({ level: "silent" }),
+        progressIntervalMs: 0,
+        orderedProgress: async () => false,
+        maxPendingResponses: 5,
+      },
+      "bounded",
+      prefix,
+      Buffer.from("/bounded0"),
+      Number((await raw.get("health").exec()).header.revision),
+      {
+        // the first event blocks the sink, as a slow decode would
+        event: async (_ev, revision) => {
+          if (seen.length === 0) await blocked;
+          seen.push(revision);
+          return true;
+        },
+        progress: () => {},
+        failed: (err) => {
+          throw err;
+        },
+      },
+    );
+    watch.start();
+    try {
+      const written: number[] = [];
+      for (let i = 0; i < 40; i++) {
+        const res = await raw.put(`/bounded/k${i}`).value(String(i)).exec();
+        written.push(Number(res.header.revision));
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      expect(watch.pendingResponses).toBeLessThanOrEqual(5);
+      release();
+      const deadline = Date.now() + 10_000;
+      while (seen.length < written.length && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(seen).toEqual(written);
+    } finally {
+      watch.close();
     }
   });
 });

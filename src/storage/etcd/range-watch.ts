@@ -8,6 +8,8 @@ export interface StreamContext {
   progressIntervalMs: number;
   /** Whether etcd orders requested progress notifications with events (see `orderedProgress`). */
   orderedProgress: () => Promise<boolean>;
+  /** Responses received and not yet handled before the stream is paused (default 1,024). */
+  maxPendingResponses?: number;
 }
 
 /**
@@ -30,6 +32,7 @@ export interface RangeSink {
 type WatchStream = IDuplexStream<IWatchRequest, IWatchResponse>;
 
 const RETRY_MIN_MS = 200;
+const MAX_PENDING_RESPONSES = 1024;
 const RETRY_MAX_MS = 5_000;
 
 /**
@@ -54,6 +57,8 @@ export class RangeWatch {
   private stopped = false;
   /** Responses are handled one after the other (the sink may decode asynchronously) to keep etcd's order. */
   private processing: Promise<void> = Promise.resolve();
+  /** Responses received whose handling has not finished. */
+  private pending = 0;
 
   constructor(
     private readonly ctx: StreamContext,
@@ -79,6 +84,11 @@ export class RangeWatch {
 
   get closed(): boolean {
     return this.stopped;
+  }
+
+  /** Responses received and not yet handled (bounded by `maxPendingResponses`). */
+  get pendingResponses(): number {
+    return this.pending;
   }
 
   start(): void {
@@ -177,15 +187,26 @@ export class RangeWatch {
       this.createdAt = Math.max(this.createdAt, Number(res.header.revision));
       return;
     }
+    if (this.pending >= (this.ctx.maxPendingResponses ?? MAX_PENDING_RESPONSES)) {
+      // The sink falls behind etcd (e.g. decoding large values for a shared feed's watchers):
+      // rather than queue without bound, stop the stream and take the rest from etcd once the
+      // queue has drained; what was queued for this stream is dropped and fetched again.
+      this.suspend(this.processing);
+      return;
+    }
     const last = res.events.length > 0 ? Number(res.events[res.events.length - 1].kv.mod_revision) : 0;
     // A response without events is a progress notification: every change up to its header's
     // revision has been sent. Event responses' headers are not used: while etcd catches a watcher
     // up, they carry the current revision although more events follow (mvcc syncWatchers).
     const progress = res.events.length === 0 ? Number(res.header.revision) : last;
     if (progress >= this.next) this.next = progress + 1;
+    this.pending++;
     this.processing = this.processing
       .then(() => this.deliver(res, generation))
-      .catch((err: unknown) => this.fail(err));
+      .catch((err: unknown) => this.fail(err))
+      .then(() => {
+        this.pending--;
+      });
   }
 
   private async deliver(res: IWatchResponse, generation: number): Promise<void> {
@@ -202,8 +223,9 @@ export class RangeWatch {
       if (rv <= this.handled) continue;
       const handled = this.sink.event(ev, rv);
       if (!(handled === true || (handled !== false && (await handled)))) return;
+      // the sink has it, even if the stream was suspended meanwhile: its replay must skip it
+      this.handled = Math.max(this.handled, rv);
       if (this.stopped || generation !== this.generation) return;
-      this.handled = rv;
     }
   }
 
