@@ -7,7 +7,7 @@ import { RangeWatch } from "../../src/storage/etcd/range-watch.js";
 import { StorageError } from "../../src/storage/interface.js";
 import type { StorageResource, WatchEvent } from "../../src/storage/interface.js";
 import { startEtcd } from "../support/etcd.js";
-import { all, etcdStore, report, reports } from "./etcd-fixtures.js";
+import { all, etcdStore, eventually, report, reports } from "./etcd-fixtures.js";
 import type { PrivateEtcd } from "../support/etcd.js";
 import { CLUSTER_POLICY_REPORT, makeReport } from "../support/reports.js";
 import { WatchReader, describeEvents, storageError } from "./suite/helpers.js";
@@ -50,19 +50,6 @@ async function etcdWatchers(): Promise<number> {
   const found = /^etcd_(?:debugging_)?mvcc_watcher_total (\d+)/m.exec(text);
   if (found === null) throw new Error("etcd's /metrics has no watcher gauge");
   return Number(found[1]);
-}
-
-async function eventually(check: () => Promise<unknown>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
 }
 
 /** Waits until etcd has exactly `n` watchers (watch creation and cancellation are asynchronous). */

@@ -34,3 +34,21 @@ export function etcdStore(
     ...overrides,
   });
 }
+
+/** Retries `check` until it resolves, every `everyMs`; its last error once `timeoutMs` has passed. */
+export async function eventually(
+  check: () => Promise<unknown>,
+  timeoutMs = 20_000,
+  everyMs = 50,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  }
+}

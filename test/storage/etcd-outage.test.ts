@@ -3,7 +3,7 @@ import type { EtcdOptions } from "../../src/storage/etcd/index.js";
 import { StorageError, isStorageError } from "../../src/storage/interface.js";
 import type { Storage, WatchEvent } from "../../src/storage/interface.js";
 import { startEtcd } from "../support/etcd.js";
-import { all, etcdStore, report, reports } from "./etcd-fixtures.js";
+import { all, etcdStore, eventually, report, reports } from "./etcd-fixtures.js";
 import type { PrivateEtcd } from "../support/etcd.js";
 
 /** etcd going away and coming back: restarts, crashes in the middle of traffic, a frozen etcd. */
@@ -30,19 +30,6 @@ async function failure(promise: Promise<unknown>): Promise<{ err: unknown; ms: n
     (e: unknown) => e,
   );
   return { err, ms: Date.now() - start };
-}
-
-async function eventually(check: () => Promise<unknown>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
 }
 
 describe("etcd storage when etcd goes away", () => {
