@@ -204,6 +204,26 @@ describe("etcd watch cache: one etcd watch per collection", () => {
 });
 
 describe("etcd watch cache: where a watch starts", () => {
+  it("starts the shared watch at the first watcher's revision when it is only a little behind (a re-watch after a restart)", async () => {
+    await watchersBecome(0);
+    const s = await store("rewatch");
+    const readers: WatchReader[] = [];
+    try {
+      const from = await create(s, "seen");
+      // written while this replica was away: nobody listed or watched the kind here yet
+      const missed = [await create(s, "missed-1"), await create(s, "missed-2")];
+      for (let i = 0; i < 3; i++) readers.push(new WatchReader(s, reports, { fromResourceVersion: from }));
+      for (const r of readers) expect((await r.take(2)).map((e) => e.resourceVersion)).toEqual(missed);
+      const live = await create(s, "live");
+      for (const r of readers) expect((await r.take(1)).map((e) => e.resourceVersion)).toEqual([live]);
+      // one etcd watch, the kind's, replayed from the first watcher's revision: none of their own
+      expect(await etcdWatchers()).toBe(1);
+    } finally {
+      for (const r of readers) r.stop();
+      await s.close();
+    }
+  });
+
   it("serves an informer's list-then-watch from the shared watch, writes in between included", async () => {
     await watchersBecome(0);
     const s = await store("informer");

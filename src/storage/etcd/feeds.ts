@@ -14,9 +14,10 @@ export interface FeedReads {
 /**
  * The etcd backend's watches: through the collection's shared feed when its ring covers the
  * requested revision, else on an etcd watch of their own (watch.ts), which has etcd's full history
- * and its Compacted error. Feeds start lazily, at etcd's current revision, and then run until the
- * store closes (or they fail). A list starts its collection's feed at the list's revision, so an
- * informer's list-then-watch lands inside the ring.
+ * and its Compacted error. Feeds start lazily, at etcd's current revision (or the first watcher's,
+ * if it is a little behind, see `start`), and then run until the store closes (or they fail). A list
+ * starts its collection's feed at the list's revision, so an informer's list-then-watch lands
+ * inside the ring.
  *
  * Before replaying the ring's events to a watcher, the watch asks etcd whether it still keeps that
  * history: a watcher from a revision etcd has compacted gets etcd's Compacted (410) on its own
@@ -49,7 +50,7 @@ export class Feeds {
     signal: AbortSignal,
   ): AsyncGenerator<WatchEvent> {
     let from = options.fromResourceVersion;
-    const feed = await this.feed(resource);
+    const feed = await this.feed(resource, from);
     if (signal.aborted) return;
     if (feed?.covers(from) && (!feed.replays(from) || (await this.reads.keeps(from + 1)))) {
       try {
@@ -77,21 +78,34 @@ export class Feeds {
   }
 
   /** The running feed of `resource`, started if need be; undefined when etcd cannot be reached now. */
-  private feed(resource: StorageResource): Promise<CollectionFeed | undefined> {
+  private feed(resource: StorageResource, from: number): Promise<CollectionFeed | undefined> {
     if (this.closed || this.ctx.ringBytes <= 0) return Promise.resolve(undefined);
     const id = resourceId(resource);
     let feed = this.feeds.get(id);
     if (feed === undefined) {
-      feed = this.start(resource, id);
+      feed = this.start(resource, id, from);
       this.feeds.set(id, feed);
     }
     return feed;
   }
 
-  private async start(resource: StorageResource, id: string): Promise<CollectionFeed | undefined> {
+  /**
+   * Starts the feed at etcd's current revision, or at the first watcher's own revision when that
+   * is only a little behind (an informer re-watching after this replica restarted): etcd replays the
+   * few changes since into the feed, and that watcher and the ones after it share the feed instead
+   * of keeping watches of their own until they re-watch. "A little": at most half a watcher's
+   * buffer of revisions, so the replay never drops the watcher as too slow.
+   */
+  private async start(
+    resource: StorageResource,
+    id: string,
+    from: number,
+  ): Promise<CollectionFeed | undefined> {
     let revision: number;
     try {
       revision = await this.reads.currentRevision();
+      if (from < revision && revision - from <= this.ctx.bufferSize / 2 && (await this.reads.keeps(from + 1)))
+        revision = from;
     } catch (err) {
       this.ctx.log.debug({ err, resource: resource.resource }, "etcd watch cache not started");
       this.feeds.delete(id);
