@@ -1,9 +1,13 @@
 import { Etcd3 } from "etcd3";
+import { Writable } from "node:stream";
 import { pino } from "pino";
+import type { Logger } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { KubeObject } from "../../src/apimachinery/types.js";
 import type { EtcdOptions, EtcdStorage } from "../../src/storage/etcd/index.js";
 import { RangeWatch } from "../../src/storage/etcd/range-watch.js";
+import type { RangeSink } from "../../src/storage/etcd/range-watch.js";
+import { createEtcdStorage } from "../../src/storage/etcd/index.js";
 import { StorageError } from "../../src/storage/interface.js";
 import type { StorageResource, WatchEvent } from "../../src/storage/interface.js";
 import { startEtcd } from "../support/etcd.js";
@@ -393,53 +397,183 @@ describe("etcd watch cache when etcd restarts", () => {
   });
 });
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A RangeWatch over `/<name>/` from now, with a bound of 5 waiting events and `sink`. */
+async function boundedWatch(name: string, sink: RangeSink): Promise<RangeWatch> {
+  const watch = new RangeWatch(
+    {
+      client: raw,
+      log: pino({ level: "silent" }),
+      progressIntervalMs: 0,
+      orderedProgress: async () => false,
+      maxPendingEvents: 5,
+    },
+    name,
+    Buffer.from(`/${name}/`),
+    Buffer.from(`/${name}0`),
+    Number((await raw.get("health").exec()).header.revision),
+    sink,
+  );
+  watch.start();
+  return watch;
+}
+
+async function putKeys(name: string, n: number): Promise<number[]> {
+  const written: number[] = [];
+  for (let i = 0; i < n; i++)
+    written.push(Number((await raw.put(`/${name}/k${i}`).value(String(i)).exec()).header.revision));
+  return written;
+}
+
+async function until(done: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done() && Date.now() < deadline) await sleep(20);
+}
+
+const rethrow = (err: unknown) => {
+  throw err;
+};
+
 describe("an etcd watch whose consumer falls behind", () => {
-  it("queues at most its bound of responses, then takes the rest from etcd: every change once, in order", async () => {
-    const prefix = Buffer.from("/bounded/");
+  it("keeps at most its bound of events waiting, then takes the rest from etcd: every change once, in order", async () => {
     const seen: number[] = [];
     let release!: () => void;
     const blocked = new Promise<void>((resolve) => (release = resolve));
-    const watch = new RangeWatch(
-      {
-        client: raw,
-        log: pino({ level: "silent" }),
-        progressIntervalMs: 0,
-        orderedProgress: async () => false,
-        maxPendingResponses: 5,
+    const watch = await boundedWatch("bounded", {
+      // the first event blocks the sink, as a slow decode would
+      event: async (_ev, revision) => {
+        if (seen.length === 0) await blocked;
+        seen.push(revision);
+        return true;
       },
-      "bounded",
-      prefix,
-      Buffer.from("/bounded0"),
-      Number((await raw.get("health").exec()).header.revision),
-      {
-        // the first event blocks the sink, as a slow decode would
-        event: async (_ev, revision) => {
-          if (seen.length === 0) await blocked;
-          seen.push(revision);
-          return true;
-        },
-        progress: () => {},
-        failed: (err) => {
-          throw err;
-        },
-      },
-    );
-    watch.start();
+      progress: () => {},
+      failed: rethrow,
+    });
     try {
-      const written: number[] = [];
-      for (let i = 0; i < 40; i++) {
-        const res = await raw.put(`/bounded/k${i}`).value(String(i)).exec();
-        written.push(Number(res.header.revision));
-      }
-      await new Promise((r) => setTimeout(r, 300));
-      expect(watch.pendingResponses).toBeLessThanOrEqual(5);
+      const written = await putKeys("bounded", 40);
+      await sleep(300);
+      expect(watch.pendingEvents).toBeLessThanOrEqual(5);
       release();
-      const deadline = Date.now() + 10_000;
-      while (seen.length < written.length && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 20));
+      await until(() => seen.length >= written.length);
       expect(seen).toEqual(written);
     } finally {
       watch.close();
+    }
+  });
+
+  it("keeps a sink's own suspension (until its consumer reads on) when the bound paused the stream first", async () => {
+    const seen: number[] = [];
+    let release!: () => void;
+    const blocked = new Promise<void>((resolve) => (release = resolve));
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    let first = true;
+    const watch: RangeWatch = await boundedWatch("conflict", {
+      // as an API watcher's own watch does when its buffer is full while it reads history
+      event: async (_ev, revision) => {
+        if (first) {
+          first = false;
+          await blocked;
+          watch.suspend(gate);
+          return false;
+        }
+        seen.push(revision);
+        return true;
+      },
+      progress: () => {},
+      failed: rethrow,
+    });
+    try {
+      const written = await putKeys("conflict", 40);
+      await sleep(300); // more than 5 waiting: the bound paused the stream
+      release();
+      await sleep(500);
+      expect(seen, "nothing before the sink's own condition").toEqual([]);
+      openGate();
+      await until(() => seen.length >= written.length);
+      expect(seen).toEqual(written);
+    } finally {
+      watch.close();
+    }
+  });
+});
+
+describe("etcd watch cache whose feed fails on a value it cannot decode", () => {
+  const bad = (cluster: string) =>
+    raw.put(`/reports-server/${cluster}/wgpolicyk8s.io/policyreports/apps/bad`).value("not json").exec();
+
+  function logged(): { log: Logger; failures: () => number } {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        lines.push(chunk.toString());
+        cb();
+      },
+    });
+    return {
+      log: pino({ level: "warn" }, sink),
+      failures: () => lines.filter((l) => l.includes("etcd watch cache failed")).length,
+    };
+  }
+
+  it("does not give a watcher it dropped as too slow a watch of its own", async () => {
+    const s = await createEtcdStorage(
+      { endpoints: etcd.endpoints, clusterName: "tooslow", compactionIntervalMs: 0, watchBufferSize: 3 },
+      logged().log,
+    );
+    const from = await s.currentResourceVersion();
+    const slow = new WatchReader(s, reports, { fromResourceVersion: from });
+    const active = new WatchReader(s, reports, { fromResourceVersion: from });
+    try {
+      const first = slow.next(); // the slow watcher reads one event, then nothing more
+      const a = active.next();
+      await create(s, "r0");
+      await first;
+      await a;
+      for (let i = 1; i <= 5; i++) {
+        await create(s, `r${i}`); // more than 3 waiting: the slow watcher is dropped (TooSlow)
+        await active.next();
+      }
+      await bad("tooslow"); // fails the feed, which decodes for the active watcher
+      await active.next().catch(() => undefined);
+      await sleep(200);
+      let err: unknown;
+      try {
+        while (!(await slow.nextAny(2_000)).done);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toMatchObject({ code: "TooSlow" });
+    } finally {
+      slow.stop();
+      active.stop();
+      await s.close();
+    }
+  });
+
+  it("does not start feeds at a revision before that value again (they would fail on it again)", async () => {
+    const { log, failures } = logged();
+    const s = await createEtcdStorage(
+      { endpoints: etcd.endpoints, clusterName: "poison", compactionIntervalMs: 0 },
+      log,
+    );
+    const readers: WatchReader[] = [];
+    try {
+      const from = await create(s, "ok-0");
+      await bad("poison");
+      await create(s, "ok-1");
+      // a client re-watching from before the bad value, three times
+      for (let i = 0; i < 3; i++) {
+        const r = new WatchReader(s, reports, { fromResourceVersion: from });
+        readers.push(r);
+        await r.next().catch(() => undefined);
+        await sleep(100);
+      }
+      expect(failures()).toBe(1);
+    } finally {
+      for (const r of readers) r.stop();
+      await s.close();
     }
   });
 });

@@ -40,7 +40,7 @@ export class RingEvicted extends StorageError {
  * not per watcher) only on versions that order those answers with events (etcd #15220).
  *
  * A feed fails when etcd cancels its watch (e.g. its next revision was compacted while etcd was
- * out of reach): each of its watchers goes on with an etcd watch of its own from the last revision
+ * out of reach) or an event cannot be decoded: each of its watchers goes on with an etcd watch of its own from the last revision
  * it was given (feeds.ts), which gets etcd's Compacted (→ 410, the client relists) if that history is
  * gone, and the next watch or list starts a new feed.
  */
@@ -73,9 +73,13 @@ export class CollectionFeed implements RangeSink {
     this.stream.start();
   }
 
-  /** Whether etcd cancelled the feed's watch (its watchers then need watches of their own). */
-  get hasFailed(): boolean {
-    return this.failure !== undefined;
+  /**
+   * Whether `err` is the feed's own failure (etcd cancelled its watch, or an event could not be
+   * decoded), as its watchers are given it: they then need watches of their own. A watcher's own
+   * end (TooSlow) is not.
+   */
+  failedWith(err: unknown): boolean {
+    return this.failure !== undefined && err === this.failure;
   }
 
   /** Whether a watcher from `revision` gets every change after it from this feed. */

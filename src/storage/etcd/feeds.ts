@@ -25,8 +25,13 @@ export interface FeedReads {
  * hold. A watcher with nothing to replay (it starts at or after the ring's newest event) is served
  * without asking.
  */
+/** After a kind's feed failed, new feeds of it start at the current revision for this long. */
+const CATCH_UP_AFTER_FAILURE_MS = 60_000;
+
 export class Feeds {
   private readonly feeds = new Map<string, Promise<CollectionFeed | undefined>>();
+  /** When each kind's last feed failed: one that failed on an event must not replay it again. */
+  private readonly failedAt = new Map<string, number>();
   private closed = false;
 
   constructor(
@@ -63,7 +68,7 @@ export class Feeds {
         // The ring moved on between covers() and the read, or the feed failed (also while this
         // watcher was joining it): etcd may still have the changes after the last one delivered,
         // and if it has compacted them, the watch of its own gets etcd's Compacted.
-        if (!(err instanceof RingEvicted) && !feed.hasFailed) throw err;
+        if (!(err instanceof RingEvicted) && !feed.failedWith(err)) throw err;
         if (signal.aborted) return;
       }
     }
@@ -104,7 +109,15 @@ export class Feeds {
     let revision: number;
     try {
       revision = await this.reads.currentRevision();
-      if (from < revision && revision - from <= this.ctx.bufferSize / 2 && (await this.reads.keeps(from + 1)))
+      const failedLately = Date.now() - (this.failedAt.get(id) ?? -Infinity) < CATCH_UP_AFTER_FAILURE_MS;
+      // (a compaction between keeps() and etcd creating the watch cancels the new feed: its
+      // watchers then go on with watches of their own, and this one gets its 410 there)
+      if (
+        !failedLately &&
+        from < revision &&
+        revision - from <= this.ctx.bufferSize / 2 &&
+        (await this.reads.keeps(from + 1))
+      )
         revision = from;
     } catch (err) {
       this.ctx.log.debug({ err, resource: resource.resource }, "etcd watch cache not started");
@@ -117,6 +130,7 @@ export class Feeds {
 
   private run(resource: StorageResource, id: string, revision: number): CollectionFeed {
     const feed: CollectionFeed = new CollectionFeed(this.ctx, resource, revision, () => {
+      this.failedAt.set(id, Date.now());
       if (this.feeds.get(id) === started) this.feeds.delete(id);
     });
     const started = Promise.resolve(feed);

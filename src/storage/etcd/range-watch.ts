@@ -8,8 +8,11 @@ export interface StreamContext {
   progressIntervalMs: number;
   /** Whether etcd orders requested progress notifications with events (see `orderedProgress`). */
   orderedProgress: () => Promise<boolean>;
-  /** Responses received and not yet handled before the stream is paused (default 1,024). */
-  maxPendingResponses?: number;
+  /**
+   * Events received and not yet handled before the stream is paused (default 1,024); a response is
+   * always taken when nothing waits, so one etcd response (up to 1,000 events) may exceed it.
+   */
+  maxPendingEvents?: number;
 }
 
 /**
@@ -32,7 +35,7 @@ export interface RangeSink {
 type WatchStream = IDuplexStream<IWatchRequest, IWatchResponse>;
 
 const RETRY_MIN_MS = 200;
-const MAX_PENDING_RESPONSES = 1024;
+const MAX_PENDING_EVENTS = 1024;
 const RETRY_MAX_MS = 5_000;
 
 /**
@@ -57,7 +60,7 @@ export class RangeWatch {
   private stopped = false;
   /** Responses are handled one after the other (the sink may decode asynchronously) to keep etcd's order. */
   private processing: Promise<void> = Promise.resolve();
-  /** Responses received whose handling has not finished. */
+  /** Events received whose handling has not finished. */
   private pending = 0;
 
   constructor(
@@ -86,8 +89,8 @@ export class RangeWatch {
     return this.stopped;
   }
 
-  /** Responses received and not yet handled (bounded by `maxPendingResponses`). */
-  get pendingResponses(): number {
+  /** Events received and not yet handled (bounded by `maxPendingEvents`, see there). */
+  get pendingEvents(): number {
     return this.pending;
   }
 
@@ -119,14 +122,15 @@ export class RangeWatch {
    * connection.
    */
   suspend(until: Promise<void>): void {
-    this.generation++;
+    // only the latest suspension reopens: an earlier one's `until` may come first
+    const generation = ++this.generation;
     clearTimeout(this.retryTimer);
     const stream = this.stream;
     this.stream = undefined;
     stream?.cancel();
     this.next = this.handled + 1;
     void until.then(() => {
-      if (!this.stopped) void this.open();
+      if (!this.stopped && generation === this.generation) void this.open();
     });
   }
 
@@ -187,7 +191,8 @@ export class RangeWatch {
       this.createdAt = Math.max(this.createdAt, Number(res.header.revision));
       return;
     }
-    if (this.pending >= (this.ctx.maxPendingResponses ?? MAX_PENDING_RESPONSES)) {
+    const events = Math.max(1, res.events.length);
+    if (this.pending > 0 && this.pending + events > (this.ctx.maxPendingEvents ?? MAX_PENDING_EVENTS)) {
       // The sink falls behind etcd (e.g. decoding large values for a shared feed's watchers):
       // rather than queue without bound, stop the stream and take the rest from etcd once the
       // queue has drained; what was queued for this stream is dropped and fetched again.
@@ -200,12 +205,12 @@ export class RangeWatch {
     // up, they carry the current revision although more events follow (mvcc syncWatchers).
     const progress = res.events.length === 0 ? Number(res.header.revision) : last;
     if (progress >= this.next) this.next = progress + 1;
-    this.pending++;
+    this.pending += events;
     this.processing = this.processing
       .then(() => this.deliver(res, generation))
       .catch((err: unknown) => this.fail(err))
       .then(() => {
-        this.pending--;
+        this.pending -= events;
       });
   }
 
