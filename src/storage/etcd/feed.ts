@@ -40,9 +40,9 @@ export class RingEvicted extends StorageError {
  * not per watcher) only on versions that order those answers with events (etcd #15220).
  *
  * A feed fails when etcd cancels its watch (e.g. its next revision was compacted while etcd was
- * out of reach) or an event cannot be decoded: each of its watchers goes on with an etcd watch of its own from the last revision
- * it was given (feeds.ts), which gets etcd's Compacted (→ 410, the client relists) if that history is
- * gone, and the next watch or list starts a new feed.
+ * out of reach) or an event cannot be decoded: each of its watchers goes on with an etcd watch of
+ * its own from the last revision it was given (feeds.ts), which gets etcd's Compacted (→ 410, the
+ * client relists) if that history is gone, and the next watch or list starts a new feed.
  */
 export class CollectionFeed implements RangeSink {
   private readonly fanout: WatchFanout;

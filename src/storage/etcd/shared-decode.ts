@@ -6,9 +6,9 @@ import { decodeValue } from "./codec.js";
  * watch (feed.ts), and again for each watcher on a watch of its own (one that started before the
  * feed's ring, see feeds.ts), and the feed decodes a ring entry again for each watcher that replays
  * it. Decoding it once for all of them (and handing them the same object) also lets the watch
- * endpoint encode it once per shape (event-cache.ts). Bounded by count and bytes, oldest out first; events are delivered within
- * moments, so only recent values are worth keeping. Consumers never change event objects (the memory
- * backend hands out frozen ones).
+ * endpoint encode it once per shape (event-cache.ts). Bounded by count and bytes, oldest out first;
+ * events are delivered within moments, so only recent values are worth keeping. Consumers never
+ * change event objects (the memory backend hands out frozen ones).
  */
 const MAX_ENTRIES = 1024;
 const MAX_BYTES = 32 * 1024 * 1024;
