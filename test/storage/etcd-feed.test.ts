@@ -416,6 +416,8 @@ async function boundedWatch(name: string, sink: RangeSink): Promise<RangeWatch> 
     sink,
   );
   watch.start();
+  // created before the writes: etcd then sends them as they happen, not as one response of history
+  await until(() => watch.horizon > 0);
   return watch;
 }
 

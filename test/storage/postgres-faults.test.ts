@@ -96,9 +96,10 @@ describe("postgres outages", () => {
       let n = 0;
       const writer = (async () => {
         while (!stop) {
-          const k = key(`w${n++}`);
+          const i = n++;
+          const k = key(`w${i}`);
           try {
-            acknowledged.push(await store.create(r, k, report(k, { n })));
+            acknowledged.push(await store.create(r, k, report(k, { n: i })));
           } catch (err) {
             expect(err).toMatchObject({ code: "Unavailable" });
             failed.push(k.name);
