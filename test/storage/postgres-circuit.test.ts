@@ -27,6 +27,22 @@ describe("the PostgreSQL connection circuit", () => {
     expect(c.admit(14_001)).toBe(false);
   });
 
+  it("opens when a query gets no answer by its deadline and nothing else was answered since it was sent", () => {
+    const silent = new StorageError("Unavailable", "database did not answer within 1500 ms");
+    const c = new ConnectionCircuit({ openMs: 1_000, probeMs: 3_000 });
+    c.succeeded(0);
+    // a slow statement while others were answered: the server is alive
+    c.succeeded(1_000);
+    c.timedOut(500, silent, 2_000);
+    expect(c.admit(2_001)).toBe(false);
+    // silence since the query was sent: frozen or cut off, as good as a lost connection
+    c.timedOut(1_500, silent, 3_500);
+    expect(() => c.admit(3_600)).toThrow(
+      expect.objectContaining({ code: "Unavailable", message: expect.stringContaining("did not answer") }),
+    );
+    expect(c.admit(4_500)).toBe(true); // then one probe at a time, as after a connection failure
+  });
+
   it("opens again when the probe fails to connect", () => {
     const c = new ConnectionCircuit({ openMs: 1_000, probeMs: 3_000 });
     c.failed(refused, 0);

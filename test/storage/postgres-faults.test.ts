@@ -179,12 +179,18 @@ describe("postgres outages", () => {
     );
     try {
       await store.create(r, key("x"), report(key("x")));
+      // connections open and idle: a frozen server keeps them, and reports no error on them
+      await Promise.all(Array.from({ length: 8 }, () => store.get(r, key("x"))));
       pg.pause();
       const frozen = await failure(store.get(r, key("x")));
+      // after one query's deadline passed in silence, the rest fail at once instead of waiting theirs
+      const next = await failure(store.get(r, key("x")));
       const notReady = await failure(store.ready());
       pg.resume();
       expect(frozen.err).toMatchObject({ code: "Unavailable" });
       expect(frozen.ms).toBeLessThan(3_000);
+      expect(next.err).toMatchObject({ code: "Unavailable" });
+      expect(next.ms).toBeLessThan(200);
       expect(notReady.err).toMatchObject({ code: "Unavailable" });
       expect(notReady.ms).toBeLessThan(3_000);
       await eventually(() => store.ready(), 20_000);

@@ -23,13 +23,17 @@ export interface CircuitOptions {
  * attempts, so without this a request during an outage waits for connect timeouts and backoff
  * instead of getting a quick 503. After a connection failure every query is refused for `openMs`;
  * then one query at a time goes through as a probe, and the first answer from the server (success
- * or an ordinary SQL error) closes the circuit again.
+ * or an ordinary SQL error) closes the circuit again. A server that keeps its connections open but
+ * stops answering (frozen, cut off by a partition) reports no connection error: a query that gets
+ * no answer by its deadline, while nothing else was answered since it was sent, counts as one.
  */
 export class ConnectionCircuit {
   /** When the last connection failure happened; undefined while the server answers. */
   private failedAt: number | undefined;
   private lastError = "";
   private probeSince = -Infinity;
+  /** When the server last answered anything. */
+  private answeredAt = -Infinity;
 
   constructor(private readonly options: CircuitOptions) {}
 
@@ -48,9 +52,15 @@ export class ConnectionCircuit {
   }
 
   /** The server answered (rows or an SQL error): it is reachable. */
-  succeeded(): void {
+  succeeded(now = Date.now()): void {
     this.failedAt = undefined;
     this.probeSince = -Infinity;
+    this.answeredAt = now;
+  }
+
+  /** A query sent at `sentAt` got no answer by its deadline: see the class comment. */
+  timedOut(sentAt: number, err: unknown, now = Date.now()): void {
+    if (this.answeredAt < sentAt) this.failed(err, now);
   }
 
   failed(err: unknown, now = Date.now()): void {

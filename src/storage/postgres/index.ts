@@ -107,6 +107,7 @@ class PgStorage implements PostgresStorage {
       sql,
       cluster: opts.clusterName,
       timeoutMs: opts.queryTimeoutMs,
+      statementTimeoutMs: opts.queryTimeoutMs,
       // Refuse queries for 1 s after a connection failure; then one probe at a time, each given as
       // long as connecting may take.
       circuit: new ConnectionCircuit({

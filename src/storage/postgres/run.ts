@@ -19,9 +19,14 @@ export class QueryLoad {
   }
 }
 
+/** How much longer than its statement_timeout a query is waited for. */
+const DEADLINE_GRACE_MS = 500;
+
 /** What bounds and guards one query: its deadline, the pool's circuit, the pool's load counter. */
 export interface QueryLimits {
   timeoutMs: number;
+  /** The connections' statement_timeout: a deadline that long waits a little more for its answer. */
+  statementTimeoutMs?: number;
   circuit?: ConnectionCircuit;
   load?: QueryLoad;
 }
@@ -35,19 +40,27 @@ export interface QueryLimits {
 export async function run<T extends readonly Row[]>(query: PendingQuery<T>, limits: QueryLimits): Promise<T> {
   limits.circuit?.admit();
   limits.load?.enter();
+  const sentAt = Date.now();
   let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new StorageError("Unavailable", `database did not answer within ${limits.timeoutMs} ms`);
+  // the grace lets a live server's own statement_timeout answer first: only silence is counted
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      query.cancel();
-      reject(new StorageError("Unavailable", `database did not answer within ${limits.timeoutMs} ms`));
-    }, limits.timeoutMs);
+    timer = setTimeout(
+      () => {
+        query.cancel();
+        reject(timeout);
+      },
+      limits.timeoutMs +
+        (limits.timeoutMs >= (limits.statementTimeoutMs ?? Infinity) ? DEADLINE_GRACE_MS : 0),
+    );
   });
   try {
     const rows = await Promise.race([query, deadline]);
     limits.circuit?.settle(undefined);
     return rows;
   } catch (err) {
-    limits.circuit?.settle(err);
+    if (err === timeout) limits.circuit?.timedOut(sentAt, err);
+    else limits.circuit?.settle(err);
     throw toStorageError(err);
   } finally {
     clearTimeout(timer);
