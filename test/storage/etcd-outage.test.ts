@@ -140,7 +140,7 @@ describe("etcd storage when etcd goes away", () => {
     const s = await store("frozen");
     try {
       await s.create(reports, { namespace: "apps", name: "x" }, report("x"));
-      etcd.pause();
+      await etcd.pause();
       try {
         const got = await failure(s.get(reports, { namespace: "apps", name: "x" }));
         expect(isStorageError(got.err, "Unavailable")).toBe(true);

@@ -181,7 +181,7 @@ describe("postgres outages", () => {
       await store.create(r, key("x"), report(key("x")));
       // connections open and idle: a frozen server keeps them, and reports no error on them
       await Promise.all(Array.from({ length: 8 }, () => store.get(r, key("x"))));
-      pg.pause();
+      await pg.pause();
       const frozen = await failure(store.get(r, key("x")));
       // after one query's deadline passed in silence, the rest fail at once instead of waiting theirs
       const next = await failure(store.get(r, key("x")));

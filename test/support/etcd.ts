@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Etcd3 } from "etcd3";
 import { afterAll, beforeAll } from "vitest";
+import { freeze, thaw } from "./freeze.js";
 
 /**
  * A private etcd for tests: installed from Debian (`etcd-server`) when missing, one member on random
@@ -32,8 +33,8 @@ export interface PrivateEtcd {
   kill(): Promise<void>;
   /** Starts etcd again (after kill) and waits until it is healthy. */
   start(): Promise<void>;
-  /** Freezes etcd (SIGSTOP): connections hang instead of failing. */
-  pause(): void;
+  /** Freezes etcd (SIGSTOP), once all its threads have stopped: connections hang instead of failing. */
+  pause(): Promise<void>;
   /** Undoes pause(). */
   resume(): void;
   /** The etcd process, while it runs (for the benchmark's CPU accounting). */
@@ -132,12 +133,12 @@ class EtcdProcess implements PrivateEtcd {
     await this.signalAndWait("SIGKILL");
   }
 
-  pause(): void {
-    this.child?.kill("SIGSTOP");
+  pause(): Promise<void> {
+    return freeze(this.pids());
   }
 
   resume(): void {
-    this.child?.kill("SIGCONT");
+    thaw(this.pids());
   }
 
   pids(): number[] {

@@ -7,6 +7,7 @@ import { afterAll, beforeAll } from "vitest";
 import { createPostgresStorage } from "../../src/storage/postgres/index.js";
 import type { PostgresStorage } from "../../src/storage/postgres/index.js";
 import type { PostgresOptions } from "../../src/storage/postgres/options.js";
+import { freeze, thaw } from "./freeze.js";
 
 /**
  * A private PostgreSQL 15 for tests: its own data directory under /tmp, a random loopback port, its
@@ -38,8 +39,8 @@ export interface PrivatePostgres {
   kill(): Promise<void>;
   /** Starts the server again (after kill) on the same port and data directory. */
   start(): Promise<void>;
-  /** Freezes every server process (SIGSTOP): connections hang instead of failing. */
-  pause(): void;
+  /** Freezes every server process (SIGSTOP), once all have stopped: connections hang instead of failing. */
+  pause(): Promise<void>;
   /** Undoes pause(). */
   resume(): void;
   /** The postmaster and the processes it forked now (for the benchmark's CPU accounting). */
@@ -116,16 +117,6 @@ function serverPids(dataDir: string): number[] {
   return pids;
 }
 
-function signalAll(dataDir: string, signal: NodeJS.Signals): void {
-  for (const pid of serverPids(dataDir)) {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      // already gone
-    }
-  }
-}
-
 export async function startPostgres(): Promise<PrivatePostgres> {
   const ids = AS_ROOT ? osUserIds() : undefined;
   const root = mkdtempSync("/tmp/reports-pg-");
@@ -185,7 +176,7 @@ export async function startPostgres(): Promise<PrivatePostgres> {
 
   // If the test process dies without calling stop(), do not leave a server behind.
   const onExit = () => {
-    signalAll(dataDir, "SIGCONT");
+    thaw(serverPids(dataDir));
     const [cmd, argv] = command([join(BIN, "pg_ctl"), "-D", dataDir, "-m", "immediate", "stop"]);
     spawnSync(cmd, argv);
     rmSync(root, { recursive: true, force: true });
@@ -229,22 +220,18 @@ export async function startPostgres(): Promise<PrivatePostgres> {
     async stop() {
       if (stopped) return;
       stopped = true;
-      signalAll(dataDir, "SIGCONT");
+      thaw(serverPids(dataDir));
       await pgStop("fast");
       process.removeListener("exit", onExit);
       rmSync(root, { recursive: true, force: true });
     },
     async kill() {
-      signalAll(dataDir, "SIGCONT");
+      thaw(serverPids(dataDir));
       await pgStop("immediate");
     },
     start: pgStart,
-    pause() {
-      signalAll(dataDir, "SIGSTOP");
-    },
-    resume() {
-      signalAll(dataDir, "SIGCONT");
-    },
+    pause: () => freeze(serverPids(dataDir)),
+    resume: () => thaw(serverPids(dataDir)),
   };
 }
 
