@@ -75,6 +75,13 @@ export class WatchFanout {
     return (this.byResource.get(id)?.size ?? 0) > 0;
   }
 
+  /** The ids (`resourceId`) of the collections with a watcher subscribed now. */
+  watchedResources(): string[] {
+    const ids: string[] = [];
+    for (const [id, watchers] of this.byResource) if (watchers.size > 0) ids.push(id);
+    return ids;
+  }
+
   /** Hands one change to every watcher of its resource. Call in resource version order; never blocks. */
   publish(change: RawChange): void {
     this.progress(change.resourceVersion);

@@ -4,6 +4,7 @@ import type { KubeObject } from "../../src/apimachinery/types.js";
 import { StorageError } from "../../src/storage/interface.js";
 import type { ObjectKey, StorageResource, WatchEvent } from "../../src/storage/interface.js";
 import type { PostgresStorage } from "../../src/storage/postgres/index.js";
+import { arrayLiteral } from "../../src/storage/postgres/codec.js";
 import { migrate } from "../../src/storage/postgres/migrate.js";
 import { usePrivatePostgres } from "../support/postgres.js";
 import type { PrivatePostgres } from "../support/postgres.js";
@@ -273,11 +274,11 @@ describe("postgres migrations", () => {
     try {
       const log = { info() {}, warn() {}, error() {} };
       const applied = await Promise.all(pools.map((sql) => migrate(sql, log)));
-      expect(applied.flat()).toEqual([1]);
+      expect(applied.flat()).toEqual([1, 2]);
       const [{ n }] = await pools[0]<
         { n: string }[]
       >`SELECT count(*)::text AS n FROM report_schema_migrations`;
-      expect(n).toBe("1");
+      expect(n).toBe("2");
 
       const store = await storage({ database });
       const r = fresh();
@@ -294,7 +295,7 @@ describe("postgres migrations", () => {
   it("with skipMigrations, starts on a current schema and refuses an empty database clearly", async () => {
     const empty = await pg.createDatabase();
     const err = await thrown(storage({ database: empty, skipMigrations: true }));
-    expect(String((err as Error).message)).toMatch(/schema is at version 0.*needs 1/);
+    expect(String((err as Error).message)).toMatch(/schema is at version 0.*needs 2/);
     await storage({ database: empty });
     const skipping = await storage({ database: empty, skipMigrations: true });
     expect(await skipping.currentResourceVersion()).toBeGreaterThan(0);
@@ -414,6 +415,128 @@ describe("postgres history window", () => {
     );
     expect((await recent)[0]).toMatchObject({ type: "ADDED", resourceVersion: rv(last) });
     ac.abort();
+  });
+});
+
+describe("postgres changelog of modifications", () => {
+  const labelled = (k: ObjectKey, team: string): KubeObject => ({
+    ...report(k),
+    metadata: { name: k.name, namespace: k.namespace, labels: { team } },
+  });
+  const red = { labelSelector: [{ key: "team", op: "=" as const, value: "red" }], fieldSelector: [] };
+
+  it("stores a young previous version once; pruning it copies it, so a selector still sees the object leave", async () => {
+    const r = fresh();
+    const database = await pg.createDatabase();
+    // a window of 60 s with 5 s statements: an update copies the version it replaces after 30 s
+    const store = await storage({ database, historyWindowSeconds: 60, pruneIntervalMs: 600_000 });
+    const sql = admin(database);
+    const prevCopies = async () =>
+      (
+        await sql<{ copied: boolean }[]>`
+          SELECT prev_data IS NOT NULL AS copied FROM report_changelog WHERE kind = 'M' ORDER BY id`
+      ).map((row) => row.copied);
+    try {
+      const created = await store.create(r, key("a"), labelled(key("a"), "red"));
+      await new Promise((resolve) => setTimeout(resolve, 1_200));
+      const blue = await store.update(r, key("a"), labelled(key("a"), "blue"), rv(created));
+      expect(await prevCopies()).toEqual([false]);
+
+      // the creation leaves the changelog; the modification stays and now holds its own copy
+      await store.compact(1);
+      expect(await prevCopies()).toEqual([true]);
+      const ac = new AbortController();
+      const leaving = collect(
+        store.watch(r, { ...red, fromResourceVersion: rv(created) }, ac.signal),
+        (e) => e.length >= 1,
+      );
+      const [event] = await leaving;
+      ac.abort();
+      expect(event).toMatchObject({ type: "DELETED", resourceVersion: rv(blue) });
+      expect((event as { object: KubeObject }).object.metadata.labels).toEqual({ team: "red" });
+      // and a page as of the creation still shows the red version
+      const page = await store.list(r, {
+        ...red,
+        consistency: { kind: "latest" },
+        continueFrom: { after: key(""), resourceVersion: rv(created) },
+      });
+      expect(page.items.map((o) => o.metadata.labels)).toEqual([{ team: "red" }]);
+    } finally {
+      await sql.end();
+    }
+  });
+
+  it("reads a young previous version from its own row, for watchers and for pages in the past", async () => {
+    const r = fresh();
+    const store = await storage({ historyWindowSeconds: 60 });
+    const created = await store.create(r, key("b"), labelled(key("b"), "red"));
+    const ac = new AbortController();
+    const live = collect(
+      store.watch(r, { ...red, fromResourceVersion: rv(created) }, ac.signal),
+      (e) => e.length >= 2,
+    );
+    const blue = await store.update(r, key("b"), labelled(key("b"), "blue"), rv(created));
+    const back = await store.update(r, key("b"), labelled(key("b"), "red"), rv(blue));
+    const events = await live;
+    ac.abort();
+    expect(events.map((e) => [e.type, e.resourceVersion])).toEqual([
+      ["DELETED", rv(blue)],
+      ["ADDED", rv(back)],
+    ]);
+    const page = await store.list(r, {
+      ...red,
+      consistency: { kind: "latest" },
+      continueFrom: { after: key(""), resourceVersion: rv(created) },
+    });
+    expect(page.items.map((o) => o.metadata.resourceVersion)).toEqual([String(rv(created))]);
+  });
+});
+
+describe("postgres changelog reads", () => {
+  it("writes array parameters PostgreSQL reads back as the same strings", async () => {
+    const values = ['a"b', "c\\d", "e,f", "NULL", "{x}", " sp ", ""];
+    const sql = admin();
+    try {
+      const [row] = await sql<{ a: string[] }[]>`SELECT ${arrayLiteral(values)}::text[] AS a`;
+      expect(row.a).toEqual(values);
+    } finally {
+      await sql.end();
+    }
+  });
+
+  it("gives a watcher that subscribes while nobody else watches every later write of its resource", async () => {
+    // the poller reads objects only for watched resources: a watcher arriving mid-read must not
+    // lose the rows that read brought without them
+    const r = fresh();
+    const store = await storage({ pollIntervalMs: 5 });
+    let writing = true;
+    let n = 0;
+    const writer = (async () => {
+      while (writing) {
+        const k = key(`w${n++}`);
+        await store.create(r, k, report(k));
+      }
+    })();
+    try {
+      for (let i = 0; i < 15; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20 + (i % 4) * 7));
+        const from = await store.currentResourceVersion();
+        const ac = new AbortController();
+        const seen = await collect(
+          store.watch(r, { ...all, fromResourceVersion: from }, ac.signal),
+          (e) => e.length >= 5,
+        );
+        ac.abort();
+        const listed = (await store.list(r, { ...all, consistency: { kind: "latest" } })).items
+          .map(rv)
+          .filter((v) => v > from)
+          .sort((a, b) => a - b);
+        expect(seen.map((e) => e.resourceVersion)).toEqual(listed.slice(0, 5));
+      }
+    } finally {
+      writing = false;
+      await writer;
+    }
   });
 });
 

@@ -42,3 +42,11 @@ export function decodeObject(data: string, resourceVersion: number | string): Ku
   object.metadata.resourceVersion = String(resourceVersion);
   return object;
 }
+
+/**
+ * A PostgreSQL array literal (`{"a","b"}`): the pool runs without fetch_types, so postgres.js cannot
+ * encode a JS array itself.
+ */
+export function arrayLiteral(values: readonly string[]): string {
+  return `{${values.map((v) => `"${v.replace(/[\\"]/g, (c) => `\\${c}`)}"`).join(",")}}`;
+}

@@ -11,7 +11,7 @@ import type {
   WatchEvent,
   WatchOptions,
 } from "../interface.js";
-import { pruneChangelog, settleIds } from "./changelog.js";
+import { copyPrevAfterSeconds, pruneChangelog, settleIds } from "./changelog.js";
 import { decodeObject, keyFromColumn } from "./codec.js";
 import { withResourceVersionJson, writtenObject } from "../encoded.js";
 import { openPool } from "./connection.js";
@@ -106,6 +106,7 @@ class PgStorage implements PostgresStorage {
     this.db = {
       sql,
       cluster: opts.clusterName,
+      copyPrevAfterSeconds: copyPrevAfterSeconds(opts.historyWindowSeconds, opts.queryTimeoutMs),
       timeoutMs: opts.queryTimeoutMs,
       statementTimeoutMs: opts.queryTimeoutMs,
       // Refuse queries for 1 s after a connection failure; then one probe at a time, each given as
@@ -126,6 +127,7 @@ class PgStorage implements PostgresStorage {
         this.fanout.progress(resolved);
       },
       watched: (resourceColumn) => this.fanout.watches(resourceColumn),
+      watchedResources: () => this.fanout.watchedResources(),
       lostHistory: () => {
         // Watchers may have missed pruned changes: end them; they resume from their last resource
         // version, get Compacted and relist.

@@ -1,6 +1,6 @@
 import type { RawChange } from "../interface.js";
 import { StorageError } from "../interface.js";
-import { fillGap, rowToChange, selectChangesAfter } from "./changelog.js";
+import { fillGap, rowToChange, selectChangeData, selectChangesAfter } from "./changelog.js";
 import type { ChangelogRow } from "./changelog.js";
 import type { StorageLog } from "./options.js";
 import type { Db } from "./queries.js";
@@ -20,6 +20,8 @@ export interface PollerOptions {
    * nobody was most of what a write cost this process. Asked just before `deliver`, in the same turn.
    */
   watched(resourceColumn: string): boolean;
+  /** The resources watched now (`group/resource` column values): only their objects are read. */
+  watchedResources(): string[];
   /** The changelog was pruned past where the poller stood: watchers may have missed changes. */
   lostHistory(compacted: number): void;
 }
@@ -138,7 +140,12 @@ export class ChangelogPoller {
     const from = this.resolvedUpTo;
     // whatever a NOTIFY announced before this read is seen by it
     this.nudged = false;
-    const { compacted, rows } = await selectChangesAfter(this.db, from, this.options.batchSize);
+    const { compacted, rows } = await selectChangesAfter(
+      this.db,
+      from,
+      this.options.batchSize,
+      this.options.watchedResources(),
+    );
     if (compacted > from) {
       this.options.log.warn({ from, compacted }, "the changelog was pruned past this replica's position");
       this.advance([], compacted);
@@ -157,8 +164,36 @@ export class ChangelogPoller {
       rev = id;
       taken.push(row);
     }
-    if (rev > from) this.advance(this.decodeWatched(taken), rev);
+    if (rev > from) {
+      await this.fillWatched(taken);
+      this.advance(this.decodeWatched(taken), rev);
+    }
     return next;
+  }
+
+  /**
+   * Reads the objects of rows whose resource gained a watcher while the rows were read without
+   * them; repeated, as more may subscribe during that read. Ends in the turn that delivers.
+   */
+  private async fillWatched(rows: ChangelogRow[]): Promise<void> {
+    for (;;) {
+      const missing = rows.filter(
+        (r) => r.mine && r.data === null && r.kind !== "G" && this.options.watched(r.resource),
+      );
+      if (missing.length === 0) return;
+      const found = await selectChangeData(
+        this.db,
+        missing.map((r) => r.id),
+      );
+      for (const row of missing) {
+        const got = found.get(row.id);
+        // pruned meanwhile (by a replica further on): failing this read makes the next one, from the
+        // same position, find the compaction point past it and end the watches that lost history
+        if (!got?.data) throw new StorageError("Compacted", `changelog row ${row.id} was pruned while read`);
+        row.data = got.data;
+        row.prev_data = got.prev_data;
+      }
+    }
   }
 
   /** Decoded in the turn that delivers them, so a watcher that subscribed meanwhile is not skipped. */
