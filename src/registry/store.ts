@@ -395,7 +395,7 @@ export class Registry {
           await this.storage.delete(this.sr, key, rv);
           return prepared;
         }
-        const stored = await this.storage.update(this.sr, key, prepared, rv);
+        const stored = await this.storage.update(this.sr, key, prepared, rv, current);
         this.recent?.remember(id, stored);
         return stored;
       } catch (err) {
@@ -506,7 +506,7 @@ export class Registry {
             },
           };
           if (o.dryRun) return { object: marked, deleted: false };
-          const stored = await this.storage.update(this.sr, key, marked, rv);
+          const stored = await this.storage.update(this.sr, key, marked, rv, current);
           this.recent?.remember(id, stored);
           return { object: stored, deleted: false };
         }

@@ -113,8 +113,13 @@ export function instrumentStorage(inner: Storage, backend: string, observer: Sto
       timed("get", () => inner.get(resource, key), resource),
     create: (resource: StorageResource, key: ObjectKey, object: KubeObject) =>
       timed("create", () => inner.create(resource, key, object), resource),
-    update: (resource: StorageResource, key: ObjectKey, object: KubeObject, expected: number) =>
-      timed("update", () => inner.update(resource, key, object, expected), resource),
+    update: (
+      resource: StorageResource,
+      key: ObjectKey,
+      object: KubeObject,
+      expected: number,
+      previous?: KubeObject,
+    ) => timed("update", () => inner.update(resource, key, object, expected, previous), resource),
     delete: (resource: StorageResource, key: ObjectKey, expected?: number) =>
       timed("delete", () => inner.delete(resource, key, expected), resource),
     list: (resource: StorageResource, options: ListOptions): Promise<ListResult> =>

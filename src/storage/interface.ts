@@ -157,12 +157,16 @@ export interface Storage {
   /**
    * Compare and swap: replaces the object only if its stored resource version is `expectedResourceVersion`
    * (Conflict otherwise, KeyNotFound if absent). Returns it with its new resource version.
+   * `previous`, when the caller holds it, is the object as stored at `expectedResourceVersion`: a
+   * backend may skip work for what the update leaves unchanged (etcd's label index), never decide
+   * the outcome by it, as only the compare proves it current.
    */
   update(
     resource: StorageResource,
     key: ObjectKey,
     object: KubeObject,
     expectedResourceVersion: number,
+    previous?: KubeObject,
   ): Promise<KubeObject>;
   /**
    * Removes the object if its stored resource version is `expectedResourceVersion` (when given);

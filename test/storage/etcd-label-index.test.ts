@@ -218,6 +218,47 @@ describe("etcd label index", () => {
     }
   });
 
+  it("writes an update's entries only for labels the version it replaces lacked, and lists stay exact", async () => {
+    const { store } = await countingStore("unchanged");
+    try {
+      const r = fresh();
+      const k = ns("u", "a");
+      const prefix = `/reports-server/unchanged/.labels/${group}/${r.resource}/`;
+      // etcd counts the puts of each key since its creation (`version`)
+      const versions = async () =>
+        Object.fromEntries(
+          Object.entries(
+            await raw
+              .getAll()
+              .prefix(prefix)
+              .exec()
+              .then((res) => res.kvs),
+          ).map(([, kv]) => [kv.key.toString().slice(prefix.length), Number(kv.version)]),
+        );
+      let current = await store.create(r, k, thing(k, { team: "red", tier: "web" }));
+      for (let i = 0; i < 3; i++) {
+        const next = thing(k, { team: "red", tier: "web" }, { i });
+        current = await store.update(r, k, next, rvOf(current), current);
+      }
+      expect(await versions()).toEqual({ "team=red/u/a": 1, "tier=web/u/a": 1 });
+
+      // a changed label gets its entry; the unchanged one is left as it is
+      current = await store.update(r, k, thing(k, { team: "blue", tier: "web" }), rvOf(current), current);
+      const names = async (key: string, value: string) =>
+        keysOf((await store.list(r, listOptions({ labelSelector: eq(key, value) }))).items);
+      expect(await names("team", "blue")).toEqual(["u/a"]);
+      expect(await names("tier", "web")).toEqual(["u/a"]);
+      expect(await names("team", "red")).toEqual([]);
+      await expect.poll(versions, { timeout: 5_000 }).toEqual({ "team=blue/u/a": 1, "tier=web/u/a": 1 });
+
+      // without the previous version every entry is written again, as before
+      await store.update(r, k, thing(k, { team: "blue", tier: "web" }, { i: 9 }), rvOf(current));
+      expect(await versions()).toEqual({ "team=blue/u/a": 2, "tier=web/u/a": 2 });
+    } finally {
+      await store.close();
+    }
+  });
+
   it("builds the index on start for objects stored before it existed, and lists correctly meanwhile", async () => {
     const clusterName = "backfill";
     const root = `/reports-server/${clusterName}`;

@@ -109,12 +109,13 @@ export class EtcdStorage implements Storage {
     key: ObjectKey,
     object: KubeObject,
     expectedResourceVersion: number,
+    previous?: KubeObject,
   ): Promise<KubeObject> {
     const k = this.keys.object(resource, key);
     const { value, json } = await encodeValue(object, this.opts.compressAboveBytes);
     // entries of labels the update removed stay behind (stale) until a list finds and removes them:
     // knowing them here would cost a read of the old object on every update
-    const [entries, more] = this.indexEntries(resource, key, object);
+    const [entries, more] = this.indexEntries(resource, key, object, previous);
     const resp = await this.txn(`update ${describe(resource, key)}`, {
       compare: exists(k, expectedResourceVersion),
       success: [{ request_put: { key: k, value } }, ...putEntries(entries)],
@@ -214,8 +215,26 @@ export class EtcdStorage implements Storage {
    * The object's index entries: those that fit in its write's transaction (etcd allows MAX_TXN_OPS
    * operations), and the rest, for objects with more labels than that.
    */
-  private indexEntries(resource: StorageResource, key: ObjectKey, object: KubeObject): [Buffer[], Buffer[]] {
-    const entries = labelIndexKeys(this.keys, resource, key, object.metadata.labels);
+  /**
+   * The entries a write puts: those of labels `previous` (the version it replaces) did not have.
+   * The entries of the labels it had exist as long as it is the stored version (each write puts its
+   * own in its transaction; a stale entry is removed only while its object lacks the label), and
+   * the update's compare proves it is. Rewriting them cost etcd a revision of every entry on every
+   * update. Labels beyond one transaction are put after it, so then all are put again.
+   */
+  private indexEntries(
+    resource: StorageResource,
+    key: ObjectKey,
+    object: KubeObject,
+    previous?: KubeObject,
+  ): [Buffer[], Buffer[]] {
+    const labels = object.metadata.labels;
+    const before = previous?.metadata.labels;
+    const kept =
+      labels && before && Object.keys(before).length < MAX_TXN_OPS
+        ? Object.fromEntries(Object.entries(labels).filter(([k, v]) => before[k] !== v))
+        : labels;
+    const entries = labelIndexKeys(this.keys, resource, key, kept);
     return [entries.slice(0, MAX_TXN_OPS - 1), entries.slice(MAX_TXN_OPS - 1)];
   }
 
