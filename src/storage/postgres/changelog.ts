@@ -47,25 +47,6 @@ export function rowToChange(row: ChangelogRow): RawChange | undefined {
 }
 
 /**
- * How old the changelog row of the version an update replaces must be before the update copies that
- * version into its own row (Db.copyPrevAfterSeconds): half the history window, when that leaves a
- * pruner more than a statement's time (and a margin) to see the update committed before it can
- * remove the row; else 0, always copy.
- */
-export function copyPrevAfterSeconds(windowSeconds: number, queryTimeoutMs: number): number {
-  const half = Math.floor(windowSeconds / 2);
-  return half >= queryTimeoutMs / 1000 + 5 ? half : 0;
-}
-
-/**
- * The object before a modification: the row's own copy, or the data of the row of the version it
- * replaced, which is still there while the row points at it (see pruneBatch). A subquery rather than
- * a join: the planner answered a join with a scan of the whole changelog on every poll.
- */
-const PREV_DATA = `CASE WHEN c.kind = 'M'
-  THEN coalesce(c.prev_data, (SELECT p.data FROM report_changelog p WHERE p.id = c.prev_rv)) END`;
-
-/**
  * Changelog rows after `after` (all clusters), and the compaction point. Objects come only for this
  * cluster's rows of the `watched` resources: nobody else needs them, and reading the object and its
  * previous version for every write was most of what a write cost the poller (the poller fills in
@@ -83,7 +64,7 @@ export async function selectChangesAfter(
       LEFT JOIN LATERAL (
         SELECT c.id::text AS id, c.kind::text AS kind, c.mine, c.resource, c.namespace, c.name,
                CASE WHEN c.wanted THEN c.data END AS data,
-               CASE WHEN c.wanted THEN ${db.sql.unsafe(PREV_DATA)} END AS prev_data, c.prev_rv::text AS prev_rv
+               CASE WHEN c.wanted THEN c.prev_data END AS prev_data, c.prev_rv::text AS prev_rv
         FROM (
           SELECT *, cluster = ${db.cluster} AS mine,
                  cluster = ${db.cluster} AND resource = ANY(${arrayLiteral(watched)}::text[]) AS wanted
@@ -105,7 +86,7 @@ export async function selectChangeData(
 ): Promise<Map<string, { data: string | null; prev_data: string | null }>> {
   const rows = await run(
     db.sql<{ id: string; data: string | null; prev_data: string | null }[]>`
-      SELECT c.id::text AS id, c.data, ${db.sql.unsafe(PREV_DATA)} AS prev_data
+      SELECT c.id::text AS id, c.data, c.prev_data
       FROM report_changelog c
       WHERE c.id = ANY(${arrayLiteral(ids)}::bigint[]) AND c.cluster = ${db.cluster}`,
     db,
@@ -156,14 +137,14 @@ export async function selectHistoryPage(
 ): Promise<{ compacted: number; rows: ChangelogRow[] }> {
   const result = await run(
     db.sql<(Partial<ChangelogRow> & { compacted: string })[]>`
-      SELECT x.revision::text AS compacted, l.* FROM report_compaction x
+      SELECT c.revision::text AS compacted, l.* FROM report_compaction c
       LEFT JOIN LATERAL (
-        SELECT c.id::text AS id, c.kind::text AS kind, true AS mine, c.resource, c.namespace, c.name, c.data,
-               ${db.sql.unsafe(PREV_DATA)} AS prev_data, c.prev_rv::text AS prev_rv
-        FROM report_changelog c
-        WHERE c.cluster = ${db.cluster} AND c.resource = ${resourceColumn(resource)}
-          AND c.id > ${String(after)}::bigint AND c.id <= ${String(upTo)}::bigint
-        ORDER BY c.id LIMIT ${batchSize}
+        SELECT id::text AS id, kind::text AS kind, true AS mine, resource, namespace, name, data, prev_data,
+               prev_rv::text AS prev_rv
+        FROM report_changelog
+        WHERE cluster = ${db.cluster} AND resource = ${resourceColumn(resource)}
+          AND id > ${String(after)}::bigint AND id <= ${String(upTo)}::bigint
+        ORDER BY report_changelog.id LIMIT ${batchSize}
       ) l ON true
       ORDER BY l.id::bigint`,
     db,
@@ -218,12 +199,6 @@ async function pruneBatch(
         ORDER BY id LIMIT ${PRUNE_BATCH}
       ) old`;
     if (!cut?.id) return undefined;
-    // Rows that stay and take their previous object from a row that goes get their own copy first
-    // (found by report_changelog_prev_pending). An update still in flight is not seen here: it made
-    // its own copy, as the row it replaced was older than copyPrevAfterSeconds (see Db).
-    await tx`
-      UPDATE report_changelog s SET prev_data = (SELECT p.data FROM report_changelog p WHERE p.id = s.prev_rv)
-      WHERE s.kind = 'M' AND s.prev_data IS NULL AND s.prev_rv <= ${cut.id}::bigint AND s.id > ${cut.id}::bigint`;
     await tx`UPDATE report_compaction SET revision = greatest(revision, ${cut.id}::bigint)`;
     await tx`DELETE FROM report_changelog WHERE id <= ${cut.id}::bigint`;
     return { id: Number(cut.id), more: Number(cut.n) === PRUNE_BATCH };

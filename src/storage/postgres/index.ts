@@ -11,7 +11,7 @@ import type {
   WatchEvent,
   WatchOptions,
 } from "../interface.js";
-import { copyPrevAfterSeconds, pruneChangelog, settleIds } from "./changelog.js";
+import { pruneChangelog, settleIds } from "./changelog.js";
 import { decodeObject, keyFromColumn } from "./codec.js";
 import { withResourceVersionJson, writtenObject } from "../encoded.js";
 import { openPool } from "./connection.js";
@@ -106,7 +106,6 @@ class PgStorage implements PostgresStorage {
     this.db = {
       sql,
       cluster: opts.clusterName,
-      copyPrevAfterSeconds: copyPrevAfterSeconds(opts.historyWindowSeconds, opts.queryTimeoutMs),
       timeoutMs: opts.queryTimeoutMs,
       statementTimeoutMs: opts.queryTimeoutMs,
       // Refuse queries for 1 s after a connection failure; then one probe at a time, each given as

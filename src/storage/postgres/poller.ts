@@ -164,36 +164,32 @@ export class ChangelogPoller {
       rev = id;
       taken.push(row);
     }
-    if (rev > from) {
-      await this.fillWatched(taken);
-      this.advance(this.decodeWatched(taken), rev);
-    }
-    return next;
-  }
-
-  /**
-   * Reads the objects of rows whose resource gained a watcher while the rows were read without
-   * them; repeated, as more may subscribe during that read. Ends in the turn that delivers.
-   */
-  private async fillWatched(rows: ChangelogRow[]): Promise<void> {
-    for (;;) {
-      const missing = rows.filter(
-        (r) => r.mine && r.data === null && r.kind !== "G" && this.options.watched(r.resource),
-      );
-      if (missing.length === 0) return;
+    // Rows of resources that gained a watcher while they were read come without their objects:
+    // read those again. Only the last check, with nothing awaited after it, counts: whoever
+    // subscribes later gets these rows from history instead.
+    for (let missing = this.unread(taken); missing.length > 0; missing = this.unread(taken)) {
       const found = await selectChangeData(
         this.db,
         missing.map((r) => r.id),
       );
       for (const row of missing) {
         const got = found.get(row.id);
-        // pruned meanwhile (by a replica further on): failing this read makes the next one, from the
-        // same position, find the compaction point past it and end the watches that lost history
-        if (!got?.data) throw new StorageError("Compacted", `changelog row ${row.id} was pruned while read`);
+        // pruned meanwhile by a replica further on: read again from the same position, which then
+        // finds the compaction point past it and ends the watches that lost history
+        if (!got?.data) return "now";
         row.data = got.data;
         row.prev_data = got.prev_data;
       }
     }
+    if (rev > from) this.advance(this.decodeWatched(taken), rev);
+    return next;
+  }
+
+  /** This cluster's changes that someone watches now but that were read without their objects. */
+  private unread(rows: ChangelogRow[]): ChangelogRow[] {
+    return rows.filter(
+      (r) => r.mine && r.data === null && r.kind !== "G" && this.options.watched(r.resource),
+    );
   }
 
   /** Decoded in the turn that delivers them, so a watcher that subscribed meanwhile is not skipped. */

@@ -17,13 +17,6 @@ import type { QueryLimits } from "./run.js";
 export interface Db extends QueryLimits {
   sql: Sql;
   cluster: string;
-  /**
-   * An update copies the object it replaces into its changelog row only when that version's own
-   * changelog row is at least this old; a younger one is read from that row (the pruner copies it
-   * before removing the row). Old enough means a pruner may remove the row before this write
-   * commits, so it must stay well below the history window less the statement timeout; 0 copies always.
-   */
-  copyPrevAfterSeconds: number;
 }
 
 export const NOTIFY_CHANNEL = "report_changes";
@@ -110,9 +103,7 @@ export async function updateObject(
   const data = encodeObject(object);
   const exp = String(expected);
   // The self-join reads the row version being replaced (rv = expected identifies it), so the
-  // changelog can record the previous object without a second round trip or an explicit lock. It
-  // does so only when that version's changelog row may be pruned before this commits (see
-  // copyPrevAfterSeconds): otherwise readers find it there, and the object is not stored twice.
+  // changelog records the previous object without a second round trip or an explicit lock.
   const rows = await run(
     db.sql<{ rv: string | null; current: string | null }[]>`
       WITH obj AS (
@@ -123,11 +114,7 @@ export async function updateObject(
           AND o.rv = ${exp}::bigint
           AND p.cluster = ${k.cluster} AND p.resource = ${k.resource} AND p.key = ${k.key}
           AND p.rv = ${exp}::bigint
-        RETURNING o.rv, o.data,
-          CASE WHEN NOT EXISTS (
-            SELECT 1 FROM report_changelog
-            WHERE id = ${exp}::bigint AND created_at > now() - make_interval(secs => ${db.copyPrevAfterSeconds})
-          ) THEN p.data END AS prev_data
+        RETURNING o.rv, o.data, p.data AS prev_data
       ), log AS (
         INSERT INTO report_changelog (id, cluster, resource, namespace, name, kind, data, prev_data, prev_rv)
         SELECT rv, ${k.cluster}::text, ${k.resource}::text, ${k.namespace}::text, ${k.name}::text, 'M',
@@ -284,27 +271,18 @@ export async function selectLatestPage(
   return pageRows(await run(db.sql.unsafe(st.text, st.params, { prepare: true }), db));
 }
 
-/**
- * The state as of `$3` of rows changed since: each one's object before its first later change (a
- * modification's own copy, or the row of the version it replaced: see Db.copyPrevAfterSeconds).
- */
+/** The state as of `$3` of rows changed since: each one's object before its first later change. */
 const CHANGED_SINCE = `
   SELECT key, namespace, name, coalesce((data::jsonb) -> 'metadata' -> 'labels', '{}'::jsonb) AS labels, rv, data
   FROM (
-    SELECT f.key, f.namespace, f.name, f.rv,
-           CASE f.kind WHEN 'M'
-             THEN coalesce(f.prev_data, (SELECT p.data FROM report_changelog p WHERE p.id = f.rv))
-             ELSE f.data END AS data
-    FROM (
-      SELECT DISTINCT ON (namespace, name)
-        (CASE WHEN namespace = '' THEN name ELSE namespace || '/' || name END) COLLATE "C" AS key,
-        namespace, name, kind, prev_rv AS rv, prev_data, data
-      FROM report_changelog
-      WHERE cluster = $1 AND resource = $2 AND id > $3::bigint AND kind <> 'G'
-      ORDER BY namespace, name, id
-    ) f
-    WHERE f.kind IN ('M', 'D')
-  ) first_change`;
+    SELECT DISTINCT ON (namespace, name)
+      (CASE WHEN namespace = '' THEN name ELSE namespace || '/' || name END) COLLATE "C" AS key,
+      namespace, name, kind, prev_rv AS rv, CASE kind WHEN 'M' THEN prev_data ELSE data END AS data
+    FROM report_changelog
+    WHERE cluster = $1 AND resource = $2 AND id > $3::bigint AND kind <> 'G'
+    ORDER BY namespace, name, id
+  ) first_change
+  WHERE kind IN ('M', 'D')`;
 
 /**
  * The statement selectPageAt sends (exported so a test can EXPLAIN exactly it). Each half is ordered

@@ -1,5 +1,4 @@
 import { initial } from "./001_initial.js";
-import { changelogPrev } from "./002_changelog_prev.js";
 
 /** Every schema change, in order. Append only: an applied migration is never edited or removed. */
 export interface Migration {
@@ -8,7 +7,4 @@ export interface Migration {
   sql: string;
 }
 
-export const migrations: readonly Migration[] = [
-  { version: 1, name: "initial", sql: initial },
-  { version: 2, name: "changelog previous versions by reference", sql: changelogPrev },
-];
+export const migrations: readonly Migration[] = [{ version: 1, name: "initial", sql: initial }];
