@@ -113,8 +113,8 @@ export class EtcdStorage implements Storage {
   ): Promise<KubeObject> {
     const k = this.keys.object(resource, key);
     const { value, json } = await encodeValue(object, this.opts.compressAboveBytes);
-    // entries of labels the update removed stay behind (stale) until a list finds and removes them:
-    // knowing them here would cost a read of the old object on every update
+    // entries of labels the update removed stay behind (stale) until a list finds and removes them
+    // (removing them here, when `previous` tells them, would add operations to every such update)
     const [entries, more] = this.indexEntries(resource, key, object, previous);
     const resp = await this.txn(`update ${describe(resource, key)}`, {
       compare: exists(k, expectedResourceVersion),
@@ -212,15 +212,13 @@ export class EtcdStorage implements Storage {
   }
 
   /**
-   * The object's index entries: those that fit in its write's transaction (etcd allows MAX_TXN_OPS
-   * operations), and the rest, for objects with more labels than that.
-   */
-  /**
-   * The entries a write puts: those of labels `previous` (the version it replaces) did not have.
-   * The entries of the labels it had exist as long as it is the stored version (each write puts its
-   * own in its transaction; a stale entry is removed only while its object lacks the label), and
-   * the update's compare proves it is. Rewriting them cost etcd a revision of every entry on every
-   * update. Labels beyond one transaction are put after it, so then all are put again.
+   * The index entries a write puts, split into those that fit in its transaction (etcd allows
+   * MAX_TXN_OPS operations) and the rest. An update puts only the entries of labels `previous` (the
+   * version it replaces) did not have: those it had exist as long as it is the stored version (each
+   * write puts its own in its transaction; a stale entry is removed only while its object lacks the
+   * label), and the update's compare proves it is. Rewriting them cost etcd a revision of every
+   * entry on every update. When `previous` had more labels than one transaction holds, some of its
+   * entries were put after it, so all are put again.
    */
   private indexEntries(
     resource: StorageResource,
