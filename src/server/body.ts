@@ -21,30 +21,34 @@ export function readBody(req: Req, onAbort?: OnAbort, limit = MAX_BODY_BYTES): P
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    let failed = false;
+    // Every request ends by calling back onAbort, most after their body was read: an Error made
+    // there for a promise already settled cost 2 % of a write's CPU.
+    let settled = false;
     // A body that never completes must not hold its handler (and its in-flight slot) past the
     // request's end: the timeout aborts the request, and the wait ends with it.
     onAbort?.(() => {
-      if (failed) return;
-      failed = true;
+      if (settled) return;
+      settled = true;
       reject(new Error("request aborted"));
     });
-    if (failed) return;
+    if (settled) return;
     req.on("data", (c: Buffer) => {
-      if (failed) return;
+      if (settled) return;
       size += c.length;
       if (size > limit) {
-        failed = true;
+        settled = true;
         reject(tooLarge(limit));
         return;
       }
       chunks.push(c);
     });
     req.on("end", () => {
-      if (!failed) resolve(Buffer.concat(chunks));
+      if (settled) return;
+      settled = true;
+      resolve(Buffer.concat(chunks));
     });
     req.on("error", (err) => {
-      if (!failed) reject(err);
+      if (!settled) reject(err);
     });
   });
 }
