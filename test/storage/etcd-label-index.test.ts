@@ -398,7 +398,7 @@ describe("etcd label index", () => {
       const byIndex = await store.list(r, listOptions({ labelSelector: eq(uid, "target") }));
       expect(keysOf(byIndex.items)).toEqual(expected);
       expect(stats.values).toBe(5);
-      expect(stats.reads).toBe(3); // a count, the index, one transaction of gets
+      expect(stats.reads).toBe(2); // the first entries with their count, one transaction of gets
 
       reset(stats);
       const byScan = await store.list(r, listOptions({ labelSelector: scanned(uid, "target") }));
@@ -416,7 +416,8 @@ describe("etcd label index", () => {
         listOptions({ labelSelector: eq("app.kubernetes.io/managed-by", "kyverno"), limit: 10 }),
       );
       expect(common.items).toHaveLength(10);
-      expect(stats.indexRanges).toBe(0);
+      // the index is not followed: only its first 10 entries were read, with their count
+      expect(stats.indexRanges).toBe(1);
     } finally {
       await store.close();
     }

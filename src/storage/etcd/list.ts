@@ -10,7 +10,7 @@ import { keyAfter, prefixEnd } from "./keys.js";
 import type { KeyLayout } from "./keys.js";
 import type { LabelIndex } from "./label-backfill.js";
 import { indexableRequirements } from "./label-index.js";
-import { listByLabel, planLabelList } from "./list-by-label.js";
+import { firstBatchOf, listByLabel, planLabelList } from "./list-by-label.js";
 
 export interface ListContext {
   kv: KVClient;
@@ -46,9 +46,11 @@ export async function listRange(
 
   const candidates = ctx.index ? indexableRequirements(options.labelSelector) : [];
   if (candidates.length > 0) {
-    const plan = await planLabelList(ctx, resource, namespace, candidates, revision);
+    // a first page reads the entries from their start: the plan may read the first batch of them
+    const firstBatch = options.continueFrom ? undefined : firstBatchOf(options, ctx.pageSize);
+    const plan = await planLabelList(ctx, resource, namespace, candidates, revision, firstBatch);
     if (revision === 0) checkNotOlderThan(options, plan.revision);
-    if (plan.use) return listByLabel(ctx, resource, options, selection, plan.use, plan.revision);
+    if (plan.use) return listByLabel(ctx, resource, options, selection, plan.use, plan.revision, plan.first);
     revision = plan.revision;
   }
   return scanRange(ctx, resource, options, selection, revision);
