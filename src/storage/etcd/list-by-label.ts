@@ -68,9 +68,12 @@ export async function planLabelList(
   };
   const prefixOf = (eq: LabelEquality) => ctx.keys.labelValue(resource, eq.key, eq.value, namespace);
   // only when the index will be read: before it is built, its entries are no use to anyone
+  // (at most FEW: a label with more is often a scan, where the entries read would go to waste)
   const prefetch =
-    candidates.length === 1 && ctx.index?.usableAt(revision || Number.MAX_SAFE_INTEGER)
-      ? firstBatch
+    firstBatch !== undefined &&
+    candidates.length === 1 &&
+    ctx.index?.usableAt(revision || Number.MAX_SAFE_INTEGER)
+      ? Math.min(firstBatch, FEW)
       : undefined;
   const firstRead = await read(prefixOf(candidates[0]), revision, prefetch);
   const at = revision || Number(firstRead.header.revision);
@@ -135,6 +138,7 @@ export async function listByLabel(
   let lastKey: ObjectKey | undefined;
   let hasMore = false;
   let batch = firstBatchOf(options, ctx.pageSize);
+  // the plan's first range (it may hold fewer than `batch` entries: the loop reads on after them)
   let prefetched = options.continueFrom ? undefined : first;
   for (;;) {
     const resp =
