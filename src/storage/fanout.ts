@@ -82,6 +82,21 @@ export class WatchFanout {
     return ids;
   }
 
+  /**
+   * Whether a watcher of the collection `id` has a label selector, the only selection an update can
+   * move an object into or out of (names and namespaces never change): only then is a change's
+   * previous object (RawChange.prevObject) of use.
+   */
+  needsPrevious(id: string): boolean {
+    for (const w of this.byResource.get(id) ?? []) if (w.selection.labelSelector.length > 0) return true;
+    return false;
+  }
+
+  /** The ids of the collections for which needsPrevious holds now. */
+  resourcesNeedingPrevious(): string[] {
+    return [...this.byResource.keys()].filter((id) => this.needsPrevious(id));
+  }
+
   /** Hands one change to every watcher of its resource. Call in resource version order; never blocks. */
   publish(change: RawChange): void {
     this.progress(change.resourceVersion);

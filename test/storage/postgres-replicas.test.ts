@@ -418,6 +418,58 @@ describe("postgres history window", () => {
   });
 });
 
+describe("postgres changelog reads for label selectors", () => {
+  it("gives a label-selected watcher that subscribes mid-read the transitions of every later update", async () => {
+    // objects are read for a plain watcher, but an update's previous object only once a watcher
+    // has a label selector: one that arrives mid-read must still see updates leave and enter
+    const r = fresh();
+    const store = await storage({ pollIntervalMs: 5 });
+    const k = key("flip");
+    const labelled = (team: string): KubeObject => ({
+      ...report(k),
+      metadata: { name: k.name, namespace: k.namespace, labels: { team } },
+    });
+    let current = await store.create(r, k, labelled("red"));
+    const written: { rv: number; team: string }[] = [{ rv: rv(current), team: "red" }];
+    const plain = new AbortController();
+    const everything = store.watch(r, { ...all, fromResourceVersion: rv(current) }, plain.signal);
+    const draining = (async () => {
+      for await (const _ of everything) if (plain.signal.aborted) break;
+    })().catch(() => {});
+    let writing = true;
+    const writer = (async () => {
+      while (writing) {
+        const team = written[written.length - 1].team === "red" ? "blue" : "red";
+        current = await store.update(r, k, labelled(team), rv(current));
+        written.push({ rv: rv(current), team });
+      }
+    })();
+    const red = { labelSelector: [{ key: "team", op: "=" as const, value: "red" }], fieldSelector: [] };
+    try {
+      for (let i = 0; i < 12; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 15 + (i % 4) * 6));
+        const from = await store.currentResourceVersion();
+        const ac = new AbortController();
+        const seen = await collect(
+          store.watch(r, { ...red, fromResourceVersion: from }, ac.signal),
+          (e) => e.length >= 4,
+        );
+        ac.abort();
+        await expect.poll(() => written.filter((w) => w.rv > from).length).toBeGreaterThanOrEqual(4);
+        const after = written.filter((w) => w.rv > from).slice(0, 4);
+        expect(seen.map((e) => [e.type, e.resourceVersion])).toEqual(
+          after.map((w) => [w.team === "red" ? "ADDED" : "DELETED", w.rv]),
+        );
+      }
+    } finally {
+      writing = false;
+      await writer;
+      plain.abort();
+      await draining;
+    }
+  });
+});
+
 describe("postgres changelog of modifications", () => {
   const labelled = (k: ObjectKey, team: string): KubeObject => ({
     ...report(k),

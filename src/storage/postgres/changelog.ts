@@ -48,15 +48,17 @@ export function rowToChange(row: ChangelogRow): RawChange | undefined {
 
 /**
  * Changelog rows after `after` (all clusters), and the compaction point. Objects come only for this
- * cluster's rows of the `watched` resources: nobody else needs them, and reading the object and its
- * previous version for every write was most of what a write cost the poller (the poller fills in
- * rows whose resource gained a watcher while this was read).
+ * cluster's rows of the `watched` resources, and an update's previous object only for those of
+ * `withPrevious` (watched with a label selector): nobody else needs them, and reading both objects
+ * of every write was most of what a write cost the poller (the poller fills in rows whose resource
+ * gained such a watcher while this was read).
  */
 export async function selectChangesAfter(
   db: Db,
   after: number,
   batchSize: number,
   watched: string[],
+  withPrevious: string[],
 ): Promise<{ compacted: number; rows: ChangelogRow[] }> {
   const result = await run(
     db.sql<(Partial<ChangelogRow> & { compacted: string })[]>`
@@ -64,7 +66,8 @@ export async function selectChangesAfter(
       LEFT JOIN LATERAL (
         SELECT c.id::text AS id, c.kind::text AS kind, c.mine, c.resource, c.namespace, c.name,
                CASE WHEN c.wanted THEN c.data END AS data,
-               CASE WHEN c.wanted THEN c.prev_data END AS prev_data, c.prev_rv::text AS prev_rv
+               CASE WHEN c.wanted AND c.resource = ANY(${arrayLiteral(withPrevious)}::text[]) THEN c.prev_data END
+                 AS prev_data, c.prev_rv::text AS prev_rv
         FROM (
           SELECT *, cluster = ${db.cluster} AS mine,
                  cluster = ${db.cluster} AND resource = ANY(${arrayLiteral(watched)}::text[]) AS wanted

@@ -127,6 +127,8 @@ class PgStorage implements PostgresStorage {
       },
       watched: (resourceColumn) => this.fanout.watches(resourceColumn),
       watchedResources: () => this.fanout.watchedResources(),
+      needsPrevious: (resourceColumn) => this.fanout.needsPrevious(resourceColumn),
+      resourcesNeedingPrevious: () => this.fanout.resourcesNeedingPrevious(),
       lostHistory: () => {
         // Watchers may have missed pruned changes: end them; they resume from their last resource
         // version, get Compacted and relist.

@@ -22,6 +22,10 @@ export interface PollerOptions {
   watched(resourceColumn: string): boolean;
   /** The resources watched now (`group/resource` column values): only their objects are read. */
   watchedResources(): string[];
+  /** Whether a watcher of the resource needs the object an update replaced (a label selector). */
+  needsPrevious(resourceColumn: string): boolean;
+  /** The resources for which needsPrevious holds now: only theirs are read. */
+  resourcesNeedingPrevious(): string[];
   /** The changelog was pruned past where the poller stood: watchers may have missed changes. */
   lostHistory(compacted: number): void;
 }
@@ -145,6 +149,7 @@ export class ChangelogPoller {
       from,
       this.options.batchSize,
       this.options.watchedResources(),
+      this.options.resourcesNeedingPrevious(),
     );
     if (compacted > from) {
       this.options.log.warn({ from, compacted }, "the changelog was pruned past this replica's position");
@@ -164,10 +169,12 @@ export class ChangelogPoller {
       rev = id;
       taken.push(row);
     }
-    // Rows of resources that gained a watcher while they were read come without their objects:
-    // read those again. Only the last check, with nothing awaited after it, counts: whoever
-    // subscribes later gets these rows from history instead.
-    for (let missing = this.unread(taken); missing.length > 0; missing = this.unread(taken)) {
+    // Rows of resources that gained a watcher (one with a label selector) while they were read come
+    // without their objects (the previous one): read those again. Only the last check, with nothing
+    // awaited after it, counts: whoever subscribes later gets these rows from history instead.
+    // (a row read again holds all the database has: it is not asked for twice)
+    const full = new Set<ChangelogRow>();
+    for (let missing = this.unread(taken, full); missing.length > 0; missing = this.unread(taken, full)) {
       const found = await selectChangeData(
         this.db,
         missing.map((r) => r.id),
@@ -179,16 +186,23 @@ export class ChangelogPoller {
         if (!got?.data) return "now";
         row.data = got.data;
         row.prev_data = got.prev_data;
+        full.add(row);
       }
     }
     if (rev > from) this.advance(this.decodeWatched(taken), rev);
     return next;
   }
 
-  /** This cluster's changes that someone watches now but that were read without their objects. */
-  private unread(rows: ChangelogRow[]): ChangelogRow[] {
+  /** This cluster's changes that someone watches now but that were read without what they need. */
+  private unread(rows: ChangelogRow[], full: Set<ChangelogRow>): ChangelogRow[] {
     return rows.filter(
-      (r) => r.mine && r.data === null && r.kind !== "G" && this.options.watched(r.resource),
+      (r) =>
+        r.mine &&
+        !full.has(r) &&
+        r.kind !== "G" &&
+        this.options.watched(r.resource) &&
+        (r.data === null ||
+          (r.kind === "M" && r.prev_data === null && this.options.needsPrevious(r.resource))),
     );
   }
 
