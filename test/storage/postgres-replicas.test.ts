@@ -2,7 +2,7 @@ import postgres from "postgres";
 import { describe, expect, it } from "vitest";
 import type { KubeObject } from "../../src/apimachinery/types.js";
 import { StorageError } from "../../src/storage/interface.js";
-import type { ObjectKey, StorageResource, WatchEvent } from "../../src/storage/interface.js";
+import type { ObjectKey, StorageResource, WatchEvent, WatchOptions } from "../../src/storage/interface.js";
 import type { PostgresStorage } from "../../src/storage/postgres/index.js";
 import { arrayLiteral } from "../../src/storage/postgres/codec.js";
 import { migrate } from "../../src/storage/postgres/migrate.js";
@@ -73,6 +73,28 @@ async function collect(
     if (next.value.type !== "BOOKMARK") events.push(next.value);
   }
   return events;
+}
+
+/** After `delayMs`, watches from the current resource version until `n` events came; returns them. */
+async function firstEventsFromNow(
+  store: PostgresStorage,
+  r: StorageResource,
+  selection: Omit<WatchOptions, "fromResourceVersion">,
+  n: number,
+  delayMs: number,
+): Promise<{ from: number; seen: WatchEvent[] }> {
+  await new Promise((resolve) => setTimeout(resolve, delayMs));
+  const from = await store.currentResourceVersion();
+  const ac = new AbortController();
+  try {
+    const seen = await collect(
+      store.watch(r, { ...selection, fromResourceVersion: from }, ac.signal),
+      (e) => e.length >= n,
+    );
+    return { from, seen };
+  } finally {
+    ac.abort();
+  }
 }
 
 async function thrown(p: Promise<unknown>): Promise<unknown> {
@@ -447,14 +469,7 @@ describe("postgres changelog reads for label selectors", () => {
     const red = { labelSelector: [{ key: "team", op: "=" as const, value: "red" }], fieldSelector: [] };
     try {
       for (let i = 0; i < 12; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 15 + (i % 4) * 6));
-        const from = await store.currentResourceVersion();
-        const ac = new AbortController();
-        const seen = await collect(
-          store.watch(r, { ...red, fromResourceVersion: from }, ac.signal),
-          (e) => e.length >= 4,
-        );
-        ac.abort();
+        const { from, seen } = await firstEventsFromNow(store, r, red, 4, 15 + (i % 4) * 6);
         await expect.poll(() => written.filter((w) => w.rv > from).length).toBeGreaterThanOrEqual(4);
         const after = written.filter((w) => w.rv > from).slice(0, 4);
         expect(seen.map((e) => [e.type, e.resourceVersion])).toEqual(
@@ -530,14 +545,7 @@ describe("postgres changelog reads", () => {
     })();
     try {
       for (let i = 0; i < 15; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 20 + (i % 4) * 7));
-        const from = await store.currentResourceVersion();
-        const ac = new AbortController();
-        const seen = await collect(
-          store.watch(r, { ...all, fromResourceVersion: from }, ac.signal),
-          (e) => e.length >= 5,
-        );
-        ac.abort();
+        const { from, seen } = await firstEventsFromNow(store, r, all, 5, 20 + (i % 4) * 7);
         const listed = (await store.list(r, { ...all, consistency: { kind: "latest" } })).items
           .map(rv)
           .filter((v) => v > from)
