@@ -4,10 +4,10 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Logger } from "pino";
 import type { RequestContext } from "../endpoints/context.js";
-import { isMutating, requestInfo } from "../endpoints/requestinfo.js";
+import { requestInfo } from "../endpoints/requestinfo.js";
 import { writeError } from "../endpoints/respond.js";
 import { readBody } from "./body.js";
-import { requestLogger } from "./logger.js";
+import { requestLogLevel, requestLogger } from "./logger.js";
 import type { Handler } from "./filters/types.js";
 import type { RequestObserver } from "./metrics/api.js";
 
@@ -153,8 +153,8 @@ export function createHttpServer(
         .finally(() => {
           const ms = Number(process.hrtime.bigint() - start) / 1e6;
           observer?.finished(ctx, res.statusCode, ms / 1000);
-          // Writes at info, reads (frequent: informers, kubectl get) at debug; never a body.
-          const level = res.statusCode >= 500 ? "error" : isMutating(ctx.info) ? "info" : "debug";
+          // never a body
+          const level = requestLogLevel(res.statusCode, ctx.info.verb, ms);
           if (!reqLog.isLevelEnabled(level)) return;
           const entry = {
             requestId: req.headers["x-request-id"] ?? randomUUID(),

@@ -1,6 +1,6 @@
 import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { createLogger, requestLogger } from "../../src/server/logger.js";
+import { createLogger, requestLogLevel, requestLogger, SLOW_REQUEST_MS } from "../../src/server/logger.js";
 
 function capture(): { stream: Writable; text: () => string } {
   let out = "";
@@ -76,5 +76,16 @@ describe("logger", () => {
       code: 500,
       error: { message: "connect failed", password: "[redacted]", config: { token: "[redacted]" } },
     });
+  });
+
+  it("logs requests at debug, slow ones (not watches) at info and 5xx at error", () => {
+    expect(requestLogLevel(201, "create", 3)).toBe("debug");
+    expect(requestLogLevel(200, "list", 40)).toBe("debug");
+    expect(requestLogLevel(409, "update", 2)).toBe("debug");
+    expect(requestLogLevel(200, "update", SLOW_REQUEST_MS)).toBe("info");
+    expect(requestLogLevel(200, "list", SLOW_REQUEST_MS * 5)).toBe("info");
+    expect(requestLogLevel(200, "watch", SLOW_REQUEST_MS * 60)).toBe("debug");
+    expect(requestLogLevel(503, "get", 1)).toBe("error");
+    expect(requestLogLevel(500, "watch", SLOW_REQUEST_MS * 60)).toBe("error");
   });
 });
