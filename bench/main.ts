@@ -3,13 +3,15 @@
  * N, reports-server (on a private store) and the raw baseline (on another private store of the same
  * kind) are started side by side and loaded with the same data; then each workload runs in short
  * slices that alternate between the two, so that whatever else the machine is doing weighs on both
- * alike. See docs/PERFORMANCE.md.
+ * alike. With `--compare <ref>` the baseline is reports-server built from that git ref instead (the
+ * "base", compare.ts), started and loaded the same way. See docs/PERFORMANCE.md.
  */
 import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import type { Backend } from "../test/support/server.js";
+import { checkoutBuild, type BaseBuild } from "./compare.js";
 import type { Population } from "./fixtures.js";
 import { parseOptions, type BenchOptions } from "./options.js";
 import { RssSampler, cpuSeconds, storeCpuSeconds } from "./proc.js";
@@ -120,13 +122,20 @@ function describe(r: WorkloadResult): string {
   );
 }
 
-async function measure(backend: Backend, n: number, opts: BenchOptions): Promise<Row[]> {
+async function measure(backend: Backend, n: number, opts: BenchOptions, base?: BaseBuild): Promise<Row[]> {
   const client = { transport: opts.transport, connections: opts.connections };
   const subjects: Subject[] = [];
+  // The baseline: the other build when comparing, else the raw store. `raw` names it either way.
+  const baseline = () =>
+    base
+      ? startServerSubject(backend, client, [], base.root)
+      : opts.raw
+        ? startRawSubject(backend, client)
+        : undefined;
   try {
     const server = await startServerSubject(backend, client);
     subjects.push(server);
-    const raw = opts.raw ? await startRawSubject(backend, client) : undefined;
+    const raw = await baseline();
     if (raw) subjects.push(raw);
     const serverData = await load(server, n, opts);
     const rawData = raw ? await load(raw, n, opts) : undefined;
@@ -168,9 +177,11 @@ async function measure(backend: Backend, n: number, opts: BenchOptions): Promise
         t?.subject.storePids && ops ? (t.storeCpuSeconds * 1000) / ops : undefined;
       row.storeCpuMsPerOp = perOp(s, result.ops);
       row.rawStoreCpuMsPerOp = perOp(r, row.raw?.ops);
+      if (base && r && row.raw && row.raw.ops > 0 && r.subject.pid)
+        row.baseServerCpuMsPerOp = (r.serverCpuSeconds * 1000) / row.raw.ops;
       rows.push(row);
       log(`  ${w.id.padEnd(13)} server ${describe(result)}`);
-      if (row.raw) log(`  ${"".padEnd(13)} raw    ${describe(row.raw)}`);
+      if (row.raw) log(`  ${"".padEnd(13)} ${base ? "base  " : "raw   "} ${describe(row.raw)}`);
     }
     return rows;
   } finally {
@@ -185,16 +196,21 @@ async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
   const rows: Row[] = [];
   const began = performance.now();
-  for (const backend of opts.backends) {
-    for (const n of opts.sizes) {
-      const t0 = performance.now();
-      log(`${backend}, N=${n} (load average ${loadAverage()})`);
-      rows.push(...(await measure(backend, n, opts)));
-      log(`${backend}, N=${n}: done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  const base = opts.compare === undefined ? undefined : await checkoutBuild(opts.compare, log);
+  try {
+    for (const backend of opts.backends) {
+      for (const n of opts.sizes) {
+        const t0 = performance.now();
+        log(`${backend}, N=${n} (load average ${loadAverage()})`);
+        rows.push(...(await measure(backend, n, opts, base)));
+        log(`${backend}, N=${n}: done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+      }
     }
+  } finally {
+    base?.remove();
   }
   const total = (performance.now() - began) / 1000;
-  console.log(`\n${markdownTable(rows)}\n`);
+  console.log(`\n${markdownTable(rows, { compare: base !== undefined })}\n`);
   console.log(
     WORKLOADS.filter((w) => rows.some((r) => r.workload === w.id))
       .map((w) => `- ${w.id}: ${w.title}`)
@@ -203,7 +219,8 @@ async function main(): Promise<void> {
   console.log(
     `\nTotal time: ${total.toFixed(0)} s (${opts.transport}, concurrency ${opts.concurrency}, ` +
       `${opts.slices} alternating slices per workload); load average at the end ${loadAverage()} ` +
-      `on ${cpus().length} cores; commit ${commit()}.`,
+      `on ${cpus().length} cores; commit ${commit()}` +
+      (base ? `, compared with ${base.ref} (${base.sha}).` : "."),
   );
   if (opts.json) {
     const plain = rows.map((r) => ({
@@ -211,7 +228,11 @@ async function main(): Promise<void> {
       server: { ...r.server, samples: undefined },
       raw: r.raw && { ...r.raw, samples: undefined },
     }));
-    writeFileSync(opts.json, JSON.stringify({ options: opts, rows: plain, totalSeconds: total }, null, 2));
+    const compared = base && { ref: base.ref, sha: base.sha };
+    writeFileSync(
+      opts.json,
+      JSON.stringify({ options: opts, rows: plain, totalSeconds: total, compared }, null, 2),
+    );
   }
 }
 

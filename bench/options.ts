@@ -17,6 +17,8 @@ export interface BenchOptions {
   connections: number;
   workloads?: string[];
   raw: boolean;
+  /** A git ref whose build replaces the raw baseline (compare.ts). */
+  compare?: string;
   slices: number;
   json?: string;
 }
@@ -37,7 +39,9 @@ export const USAGE = `npm run bench -- [options]
   --connections <n>                 HTTP/2 sessions or HTTP/1.1 sockets (default 2)
   --workloads a,b                   only these workloads (ids as printed)
   --no-raw                          skip the raw-store baselines
-  --slices <n>                      alternate server and raw this many times per workload (default 4)
+  --compare <git-ref>               baseline = reports-server built from that ref (a temporary
+                                    git worktree) instead of the raw store; not with --no-raw
+  --slices <n>                      alternate server and baseline this many times per workload (default 4)
   --json <file>                     also write every result as JSON`;
 
 const list = (s: string) =>
@@ -72,6 +76,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       connections: { type: "string" },
       workloads: { type: "string" },
       "no-raw": { type: "boolean" },
+      compare: { type: "string" },
       slices: { type: "string" },
       json: { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -87,6 +92,10 @@ export function parseOptions(argv: string[]): BenchOptions {
     if (b !== "memory" && b !== "postgres" && b !== "etcd") throw new Error(`unknown backend ${b}`);
   const transport = values.transport ?? "h2";
   if (transport !== "h2" && transport !== "h1") throw new Error("--transport must be h2 or h1");
+  if (values.compare !== undefined && values["no-raw"] === true)
+    throw new Error("--compare and --no-raw exclude each other: --compare replaces the raw baseline");
+  if (values.compare !== undefined && values.compare.trim() === "")
+    throw new Error("--compare needs a git ref");
   const sizes = list(values.n ?? (quick ? "1000" : "10000,100000")).map((s) => positive("n", s, 0));
   return {
     backends: backends as Backend[],
@@ -103,6 +112,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     connections: positive("connections", values.connections, 2),
     workloads: values.workloads ? list(values.workloads) : undefined,
     raw: values["no-raw"] !== true,
+    compare: values.compare,
     slices: Math.round(positive("slices", values.slices, quick ? 2 : 4)),
     json: values.json,
   };

@@ -5,11 +5,15 @@ import { HttpTarget } from "./http-target.js";
 import { childPid } from "./proc.js";
 import type { Subject } from "./subject.js";
 
-/** reports-server on `backend` (with a private PostgreSQL or etcd), built from dist/ by `npm run build`. */
+/**
+ * reports-server on `backend` (with a private PostgreSQL or etcd), built from dist/ by `npm run build`;
+ * with `root`, the build in that other checkout (`--compare`, see compare.ts).
+ */
 export async function startServerSubject(
   backend: Backend,
   client: Pick<ClientOptions, "transport" | "connections">,
   extraArgs: string[] = [],
+  root?: string,
 ): Promise<Subject> {
   const store = await startBackend(backend);
   try {
@@ -18,6 +22,7 @@ export async function startServerSubject(
       args: [...store.args, ...extraArgs],
       env: store.env,
       readyTimeoutMs: 120_000,
+      root,
     });
     const http = createClient({ ...client, url: server.url, ca: server.ca, token: server.token });
     const bulk =
@@ -27,7 +32,7 @@ export async function startServerSubject(
           ? etcdWriter(store.args)
           : undefined;
     return {
-      target: new HttpTarget("reports-server", http),
+      target: new HttpTarget(root === undefined ? "reports-server" : "the base reports-server", http),
       pid: childPid(`--secure-port=${server.port}`),
       bulk,
       storePids: store.pids,

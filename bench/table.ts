@@ -1,6 +1,9 @@
 import type { WorkloadResult } from "./workloads.js";
 
-/** One workload on one backend at one N, measured on reports-server and on the raw store. Pure. */
+/**
+ * One workload on one backend at one N, measured on reports-server and on the baseline: the raw
+ * store, or with `--compare` another build of reports-server (the "base"). Pure.
+ */
 export interface Row {
   workload: string;
   backend: string;
@@ -19,7 +22,15 @@ export interface Row {
    */
   storeCpuMsPerOp?: number;
   rawStoreCpuMsPerOp?: number;
+  /** The base build's server CPU time per operation, ms (only with `--compare`). */
+  baseServerCpuMsPerOp?: number;
+  /** The baseline's result (the raw store's, or the base build's with `--compare`). */
   raw?: WorkloadResult;
+}
+
+export interface TableOptions {
+  /** The baseline is another build of reports-server (`--compare`), not the raw store. */
+  compare?: boolean;
 }
 
 function rate(v: number): string {
@@ -41,10 +52,29 @@ export function ratio(row: Row): number | undefined {
   return row.raw && row.raw.opsPerSec > 0 ? row.server.opsPerSec / row.raw.opsPerSec : undefined;
 }
 
-export function markdownTable(rows: Row[]): string {
-  const head =
-    "| workload | backend | N | ops/s | p50 ms | p99 ms | RSS MiB | cores server/client | server CPU ms/op | store CPU ms/op server/raw | raw ops/s | raw p50 ms | ratio |";
-  const sep = "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
+export function markdownTable(rows: Row[], opts: TableOptions = {}): string {
+  const compare = opts.compare === true;
+  // Which baseline the columns are about; in compare mode a ratio is this build ÷ the base build, where
+  // a low one is a regression to read, not a failure to mark.
+  const who = compare ? "base" : "raw";
+  const columns = [
+    "workload",
+    "backend",
+    "N",
+    "ops/s",
+    "p50 ms",
+    "p99 ms",
+    "RSS MiB",
+    "cores server/client",
+    "server CPU ms/op",
+    `store CPU ms/op server/${who}`,
+    `${who} ops/s`,
+    `${who} p50 ms`,
+    ...(compare ? ["base server CPU ms/op"] : []),
+    "ratio",
+  ];
+  const head = `| ${columns.join(" | ")} |`;
+  const sep = `|---|---|${"---:|".repeat(columns.length - 2)}`;
   const lines = rows.map((r) => {
     const q = ratio(r);
     const cpu =
@@ -64,15 +94,16 @@ export function markdownTable(rows: Row[]): string {
       r.storeCpuMsPerOp === undefined ? "–" : `${ms(r.storeCpuMsPerOp)}/${ms(r.rawStoreCpuMsPerOp ?? NaN)}`,
       r.raw ? rate(r.raw.opsPerSec) : "–",
       r.raw ? ms(r.raw.p50Ms) : "–",
-      q === undefined ? "–" : `${q.toFixed(2)}${q < 0.5 ? " ✗" : ""}`,
+      ...(compare ? [r.baseServerCpuMsPerOp === undefined ? "–" : ms(r.baseServerCpuMsPerOp)] : []),
+      q === undefined ? "–" : `${q.toFixed(2)}${!compare && q < 0.5 ? " ✗" : ""}`,
     ].join(" | ");
   });
   const notes = rows.flatMap((r) =>
     [
       errors(r.server, "server"),
-      errors(r.raw, "raw"),
+      errors(r.raw, who),
       r.server.note && `server: ${r.server.note}`,
-      r.raw?.note && `raw: ${r.raw.note}`,
+      r.raw?.note && `${who}: ${r.raw.note}`,
     ]
       .filter((e): e is string => typeof e === "string" && e !== "")
       .map((e) => `- ${r.workload} on ${r.backend} at N=${r.n}: ${e}`),

@@ -16,6 +16,8 @@ export interface StartOptions {
   args?: string[];
   env?: Record<string, string>;
   readyTimeoutMs?: number;
+  /** Another checkout to run (its bin/reports-server, i.e. its dist/, from its directory); default this one. */
+  root?: string;
 }
 
 export interface TestServer {
@@ -43,7 +45,6 @@ export interface TestServer {
 }
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const BIN = join(ROOT, "bin", "reports-server");
 const running = new Set<ChildProcess>();
 const tempDirs = new Set<string>();
 
@@ -119,14 +120,16 @@ function readyz(url: string, ca: string): Promise<number> {
 }
 
 export async function startServer(opts: StartOptions): Promise<TestServer> {
-  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` first`);
+  const root = opts.root ?? ROOT;
+  const bin = join(root, "bin", "reports-server");
+  if (!existsSync(bin)) throw new Error(`${bin} is missing: run \`npm run build\` first`);
   const port = await freePort();
   const base = mkdtempSync(join(tmpdir(), `reports-server-${opts.backend}-`));
   tempDirs.add(base);
   const certDir = join(base, "certs");
   const kubeconfig = join(base, "kubeconfig");
   const args = [
-    BIN,
+    bin,
     `--storage-backend=${opts.backend}`,
     `--secure-port=${port}`,
     "--bind-address=127.0.0.1",
@@ -144,7 +147,7 @@ export async function startServer(opts: StartOptions): Promise<TestServer> {
     // REPORTS_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the server alone.
     const nodeArgs = (process.env.REPORTS_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
     const c = spawn(process.execPath, [...nodeArgs, ...args], {
-      cwd: ROOT,
+      cwd: root,
       env: { ...process.env, ...(opts.env ?? {}) },
       stdio: ["ignore", "pipe", "pipe"],
     });

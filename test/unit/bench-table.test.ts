@@ -1,0 +1,78 @@
+import { describe, expect, it } from "vitest";
+import { markdownTable, type Row } from "../../bench/table.js";
+import type { WorkloadResult } from "../../bench/workloads.js";
+
+function result(opsPerSec: number, p50Ms: number, extra: Partial<WorkloadResult> = {}): WorkloadResult {
+  return { ops: opsPerSec * 10, errors: 0, elapsedMs: 10_000, opsPerSec, p50Ms, p99Ms: p50Ms * 3, ...extra };
+}
+
+const rows: Row[] = [
+  {
+    workload: "get-6k",
+    backend: "memory",
+    n: 10_000,
+    server: result(1200, 10),
+    rssMiB: 150.4,
+    serverCores: 0.9,
+    clientCores: 0.5,
+    serverCpuMsPerOp: 0.75,
+    baseServerCpuMsPerOp: 0.5,
+    raw: result(3000, 4),
+  },
+  {
+    workload: "update-6k",
+    backend: "postgres",
+    n: 10_000,
+    server: result(400, 30),
+    serverCpuMsPerOp: 1.5,
+    storeCpuMsPerOp: 2,
+    rawStoreCpuMsPerOp: 1,
+    baseServerCpuMsPerOp: 1.25,
+    raw: result(500, 25, { errors: 2, firstError: "409 Conflict" }),
+  },
+];
+
+const cells = (line: string) =>
+  line
+    .split("|")
+    .slice(1, -1)
+    .map((c) => c.trim());
+
+describe("bench table", () => {
+  it("compares with the raw store by default, marking ratios below 0.5", () => {
+    const lines = markdownTable(rows).split("\n");
+    expect(lines.slice(0, 2)).toEqual([
+      "| workload | backend | N | ops/s | p50 ms | p99 ms | RSS MiB | cores server/client | server CPU ms/op | store CPU ms/op server/raw | raw ops/s | raw p50 ms | ratio |",
+      "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]);
+    const head = cells(lines[0]);
+    expect(head.slice(9)).toEqual(["store CPU ms/op server/raw", "raw ops/s", "raw p50 ms", "ratio"]);
+    expect(head).not.toContain("base server CPU ms/op");
+    expect(cells(lines[1])).toHaveLength(head.length);
+    const get = cells(lines[2]);
+    expect(get).toHaveLength(head.length);
+    expect(get.slice(8)).toEqual(["0.75", "–", "3000", "4.00", "0.40 ✗"]);
+    const update = cells(lines[3]);
+    expect(update.slice(9)).toEqual(["2.00/1.00", "500", "25.0", "0.80"]);
+    expect(lines).toContain("- update-6k on postgres at N=10000: raw: 2 errors (409 Conflict)");
+  });
+
+  it("with --compare names the other build 'base', adds its server CPU and marks no ratio", () => {
+    const lines = markdownTable(rows, { compare: true }).split("\n");
+    const head = cells(lines[0]);
+    expect(head.slice(9)).toEqual([
+      "store CPU ms/op server/base",
+      "base ops/s",
+      "base p50 ms",
+      "base server CPU ms/op",
+      "ratio",
+    ]);
+    expect(cells(lines[1])).toHaveLength(head.length);
+    const get = cells(lines[2]);
+    expect(get).toHaveLength(head.length);
+    expect(get.slice(8)).toEqual(["0.75", "–", "3000", "4.00", "0.50", "0.40"]);
+    const update = cells(lines[3]);
+    expect(update.slice(9)).toEqual(["2.00/1.00", "500", "25.0", "1.25", "0.80"]);
+    expect(lines).toContain("- update-6k on postgres at N=10000: base: 2 errors (409 Conflict)");
+  });
+});
