@@ -236,8 +236,9 @@ async function main(): Promise<void> {
   }
 }
 
-// Ctrl-C: exit through process.exit so the helpers' exit hooks stop the servers and stores they started.
-for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130));
+// Ctrl-C (or a closed terminal): exit through process.exit so the helpers' exit hooks stop the servers
+// and stores they started, and remove a --compare worktree.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(signal, () => process.exit(130));
 
 main().then(
   () => process.exit(0),

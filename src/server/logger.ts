@@ -25,14 +25,17 @@ export function requestLogger(log: Logger): Logger {
   return log.child({}, { redact: { paths, censor: "[redacted]" } });
 }
 
-/** A request that took longer than this is logged at info (kube-apiserver traces slow requests). */
-export const SLOW_REQUEST_MS = 1_000;
+/**
+ * A request that took this long or longer is logged at info: kube-apiserver's handlers trace a request
+ * that took over 500 ms (utiltrace's `span.End(500 * time.Millisecond)`).
+ */
+export const SLOW_REQUEST_MS = 500;
 
 /**
  * The level of a request's log line. Every request is logged at debug, as kube-apiserver logs each
  * request only at -v=3: Kyverno writes reports by the hundreds a second, and a line for each (written
  * to a pipe) was 6–8% of the server's CPU in its request pattern. A 5xx is an error with its cause; a
- * request slower than SLOW_REQUEST_MS is logged at info, except watches, whose length is the client's.
+ * request that took SLOW_REQUEST_MS or more is logged at info, except watches, whose length is the client's.
  */
 export function requestLogLevel(code: number, verb: string, ms: number): "error" | "info" | "debug" {
   if (code >= 500) return "error";

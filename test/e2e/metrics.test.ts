@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { get, openWatch, post, type Endpoint } from "../support/http.js";
 import { makeReport, POLICY_REPORT, resourcePath, uniqueName } from "../support/reports.js";
 import { useServer } from "../support/server.js";
+import { SLOW_REQUEST_MS } from "../../src/server/logger.js";
 
 /** One sample line of the Prometheus text format: `name{k="v",...} value`. */
 interface Sample {
@@ -251,6 +252,33 @@ describe("/metrics on a memory server", () => {
     expect(
       after.some((x) => Object.values(x.labels).some((v) => v.includes("things-9f3a") || v === "made.up")),
     ).toBe(false);
+  });
+
+  it("logs no line for a fast write at the default level (requests are logged at debug)", async () => {
+    const ns = uniqueName("quiet");
+    const id = uniqueName("req");
+    const res = await post(
+      ep(),
+      resourcePath(POLICY_REPORT, ns),
+      makeReport(POLICY_REPORT, { name: "q", namespace: ns }),
+      {
+        headers: { "X-Request-Id": id },
+      },
+    );
+    expect(res.status, res.body).toBe(201);
+    // the line of a finished request is written within milliseconds when it is written at all
+    await sleep(300);
+    const line = fx
+      .server()
+      .logs()
+      .split("\n")
+      .find((l) => l.includes(`"requestId":"${id}"`));
+    // only a create that took SLOW_REQUEST_MS or more (a starved CI machine) is logged, at info
+    if (line !== undefined) {
+      const rec = JSON.parse(line) as { level: number; ms: number };
+      expect(rec.level).toBe(30);
+      expect(rec.ms).toBeGreaterThanOrEqual(SLOW_REQUEST_MS);
+    }
   });
 });
 
