@@ -153,7 +153,7 @@ export function createHttpServer(
         .finally(() => {
           const ms = Number(process.hrtime.bigint() - start) / 1e6;
           observer?.finished(ctx, res.statusCode, ms / 1000);
-          // never a body
+          // the line never carries a body
           const level = requestLogLevel(res.statusCode, ctx.info.verb, ms);
           if (!reqLog.isLevelEnabled(level)) return;
           const entry = {

@@ -14,7 +14,7 @@ export const REDACT_PATHS = [
  * The request log's own logger. Its records are built by the server from known fields (verb, path,
  * user, code...), so only the one field that carries foreign content, a 500's `error`, is redacted:
  * pino's wildcard paths cost ~60 µs a line, more than the rest of a line's logging together, and
- * every write request logs one.
+ * at debug every request logs one.
  */
 export function requestLogger(log: Logger): Logger {
   const paths = [
