@@ -5,7 +5,7 @@
  * main.ts also takes on Ctrl-C).
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, symlinkSync, unlinkSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -47,6 +47,9 @@ function build(dir: string, started: (c: ChildProcess) => void): Promise<number 
 function watchdog(root: string, parent: string): ChildProcess {
   const script = [
     'while kill -0 "$1" 2>/dev/null; do sleep 0.5; done',
+    // a build still running (its process group), which would write into the directory removed below
+    // (dash's kill takes a process group as a negative pid after the signal, without "--")
+    'if [ -f "$3/builder.pid" ]; then kill -9 "-$(cat "$3/builder.pid")" 2>/dev/null; sleep 0.2; fi',
     'rm -f "$2/node_modules"',
     'git -C "$4" worktree remove --force "$2" 2>/dev/null || { rm -rf "$3"; git -C "$4" worktree prune; }',
     'rm -rf "$3"',
@@ -122,8 +125,14 @@ export async function checkoutBuild(ref: string, log: (msg: string) => void): Pr
     git(["worktree", "add", "--detach", root, full]);
     symlinkSync(join(REPO, "node_modules"), join(root, "node_modules"), "dir");
     log(`base: building ${ref} (${sha}) in ${root}`);
-    const code = await build(root, (c) => (builder = c));
+    const pidFile = join(parent, "builder.pid");
+    const code = await build(root, (c) => {
+      builder = c;
+      // for the watchdog, should this process die without its exit hook (SIGKILL, OOM)
+      if (c.pid !== undefined) writeFileSync(pidFile, String(c.pid));
+    });
     builder = undefined;
+    rmSync(pidFile, { force: true });
     if (code !== 0) {
       // As for this build (scripts/bench.mjs): a type error elsewhere still emits JavaScript.
       if (!existsSync(join(root, "dist", "main.js"))) throw new Error(`--compare: building ${ref} failed`);
