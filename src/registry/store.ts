@@ -381,7 +381,9 @@ export class Registry {
         this.recent?.forget(id);
         continue;
       }
-      if (deepEqual(prepared, current)) {
+      // a new generation already tells a change (prepareForUpdate compared the spec) without a
+      // second walk of the whole object
+      if (prepared.metadata.generation === current.metadata.generation && deepEqual(prepared, current)) {
         if (!recent) return current;
         this.recent?.forget(id);
         continue;

@@ -154,6 +154,34 @@ export function mutationTests(ctx: SuiteContext) {
       });
     });
 
+    it("an update or patch that changes nothing writes nothing: same resourceVersion, kubectl says (no change)", async () => {
+      const ns = uniqueName("noop");
+      const name = uniqueName("r");
+      const srv = ctx.server();
+      const path = resourcePath(POLICY_REPORT, ns, name);
+      const created = (
+        await post(srv, resourcePath(POLICY_REPORT, ns), makeReport(POLICY_REPORT, { name, namespace: ns }))
+      ).json() as Obj;
+      const same = await put(srv, path, created);
+      expect(same.status).toBe(200);
+      expect(meta(same.json() as Obj).resourceVersion).toBe(meta(created).resourceVersion);
+      expect(meta(same.json() as Obj).generation).toBe(1);
+
+      const id = [POLICY_REPORT.short, name, "-n", ns];
+      const unchanged = await kOk(ctx, ["patch", ...id, "--type=merge", "-p", '{"summary":{"pass":1}}']);
+      expect(unchanged).toContain(
+        `${POLICY_REPORT.singular}.${POLICY_REPORT.group}/${name} patched (no change)`,
+      );
+      expect(meta(await fetchObject(ctx, path)).resourceVersion).toBe(meta(created).resourceVersion);
+
+      // a change only inside a result is still a change of the spec: new version, next generation
+      const changed = structuredClone(created);
+      (changed.results as { message: string }[])[0].message = "changed";
+      const written = (await put(srv, path, changed)).json() as Obj;
+      expect(BigInt(meta(written).resourceVersion)).toBeGreaterThan(BigInt(meta(created).resourceVersion));
+      expect(meta(written).generation).toBe(2);
+    });
+
     it("PUT and patch may not rename, move or re-uid an object", async () => {
       const ns = uniqueName("immut");
       const name = uniqueName("r");
