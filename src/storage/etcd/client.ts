@@ -49,6 +49,13 @@ export function createEtcdClient(opts: ResolvedEtcdOptions): Etcd3 {
   });
 }
 
+/**
+ * The signal the library's policies hand to each call. etcd3 never reads it and nothing here aborts
+ * it, so one serves every call instead of a new AbortController per call and per policy (two per
+ * etcd request, 1.4% of an etcd update's server CPU).
+ */
+const NEVER_ABORTED = new AbortController().signal;
+
 /** A cockatiel-shaped policy that retries only "could not reach the endpoint" failures, at most `retries` times. */
 function passThrough(retries: number): Policy {
   const noEvent = () => ({ dispose: () => undefined });
@@ -57,7 +64,7 @@ function passThrough(retries: number): Policy {
     onSuccess: noEvent,
     onFailure: noEvent,
     async execute<T>(fn: (context: { signal: AbortSignal }) => PromiseLike<T> | T, signal?: AbortSignal) {
-      const context = { signal: signal ?? new AbortController().signal };
+      const context = { signal: signal ?? NEVER_ABORTED };
       for (let attempt = 0; ; attempt++) {
         try {
           return await fn(context);
