@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import postgres from "postgres";
 import { describe, expect, it } from "vitest";
 import type { KubeObject } from "../../src/apimachinery/types.js";
@@ -6,6 +7,7 @@ import type { ObjectKey, StorageResource, WatchEvent, WatchOptions } from "../..
 import type { PostgresStorage } from "../../src/storage/postgres/index.js";
 import { arrayLiteral } from "../../src/storage/postgres/codec.js";
 import { migrate } from "../../src/storage/postgres/migrate.js";
+import { migrations } from "../../src/storage/postgres/migrations/index.js";
 import { usePrivatePostgres } from "../support/postgres.js";
 import type { PrivatePostgres } from "../support/postgres.js";
 
@@ -296,11 +298,12 @@ describe("postgres migrations", () => {
     try {
       const log = { info() {}, warn() {}, error() {} };
       const applied = await Promise.all(pools.map((sql) => migrate(sql, log)));
-      expect(applied.flat()).toEqual([1]);
+      const versions = migrations.map((m) => m.version);
+      expect(applied.flat()).toEqual(versions);
       const [{ n }] = await pools[0]<
         { n: string }[]
       >`SELECT count(*)::text AS n FROM report_schema_migrations`;
-      expect(n).toBe("1");
+      expect(n).toBe(String(versions.length));
 
       const store = await storage({ database });
       const r = fresh();
@@ -314,10 +317,51 @@ describe("postgres migrations", () => {
     }
   });
 
+  it("an update of a Kyverno-sized report keeps both versions in its changelog row, none in TOAST", async () => {
+    const database = await pg.createDatabase();
+    const sql = admin(database);
+    const store = await storage({ database });
+    try {
+      // what makes a report hard to compress: the uids of the resources its results name
+      const uidOf = (n: number) => createHash("sha256").update(String(n)).digest("hex").slice(0, 32);
+      const results = (stamp: number) =>
+        Array.from({ length: 20 }, (_, i) => ({
+          policy: `policy-${i % 5}`,
+          rule: `rule-${i % 7}`,
+          result: i % 3 === 0 ? "fail" : "pass",
+          message: `validation rule 'rule-${i % 7}' ${i % 3 === 0 ? "failed" : "passed"}`,
+          resources: [{ apiVersion: "v1", kind: "Pod", name: `pod-${i}`, uid: uidOf(i) }],
+          scored: true,
+          source: "kyverno",
+          timestamp: { seconds: 1_700_000_000 + stamp, nanos: 0 },
+          category: "Pod Security Standards (Restricted)",
+          severity: "medium",
+        }));
+      const r = fresh();
+      const k = key("sized");
+      const created = await store.create(r, k, report(k, { results: results(1) }));
+      expect(JSON.stringify(created).length).toBeGreaterThan(4_000);
+      await store.update(r, k, report(k, { results: results(2) }), rv(created), created);
+      const [row] = await sql<{ data: number | null; prev: number | null }[]>`
+        SELECT pg_column_size(data) AS data, pg_column_size(prev_data) AS prev
+        FROM report_changelog WHERE kind = 'M'`;
+      expect(row.data).toBeGreaterThan(0);
+      expect(row.prev).toBeGreaterThan(0);
+      const [toast] = await sql<{ bytes: string }[]>`
+        SELECT pg_relation_size(reltoastrelid)::text AS bytes FROM pg_class WHERE relname = 'report_changelog'`;
+      expect(toast.bytes).toBe("0");
+    } finally {
+      await store.close();
+      await sql.end();
+    }
+  });
+
   it("with skipMigrations, starts on a current schema and refuses an empty database clearly", async () => {
     const empty = await pg.createDatabase();
     const err = await thrown(storage({ database: empty, skipMigrations: true }));
-    expect(String((err as Error).message)).toMatch(/schema is at version 0.*needs 1/);
+    expect(String((err as Error).message)).toMatch(
+      new RegExp(`schema is at version 0.*needs ${Math.max(...migrations.map((m) => m.version))}`),
+    );
     await storage({ database: empty });
     const skipping = await storage({ database: empty, skipMigrations: true });
     expect(await skipping.currentResourceVersion()).toBeGreaterThan(0);

@@ -1,4 +1,5 @@
 import { initial } from "./001_initial.js";
+import { changelogInline } from "./002_changelog_inline.js";
 
 /** Every schema change, in order. Append only: an applied migration is never edited or removed. */
 export interface Migration {
@@ -7,4 +8,7 @@ export interface Migration {
   sql: string;
 }
 
-export const migrations: readonly Migration[] = [{ version: 1, name: "initial", sql: initial }];
+export const migrations: readonly Migration[] = [
+  { version: 1, name: "initial", sql: initial },
+  { version: 2, name: "changelog-inline", sql: changelogInline },
+];
