@@ -170,7 +170,8 @@ export interface Storage {
   ): Promise<KubeObject>;
   /**
    * Removes the object if its stored resource version is `expectedResourceVersion` (when given);
-   * Conflict otherwise, KeyNotFound if absent. Returns the object as it was last stored.
+   * Conflict otherwise, KeyNotFound if absent. Returns the object as it was last stored, with the
+   * deletion's resource version (as kube-apiserver answers and a watch's DELETED event carries).
    */
   delete(resource: StorageResource, key: ObjectKey, expectedResourceVersion?: number): Promise<KubeObject>;
   list(resource: StorageResource, options: ListOptions): Promise<ListResult>;

@@ -220,7 +220,7 @@ class PgStorage implements PostgresStorage {
     const out = await retryClaimedId(() => deleteObject(this.db, resource, key, expectedResourceVersion));
     if (!out.done) throw await this.missedWrite(resource, key, out.current, expectedResourceVersion);
     this.poller.nudge();
-    return decodeObject(out.data, out.prevRv ?? out.rv);
+    return decodeObject(out.data, out.rv);
   }
 
   /**

@@ -140,7 +140,7 @@ export async function deleteObject(
   resource: StorageResource,
   key: ObjectKey,
   expected: number | undefined,
-): Promise<WriteOutcome & { prevRv?: string }> {
+): Promise<WriteOutcome> {
   const k = keyParams(db, resource, key);
   const exp = expected === undefined ? null : String(expected);
   const rows = await run(
@@ -168,7 +168,7 @@ export async function deleteObject(
   );
   const row = rows[0];
   if (row?.rv && row.data !== null && row.prev_rv !== null) {
-    return { done: true, rv: row.rv, data: row.data, prevRv: row.prev_rv };
+    return { done: true, rv: row.rv, data: row.data };
   }
   return { done: false, current: row?.current ?? undefined };
 }

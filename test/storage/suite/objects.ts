@@ -95,7 +95,8 @@ export function objectTests(current: () => StoreUnderTest): void {
       const deleted = await store.delete(r, ns("a", "x"), rvOf(v2));
       expect(deleted.spec).toEqual({ n: 2 });
       expect(deleted.metadata.labels).toEqual({ k: "v" });
-      expect(rvOf(deleted)).toBeGreaterThanOrEqual(rvOf(v2));
+      // the last state, stamped with the deletion's own resource version (as a watch's DELETED is)
+      expect(rvOf(deleted)).toBeGreaterThan(rvOf(v2));
       await storageError(store.get(r, ns("a", "x")), "KeyNotFound");
       await storageError(store.delete(r, ns("a", "x")), "KeyNotFound");
 
