@@ -26,7 +26,17 @@ export interface Status {
   message?: string;
   reason?: string;
   details?: StatusDetails;
-  code: number;
+  code?: number;
+}
+
+/**
+ * What a DELETE that removed the object answers (the generic store's finalizeDelete, as custom
+ * resources get it: they do not return the deleted object). `kind` holds the resource, as there.
+ */
+export function deletedStatus(gr: GroupResource, name: string, uid: string | undefined): Status {
+  const details: StatusDetails = { name, group: gr.group, kind: gr.resource };
+  if (uid) details.uid = uid;
+  return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", details };
 }
 
 /** Identifies a resource in error messages: `policyreports.wgpolicyk8s.io`. */
@@ -139,10 +149,16 @@ export function gone(message: string): StatusError {
 }
 
 export function resourceVersionTooLarge(requested: number, current: number): StatusError {
-  return new StatusError(504, "Timeout", `Too large resource version: ${requested}, current: ${current}`, {
-    causes: [{ reason: "ResourceVersionTooLarge", message: "Too large resource version" }],
-    retryAfterSeconds: 1,
-  });
+  // storage.NewTooLargeResourceVersionError, built on errors.NewTimeoutError (hence the prefix)
+  return new StatusError(
+    504,
+    "Timeout",
+    `Timeout: Too large resource version: ${requested}, current: ${current}`,
+    {
+      causes: [{ reason: "ResourceVersionTooLarge", message: "Too large resource version" }],
+      retryAfterSeconds: 1,
+    },
+  );
 }
 
 export function unauthorized(message = "Unauthorized"): StatusError {
@@ -157,8 +173,14 @@ export function tooManyRequests(message: string, retryAfterSeconds = 1): StatusE
   return new StatusError(429, "TooManyRequests", message, { retryAfterSeconds });
 }
 
+/** errors.NewTimeoutError, whose message starts with "Timeout: ". */
 export function timeout(message: string, retryAfterSeconds = 0): StatusError {
-  return new StatusError(504, "Timeout", message, retryAfterSeconds ? { retryAfterSeconds } : undefined);
+  return new StatusError(
+    504,
+    "Timeout",
+    `Timeout: ${message}`,
+    retryAfterSeconds ? { retryAfterSeconds } : undefined,
+  );
 }
 
 export function serviceUnavailable(message: string, retryAfterSeconds = 1): StatusError {

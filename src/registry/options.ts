@@ -5,6 +5,7 @@ import type { FieldSelector, LabelSelector } from "../apimachinery/selector-ast.
 import { badRequest, invalid, type StatusCause } from "../apimachinery/status.js";
 import { isPlainObject } from "../apimachinery/types.js";
 import { managerOf } from "./managedfields.js";
+import { notSupported as fieldNotSupported, tooLong, toCause } from "./validation/field-errors.js";
 
 /** Query parameters of list and watch, parsed and checked as ValidateListOptions does. */
 export interface ListParams {
@@ -138,31 +139,53 @@ export interface MutationOptions {
   yamlDuplicates?: string[];
 }
 
-function parseDryRun(values: string[]): boolean {
-  for (const v of values) {
-    if (v !== "All") {
-      throw invalid("meta.k8s.io", "CreateOptions", "", [notSupported("dryRun", v, ["All"])]);
-    }
-  }
+/** The options type a verb's query decodes into: what a 422 about them names. */
+export type OptionsKind = "CreateOptions" | "UpdateOptions" | "PatchOptions" | "DeleteOptions";
+
+/** ValidateDryRun: the whole list is printed as Go prints a []string. */
+function dryRunErrors(values: string[]): StatusCause[] {
+  if (values.every((v) => v === "All")) return [];
+  const shown = `[]string{${values.map((v) => JSON.stringify(v)).join(", ")}}`;
+  return [
+    {
+      reason: "FieldValueNotSupported",
+      message: `Unsupported value: ${shown}: supported values: "All"`,
+      field: "dryRun",
+    },
+  ];
+}
+
+function parseDryRun(values: string[], kind: OptionsKind): boolean {
+  const errs = dryRunErrors(values);
+  if (errs.length > 0) throw invalid("meta.k8s.io", kind, "", errs);
   return values.length > 0;
 }
 
-export function parseMutationOptions(q: URLSearchParams, userAgent?: string): MutationOptions {
-  const fv = q.get("fieldValidation") ?? "";
-  let fieldValidation: FieldValidation;
-  // The default for CRDs since 1.27 is Warn; kubectl asks for Strict explicitly.
-  if (fv === "" || fv === "Warn") fieldValidation = "Warn";
-  else if (fv === "Strict" || fv === "Ignore") fieldValidation = fv;
-  else {
-    throw badRequest(`fieldValidation invalid value: ${fv}. Valid values are Strict, Warn and Ignore`);
-  }
+const FIELD_VALIDATION = ["", "Ignore", "Strict", "Warn"];
+const FIELD_MANAGER_MAX_BYTES = 128;
+
+/** The options of a create, update or patch, checked as Validate{Create,Update,Patch}Options does. */
+export function parseMutationOptions(
+  q: URLSearchParams,
+  userAgent: string | undefined,
+  kind: Exclude<OptionsKind, "DeleteOptions">,
+): MutationOptions {
+  const errs: StatusCause[] = [];
   const fieldManager = q.get("fieldManager") ?? undefined;
-  if (fieldManager !== undefined && fieldManager.length > 128) {
-    throw badRequest("fieldManager: Too long: may not be more than 128 bytes");
+  if (fieldManager !== undefined && Buffer.byteLength(fieldManager) > FIELD_MANAGER_MAX_BYTES) {
+    errs.push(toCause(tooLong("fieldManager", FIELD_MANAGER_MAX_BYTES)));
   }
+  const dryRun = q.getAll("dryRun");
+  errs.push(...dryRunErrors(dryRun));
+  const fv = q.get("fieldValidation") ?? "";
+  if (!FIELD_VALIDATION.includes(fv)) {
+    errs.push(toCause(fieldNotSupported("fieldValidation", fv, FIELD_VALIDATION)));
+  }
+  if (errs.length > 0) throw invalid("meta.k8s.io", kind, "", errs);
   return {
-    dryRun: parseDryRun(q.getAll("dryRun")),
-    fieldValidation,
+    dryRun: dryRun.length > 0,
+    // The default for CRDs since 1.27 is Warn; kubectl asks for Strict explicitly.
+    fieldValidation: fv === "" ? "Warn" : (fv as FieldValidation),
     fieldManager,
     manager: managerOf(fieldManager, userAgent),
     force: bool(q.get("force")) === true,
@@ -174,18 +197,26 @@ export interface DeleteOptions {
   preconditions?: { uid?: string; resourceVersion?: string };
   propagationPolicy?: "Orphan" | "Background" | "Foreground";
   gracePeriodSeconds?: number;
+  /** The deprecated form of Orphan; false also asks for 202 when the object stays (finalizers). */
+  orphanDependents?: boolean;
 }
 
 /** DeleteOptions come from the body (kubectl, client-go) or the query (curl). */
 export function parseDeleteOptions(q: URLSearchParams, body: unknown): DeleteOptions {
-  const o: DeleteOptions = { dryRun: parseDryRun(q.getAll("dryRun")) };
+  const o: DeleteOptions = { dryRun: parseDryRun(q.getAll("dryRun"), "DeleteOptions") };
   const pp = q.get("propagationPolicy");
   if (pp) o.propagationPolicy = pp as DeleteOptions["propagationPolicy"];
   const gp = q.get("gracePeriodSeconds");
-  if (gp) o.gracePeriodSeconds = Number(gp);
+  if (gp) {
+    // the query decoder's strconv.ParseInt
+    if (!/^[+-]?\d+$/.test(gp))
+      throw badRequest(`strconv.ParseInt: parsing ${JSON.stringify(gp)}: invalid syntax`);
+    o.gracePeriodSeconds = Number(gp);
+  }
   if (body !== undefined) {
     if (!isPlainObject(body)) throw badRequest("the body of a DELETE must be DeleteOptions");
-    if (Array.isArray(body.dryRun)) o.dryRun = parseDryRun(body.dryRun.map(String)) || o.dryRun;
+    if (Array.isArray(body.dryRun))
+      o.dryRun = parseDryRun(body.dryRun.map(String), "DeleteOptions") || o.dryRun;
     if (isPlainObject(body.preconditions)) {
       const pc = body.preconditions;
       o.preconditions = {
@@ -197,6 +228,7 @@ export function parseDeleteOptions(q: URLSearchParams, body: unknown): DeleteOpt
       o.propagationPolicy = body.propagationPolicy as DeleteOptions["propagationPolicy"];
     }
     if (typeof body.gracePeriodSeconds === "number") o.gracePeriodSeconds = body.gracePeriodSeconds;
+    if (typeof body.orphanDependents === "boolean") o.orphanDependents = body.orphanDependents;
     if (body.orphanDependents === true && !o.propagationPolicy) o.propagationPolicy = "Orphan";
   }
   if (o.propagationPolicy && !["Orphan", "Background", "Foreground"].includes(o.propagationPolicy)) {

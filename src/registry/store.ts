@@ -2,6 +2,7 @@ import { decodeContinue, encodeContinue } from "../apimachinery/continue.js";
 import { applyJsonPatch, applyMergePatch } from "../apimachinery/patch.js";
 import { parseResourceVersion } from "../apimachinery/resourceversion.js";
 import {
+  alreadyExists,
   badRequest,
   conflict,
   expired,
@@ -115,6 +116,17 @@ export class Registry {
     }
   }
 
+  /** Whether the key holds an object. */
+  private async exists(key: ObjectKey): Promise<boolean> {
+    try {
+      await this.storage.get(this.sr, key);
+      return true;
+    } catch (err) {
+      if (isStorageError(err, "KeyNotFound")) return false;
+      this.fail(err, key.name);
+    }
+  }
+
   /**
    * The object as JSON text, for an answer that sends it on as is: a backend that stores JSON hands
    * it over without decoding it.
@@ -225,7 +237,14 @@ export class Registry {
       if (generate) candidate.metadata.name = generateName(obj.metadata.generateName ?? "");
       if (track) trackUpdate(this.def, undefined, candidate, o.manager, this.now());
       validateDecoded(this.def, candidate, { isCreate: true });
-      if (o.dryRun) return { object: candidate, warnings, created: true };
+      if (o.dryRun) {
+        // kube-apiserver's dry-run storage reads the key and fails as the write would
+        if (!(await this.exists(this.key(namespace, candidate.metadata.name!)))) {
+          return { object: candidate, warnings, created: true };
+        }
+        if (generate && attempt < GENERATE_NAME_RETRIES) continue;
+        throw alreadyExists(this.gr, candidate.metadata.name!);
+      }
       try {
         const key = this.key(namespace, candidate.metadata.name!);
         const stored = await this.storage.create(this.sr, key, candidate);
@@ -262,7 +281,10 @@ export class Registry {
     this.placeInNamespace(obj, namespace);
     checkName(obj, name);
     if (!obj.metadata.resourceVersion) {
-      throw invalid(this.def.group, this.def.kind, name, [
+      // Store.Update: a missing object is NotFound first (no create on update for custom resources);
+      // the Invalid then names the resource where the Kind would be (qualifiedKind from the resource)
+      await this.get(namespace, name);
+      throw invalid(this.def.group, this.def.plural, name, [
         {
           reason: "FieldValueInvalid",
           field: "metadata.resourceVersion",
@@ -319,14 +341,7 @@ export class Registry {
     this.placeInNamespace(applied, namespace);
     checkName(applied, name);
     for (;;) {
-      let exists = true;
-      try {
-        await this.storage.get(this.sr, this.key(namespace, name));
-      } catch (err) {
-        if (!isStorageError(err, "KeyNotFound")) this.fail(err, name);
-        exists = false;
-      }
-      if (!exists) {
+      if (!(await this.exists(this.key(namespace, name)))) {
         const fresh = applyConfiguration(this.def, undefined, applied, o.manager, o.force, this.now());
         delete fresh.metadata.resourceVersion;
         try {
@@ -525,21 +540,23 @@ export class Registry {
     }
   }
 
+  /** rest.BeforeDelete's checks, in its words; it names the Kind where the resource would be. */
   private checkPreconditions(current: KubeObject, o: DeleteOptions): void {
     const pc = o.preconditions;
     const name = current.metadata.name ?? "";
+    const gk = { group: this.def.group, resource: this.def.kind };
     if (pc?.uid !== undefined && pc.uid !== current.metadata.uid) {
       throw conflict(
-        this.gr,
+        gk,
         name,
-        `Precondition failed: UID in precondition: ${pc.uid}, UID in object meta: ${current.metadata.uid}`,
+        `the UID in the precondition (${pc.uid}) does not match the UID in record (${current.metadata.uid}). The object might have been deleted and then recreated`,
       );
     }
     if (pc?.resourceVersion !== undefined && pc.resourceVersion !== current.metadata.resourceVersion) {
       throw conflict(
-        this.gr,
+        gk,
         name,
-        `Precondition failed: ResourceVersion in precondition: ${pc.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`,
+        `the ResourceVersion in the precondition (${pc.resourceVersion}) does not match the ResourceVersion in record (${current.metadata.resourceVersion}). The object might have been modified`,
       );
     }
   }

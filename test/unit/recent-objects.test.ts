@@ -11,7 +11,7 @@ import { createMemoryStorage } from "../../src/storage/memory/index.js";
 import { POLICY_REPORT, makeReport } from "../support/reports.js";
 
 const def = loadResources().find((d) => d.kind === "PolicyReport")!;
-const opts = (q = "") => parseMutationOptions(new URLSearchParams(q), "test/1.0");
+const opts = (q = "") => parseMutationOptions(new URLSearchParams(q), "test/1.0", "UpdateOptions");
 const noDelete: DeleteOptions = { dryRun: false };
 
 function sized(name: string, bytes: number): KubeObject {

@@ -6,7 +6,7 @@ import { readMutationBody } from "./mutation-body.js";
 
 export async function handleCreate(ctx: RequestContext, scope: ResourceScope): Promise<void> {
   const n = negotiate(String(ctx.req.headers.accept ?? ""), "single");
-  const o = parseMutationOptions(ctx.query, ctx.req.headers["user-agent"]);
+  const o = parseMutationOptions(ctx.query, ctx.req.headers["user-agent"], "CreateOptions");
   const body = await readMutationBody(ctx, o);
   const res = await scope.registry.create(ctx.info.namespace, body, o);
   ctx.warnings.push(...res.warnings);

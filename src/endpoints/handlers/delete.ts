@@ -1,3 +1,4 @@
+import { deletedStatus } from "../../apimachinery/status.js";
 import { parseDeleteOptions, parseListParams } from "../../registry/options.js";
 import type { RequestContext } from "../context.js";
 import { contentType, negotiate } from "../negotiate.js";
@@ -10,11 +11,21 @@ async function deleteOptions(ctx: RequestContext) {
   return parseDeleteOptions(ctx.query, body);
 }
 
+/**
+ * An object removed answers a Status naming it, as a custom resource's DELETE does; one that stays
+ * (finalizers) answers itself, with 202 when the deprecated orphanDependents=false asked for it.
+ */
 export async function handleDelete(ctx: RequestContext, scope: ResourceScope): Promise<void> {
   const n = negotiate(String(ctx.req.headers.accept ?? ""), "single");
   const o = await deleteOptions(ctx);
   const res = await scope.registry.delete(ctx.info.namespace, ctx.info.name, o);
-  respondObject(ctx, scope, 200, res.object, n);
+  if (!res.deleted) {
+    respondObject(ctx, scope, o.orphanDependents === false ? 202 : 200, res.object, n);
+    return;
+  }
+  const meta = res.object.metadata;
+  const status = deletedStatus(scope.registry.gr, meta.name ?? ctx.info.name, meta.uid);
+  writeObject(ctx, 200, status, n.encoding, contentType({ ...n, shape: "object" }, "single"));
 }
 
 export async function handleDeleteCollection(ctx: RequestContext, scope: ResourceScope): Promise<void> {

@@ -18,7 +18,7 @@ export async function handlePatch(ctx: RequestContext, scope: ResourceScope): Pr
   const mediaType = mediaTypeOf(ctx);
   const type = PATCH_TYPES[mediaType];
   if (!type) throw unsupportedMediaType();
-  const o = parseMutationOptions(ctx.query, ctx.req.headers["user-agent"]);
+  const o = parseMutationOptions(ctx.query, ctx.req.headers["user-agent"], "PatchOptions");
   if (type !== "apply" && ctx.query.has("force")) {
     throw invalid("meta.k8s.io", "PatchOptions", "", [
       {

@@ -51,6 +51,33 @@ export function errorTests(ctx: SuiteContext) {
       );
     });
 
+    it("bad write options → 422 naming the verb's options type, as ValidateCreateOptions and its kin do", async () => {
+      const ns = uniqueName("opts");
+      const srv = ctx.server();
+      const coll = resourcePath(POLICY_REPORT, ns);
+      const body = makeReport(POLICY_REPORT, { name: "o", namespace: ns });
+      const long = await post(srv, `${coll}?fieldManager=${"m".repeat(129)}`, body);
+      expectStatus(long.json(), 422, "Invalid");
+      expect(long.json().message).toBe(
+        'CreateOptions.meta.k8s.io "" is invalid: fieldManager: Too long: may not be more than 128 bytes',
+      );
+      const fv = await post(srv, `${coll}?fieldValidation=bogus`, body);
+      expectStatus(fv.json(), 422, "Invalid");
+      expect(fv.json().message).toBe(
+        'CreateOptions.meta.k8s.io "" is invalid: fieldValidation: Unsupported value: "bogus": supported values: "", "Ignore", "Strict", "Warn"',
+      );
+      expect((await post(srv, coll, body)).status).toBe(201);
+      const obj = (await get(srv, `${coll}/o`)).json() as Record<string, unknown>;
+      const dry = await request(srv, "PUT", `${coll}/o?dryRun=Bogus`, { body: obj });
+      expectStatus(dry.json(), 422, "Invalid");
+      expect(dry.json().message).toBe(
+        'UpdateOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: []string{"Bogus"}: supported values: "All"',
+      );
+      const grace = await request(srv, "DELETE", `${coll}/o?gracePeriodSeconds=abc`);
+      expectStatus(grace.json(), 400, "BadRequest");
+      expect((await get(srv, `${coll}/o`)).status).toBe(200);
+    });
+
     it("malformed JSON → 400", async () => {
       const res = await post(
         ctx.server(),

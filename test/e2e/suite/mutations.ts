@@ -182,6 +182,27 @@ export function mutationTests(ctx: SuiteContext) {
       expect(meta(written).generation).toBe(2);
     });
 
+    it("PUT without a resourceVersion: 404 when the object is missing, else 422 naming the resource", async () => {
+      const ns = uniqueName("norv");
+      const name = uniqueName("r");
+      const srv = ctx.server();
+      const path = resourcePath(POLICY_REPORT, ns, name);
+      const missing = await put(srv, path, makeReport(POLICY_REPORT, { name, namespace: ns }));
+      expect(missing.status).toBe(404);
+      expect(missing.json()).toMatchObject({
+        reason: "NotFound",
+        message: `policyreports.wgpolicyk8s.io "${name}" not found`,
+      });
+      await post(srv, resourcePath(POLICY_REPORT, ns), makeReport(POLICY_REPORT, { name, namespace: ns }));
+      const unversioned = await put(srv, path, makeReport(POLICY_REPORT, { name, namespace: ns }));
+      expect(unversioned.status).toBe(422);
+      expect(unversioned.json()).toMatchObject({
+        reason: "Invalid",
+        message: `policyreports.wgpolicyk8s.io "${name}" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update`,
+        details: { name, group: "wgpolicyk8s.io", kind: "policyreports" },
+      });
+    });
+
     it("PUT and patch may not rename, move or re-uid an object", async () => {
       const ns = uniqueName("immut");
       const name = uniqueName("r");
@@ -231,19 +252,30 @@ export function mutationTests(ctx: SuiteContext) {
       ).json() as Obj;
       const badUid = await del(srv, path, { preconditions: { uid: "00000000-0000-0000-0000-000000000000" } });
       expect(badUid.status).toBe(409);
-      expect(badUid.json()).toMatchObject({ reason: "Conflict" });
-      expect(badUid.json().message).toContain(
-        "Precondition failed: UID in precondition: 00000000-0000-0000-0000-000000000000",
-      );
+      // rest.BeforeDelete's words, naming the Kind where other conflicts name the resource
+      expect(badUid.json()).toMatchObject({
+        reason: "Conflict",
+        message: `Operation cannot be fulfilled on PolicyReport.wgpolicyk8s.io "${name}": the UID in the precondition (00000000-0000-0000-0000-000000000000) does not match the UID in record (${meta(created).uid}). The object might have been deleted and then recreated`,
+        details: { name, group: "wgpolicyk8s.io", kind: "PolicyReport" },
+      });
       const badRv = await del(srv, path, { preconditions: { resourceVersion: "1" } });
       expect(badRv.status).toBe(409);
-      expect(badRv.json().message).toContain("Precondition failed: ResourceVersion in precondition: 1");
+      expect(badRv.json().message).toBe(
+        `Operation cannot be fulfilled on PolicyReport.wgpolicyk8s.io "${name}": the ResourceVersion in the precondition (1) does not match the ResourceVersion in record (${meta(created).resourceVersion}). The object might have been modified`,
+      );
       const ok = await del(srv, path, {
         propagationPolicy: "Background",
         preconditions: { uid: meta(created).uid, resourceVersion: meta(created).resourceVersion },
       });
       expect(ok.status).toBe(200);
-      expect(meta(ok.json() as Obj).uid).toBe(meta(created).uid);
+      // a custom resource's DELETE answers a Status naming what it removed, not the object
+      expect(ok.json()).toEqual({
+        kind: "Status",
+        apiVersion: "v1",
+        metadata: {},
+        status: "Success",
+        details: { name, group: "wgpolicyk8s.io", kind: "policyreports", uid: meta(created).uid },
+      });
       expect((await get(srv, path)).status).toBe(404);
     });
 
@@ -366,8 +398,20 @@ export function mutationTests(ctx: SuiteContext) {
       (changed.summary as Record<string, number>).pass = 97;
       await kOk(ctx, ["replace", "--dry-run=server", "-f", "-"], { stdin: JSON.stringify(changed) });
       expect(await kOk(ctx, ["delete", ...id])).toContain("(server dry run)");
+      const again = await k(ctx, ["create", "--dry-run=server", "-f", "-"], {
+        stdin: yamlOf(makeReport(POLICY_REPORT, { name: "real", namespace: ns })),
+      });
+      expect(again.code).toBe(1);
+      expect(again.stderr).toContain(
+        `Error from server (AlreadyExists): error when creating "STDIN": policyreports.wgpolicyk8s.io "real" already exists`,
+      );
       const rawDelete = await del(srv, resourcePath(POLICY_REPORT, ns, "real"), { dryRun: ["All"] });
       expect(rawDelete.status).toBe(200);
+      expect(rawDelete.json()).toMatchObject({
+        kind: "Status",
+        status: "Success",
+        details: { name: "real" },
+      });
       const rawCollection = await del(srv, `${resourcePath(POLICY_REPORT, ns)}?dryRun=All`);
       expect(rawCollection.status).toBe(200);
 
