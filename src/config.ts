@@ -102,6 +102,25 @@ export function parseDuration(v: string): number {
   return total;
 }
 
+/** A duration as Go's time.Duration prints it (kube-apiserver's help shows defaults so): 1m0s, 10s, 250ms. */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return "0s";
+  if (ms < 1000) return `${ms}ms`;
+  const h = Math.floor(ms / 3_600_000);
+  const m = Math.floor((ms % 3_600_000) / 60_000);
+  const s = (ms % 60_000) / 1000;
+  if (h > 0) return `${h}h${m}m${s}s`;
+  if (m > 0) return `${m}m${s}s`;
+  return `${s}s`;
+}
+
+/** A duration flag; help shows its default as a duration, since a bare number means seconds. */
+function duration(flags: string, description: string, defaultMs: number): Option {
+  return new Option(flags, description)
+    .argParser(parseDuration)
+    .default(defaultMs, formatDuration(defaultMs));
+}
+
 const list = (v: string): string[] =>
   v
     .split(",")
@@ -162,11 +181,8 @@ function program(env: NodeJS.ProcessEnv): Command {
     .option("--etcd-cafile <file>", "CA for etcd TLS")
     .option("--etcd-certfile <file>", "client certificate for etcd")
     .option("--etcd-keyfile <file>", "client key for etcd")
-    .option(
-      "--etcd-compaction-interval <d>",
-      "how often to compact old revisions (0 = off)",
-      parseDuration,
-      300_000,
+    .addOption(
+      duration("--etcd-compaction-interval <d>", "how often to compact old revisions (0 = off)", 300_000),
     )
     .option("--kubeconfig <file>", "kube-apiserver to register with (empty: in-cluster service account)")
     .option("--service-name <name>", "the Service the APIServices point at", "reports-server")
@@ -183,23 +199,22 @@ function program(env: NodeJS.ProcessEnv): Command {
       "do not copy CRD-stored reports into the store before taking a group over",
       false,
     )
-    .option(
-      "--leader-elect-lease-duration <d>",
-      "how long a Lease holder that stopped renewing keeps the lead",
-      parseDuration,
-      15_000,
+    .addOption(
+      duration(
+        "--leader-elect-lease-duration <d>",
+        "how long a Lease holder that stopped renewing keeps the lead",
+        15_000,
+      ),
     )
-    .option(
-      "--leader-elect-renew-deadline <d>",
-      "the leader steps down after failing to renew this long",
-      parseDuration,
-      10_000,
+    .addOption(
+      duration(
+        "--leader-elect-renew-deadline <d>",
+        "the leader steps down after failing to renew this long",
+        10_000,
+      ),
     )
-    .option(
-      "--leader-elect-retry-period <d>",
-      "how often to try to acquire or renew the Lease",
-      parseDuration,
-      2_000,
+    .addOption(
+      duration("--leader-elect-retry-period <d>", "how often to try to acquire or renew the Lease", 2_000),
     )
     .option("--requestheader-client-ca-file <file>", "CA for the front-proxy client certificate")
     .option("--requestheader-allowed-names <names>", "allowed front-proxy common names", list, [])
@@ -208,15 +223,15 @@ function program(env: NodeJS.ProcessEnv): Command {
     .option("--requestheader-extra-headers-prefix <h>", "extra headers prefixes", list, ["X-Remote-Extra-"])
     .option("--client-ca-file <file>", "CA for client certificates")
     .option("--authentication-kubeconfig <file>", "kube-apiserver for TokenReview")
-    .option("--authentication-token-webhook-cache-ttl <d>", "TokenReview cache", parseDuration, 10_000)
+    .addOption(duration("--authentication-token-webhook-cache-ttl <d>", "TokenReview cache", 10_000))
     .option("--authorization-kubeconfig <file>", "kube-apiserver for SubjectAccessReview")
     .option("--authorization-always-allow-paths <paths>", "paths that skip authorization", list, [
       "/healthz",
       "/readyz",
       "/livez",
     ])
-    .option("--authorization-webhook-cache-authorized-ttl <d>", "allow cache", parseDuration, 10_000)
-    .option("--authorization-webhook-cache-unauthorized-ttl <d>", "deny cache", parseDuration, 10_000)
+    .addOption(duration("--authorization-webhook-cache-authorized-ttl <d>", "allow cache", 10_000))
+    .addOption(duration("--authorization-webhook-cache-unauthorized-ttl <d>", "deny cache", 10_000))
     .option(
       "--max-requests-inflight <n>",
       "non-mutating requests at once (429 beyond)",
@@ -229,8 +244,8 @@ function program(env: NodeJS.ProcessEnv): Command {
       int("--max-mutating-requests-inflight"),
       200,
     )
-    .option("--request-timeout <d>", "non-watch request timeout (504 beyond)", parseDuration, 60_000)
-    .option("--min-request-timeout <d>", "watches last a random 1-2x this", parseDuration, 1_800_000)
+    .addOption(duration("--request-timeout <d>", "non-watch request timeout (504 beyond)", 60_000))
+    .addOption(duration("--min-request-timeout <d>", "watches last a random 1-2x this", 1_800_000))
     .option("--max-watches <n>", "open watches per server (429 beyond)", int("--max-watches"), 10_000)
     .option("--max-page-size <n>", "largest list page served at once", int("--max-page-size"), 1000)
     .option(
@@ -239,17 +254,15 @@ function program(env: NodeJS.ProcessEnv): Command {
       int("--watch-history-size"),
       10_000,
     )
-    .option(
-      "--db-history-window <d>",
-      "PostgreSQL: how long changes are kept for watch resume (older → 410 Expired)",
-      parseDuration,
-      600_000,
+    .addOption(
+      duration(
+        "--db-history-window <d>",
+        "PostgreSQL: how long changes are kept for watch resume (older → 410 Expired)",
+        600_000,
+      ),
     )
-    .option(
-      "--shutdown-delay-duration <d>",
-      "on SIGTERM, fail /readyz this long before closing",
-      parseDuration,
-      0,
+    .addOption(
+      duration("--shutdown-delay-duration <d>", "on SIGTERM, fail /readyz this long before closing", 0),
     );
 }
 
