@@ -116,6 +116,21 @@ export class Registry {
     }
   }
 
+  /**
+   * A GET with `resourceVersion=N` asks for a state at least as new as N: a store that has not
+   * reached N answers 504, as kube-apiserver does (its etcd read compares the revision it got).
+   */
+  async requireResourceVersion(resourceVersion: number | undefined): Promise<void> {
+    if (!resourceVersion) return;
+    let current: number;
+    try {
+      current = await this.storage.currentResourceVersion();
+    } catch (err) {
+      this.fail(err, "");
+    }
+    if (resourceVersion > current) throw resourceVersionTooLarge(resourceVersion, current);
+  }
+
   /** Whether the key holds an object. */
   private async exists(key: ObjectKey): Promise<boolean> {
     try {

@@ -389,6 +389,17 @@ export function listTests(ctx: SuiteContext) {
       expect(tooNew.json<{ details: { causes: { reason: string }[] } }>().details.causes).toContainEqual(
         expect.objectContaining({ reason: "ResourceVersionTooLarge" }),
       );
+      expect(tooNew.json().message).toMatch(/^Timeout: Too large resource version: \d+, current: \d+$/);
+
+      // a GET of one object honours its resourceVersion the same way
+      const items = (await get(srv, path)).json<{ items: { metadata: { name: string } }[] }>().items;
+      expect(items.length).toBeGreaterThan(0);
+      const one = `${path}/${items[0].metadata.name}`;
+      expect((await get(srv, `${one}?resourceVersion=${now}`)).status).toBe(200);
+      const oneTooNew = await get(srv, `${one}?resourceVersion=${BigInt(now) + 1_000_000n}`);
+      expect(oneTooNew.status).toBe(504);
+      expect(oneTooNew.json()).toMatchObject({ reason: "Timeout", code: 504 });
+      expect((await get(srv, `${one}?resourceVersion=abc`)).status).toBe(400);
     });
   });
 }
