@@ -11,6 +11,7 @@ import { badRequest } from "./status.js";
  */
 
 export interface ContinueToken {
+  /** The first page's resource version; -1: the latest (a token that replaced an expired one). */
   resourceVersion: number;
   /** The next page holds the items strictly after this key. */
   after: ObjectKey;
@@ -46,10 +47,9 @@ export function decodeContinue(token: string): ContinueToken {
   const rv = field(obj, "rv", "int64", fail) ?? 0;
   const start = field(obj, "start", "string", fail) ?? "";
   if (v !== VERSION) fail(`: server does not recognize this encoded version ${v}`);
-  if (typeof rv !== "number" || rv <= 0) {
-    // Go accepts negative versions (meaning "latest") but nothing here produces them.
+  // a negative version means "go on at the latest state" (the token a 410 for an expired one carries)
+  if (typeof rv !== "number" || rv === 0)
     fail(": incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
-  }
   if (start === "") fail(": encoded start key empty (version meta.k8s.io/v1)");
   return { resourceVersion: rv as number, after: parseStart(start as string, fail) };
 }

@@ -21,7 +21,8 @@ export interface StatusDetails {
 export interface Status {
   kind: "Status";
   apiVersion: "v1";
-  metadata: Record<string, never>;
+  /** A list's metadata: only an expired continue token's replacement is ever set. */
+  metadata: { continue?: string };
   status: "Success" | "Failure";
   message?: string;
   reason?: string;
@@ -51,6 +52,8 @@ export class StatusError extends Error {
     readonly reason: string,
     message: string,
     readonly details?: StatusDetails,
+    /** metadata.continue of the Status: where to go on from (an expired continue token's replacement). */
+    readonly continueToken?: string,
   ) {
     super(message);
     this.name = "StatusError";
@@ -60,7 +63,7 @@ export class StatusError extends Error {
     const s: Status = {
       kind: "Status",
       apiVersion: "v1",
-      metadata: {},
+      metadata: this.continueToken ? { continue: this.continueToken } : {},
       status: "Failure",
       message: this.message,
       reason: this.reason,
@@ -140,8 +143,9 @@ export function requestEntityTooLarge(message = "the request body is too large")
 }
 
 /** 410 Expired for continue tokens and watches whose resource version is no longer kept. */
-export function expired(message: string): StatusError {
-  return new StatusError(410, "Expired", message);
+/** 410 Expired; `continueToken` lets the client go on with the rest of a list (see CONTINUE_EXPIRED). */
+export function expired(message: string, continueToken?: string): StatusError {
+  return new StatusError(410, "Expired", message, undefined, continueToken);
 }
 
 export function gone(message: string): StatusError {

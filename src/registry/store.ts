@@ -23,7 +23,7 @@ import {
   type Storage,
   type StorageResource,
 } from "../storage/interface.js";
-import { storageToStatus } from "./errors.js";
+import { CONTINUE_EXPIRED, storageToStatus } from "./errors.js";
 import {
   deepEqual,
   generateName,
@@ -122,13 +122,16 @@ export class Registry {
    */
   async requireResourceVersion(resourceVersion: number | undefined): Promise<void> {
     if (!resourceVersion) return;
-    let current: number;
+    const current = await this.currentResourceVersion();
+    if (resourceVersion > current) throw resourceVersionTooLarge(resourceVersion, current);
+  }
+
+  private async currentResourceVersion(): Promise<number> {
     try {
-      current = await this.storage.currentResourceVersion();
+      return await this.storage.currentResourceVersion();
     } catch (err) {
       this.fail(err, "");
     }
-    if (resourceVersion > current) throw resourceVersionTooLarge(resourceVersion, current);
   }
 
   /** Whether the key holds an object. */
@@ -176,6 +179,9 @@ export class Registry {
         throw badRequest("specifying resource version is not allowed when using continue");
       }
       continueFrom = decodeContinue(p.continueToken);
+      if (continueFrom.resourceVersion < 0) {
+        continueFrom.resourceVersion = await this.currentResourceVersion();
+      }
     } else {
       consistency = readConsistency(p);
     }
@@ -194,6 +200,10 @@ export class Registry {
       if (isStorageError(err, "TooLargeResourceVersion")) {
         const asked = continueFrom?.resourceVersion ?? parseResourceVersion(p.resourceVersion) ?? 0;
         throw resourceVersionTooLarge(asked, err.resourceVersion ?? 0);
+      }
+      if (continueFrom && isStorageError(err, "Compacted")) {
+        // as etcd3's handleCompactedErrorForPaging: the rest of the list, at the latest state
+        throw expired(CONTINUE_EXPIRED, encodeContinue({ after: continueFrom.after, resourceVersion: -1 }));
       }
       this.fail(err, "", continueFrom ? "continue" : undefined);
     }
