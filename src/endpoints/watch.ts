@@ -70,7 +70,7 @@ export async function handleWatch(
   limits: WatchLimits,
 ): Promise<void> {
   const n = negotiate(String(ctx.req.headers.accept ?? ""), "watch");
-  const includeObject = includeObjectOf(ctx);
+  const includeObject = includeObjectOf(ctx, n);
   const q = new URLSearchParams(ctx.query);
   // A watch on one object is a watch on the collection selected by its name.
   if (ctx.info.name) {

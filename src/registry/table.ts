@@ -37,7 +37,10 @@ export const NAME_DESCRIPTION =
 export function parseIncludeObject(v: string | undefined): IncludeObject {
   if (v === undefined || v === "") return "Metadata";
   if (v === "None" || v === "Metadata" || v === "Object") return v;
-  throw badRequest(`unrecognized includeObject value: ${JSON.stringify(v)}`);
+  // optionsForTransform + ValidateTableOptions
+  throw badRequest(
+    `Unable to convert to Table as requested: includeObject: Invalid value: ${JSON.stringify(v)}: must be 'Metadata', 'Object', 'None', or empty`,
+  );
 }
 
 interface CompiledColumns {

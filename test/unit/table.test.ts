@@ -292,6 +292,8 @@ describe("parseIncludeObject", () => {
     }
     expect(err).toBeInstanceOf(StatusError);
     expect((err as StatusError).code).toBe(400);
-    expect((err as StatusError).message).toBe(`unrecognized includeObject value: ${JSON.stringify(v)}`);
+    expect((err as StatusError).message).toBe(
+      `Unable to convert to Table as requested: includeObject: Invalid value: ${JSON.stringify(v)}: must be 'Metadata', 'Object', 'None', or empty`,
+    );
   });
 });

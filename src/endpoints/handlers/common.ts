@@ -67,7 +67,9 @@ export function decodeBodyReporting(
   }
 }
 
-export function includeObjectOf(ctx: RequestContext): IncludeObject {
+/** ?includeObject, read (and checked) only when the answer is a Table, as kube-apiserver does. */
+export function includeObjectOf(ctx: RequestContext, n: Negotiated): IncludeObject {
+  if (n.shape !== "table") return "Metadata";
   return parseIncludeObject(ctx.query.get("includeObject") ?? undefined);
 }
 
@@ -79,6 +81,6 @@ export function respondObject(
   obj: KubeObject,
   n: Negotiated = negotiate(String(ctx.req.headers.accept ?? ""), "single"),
 ): void {
-  const body = shapeObject(scope.registry.def, obj, n, includeObjectOf(ctx), scope.now());
+  const body = shapeObject(scope.registry.def, obj, n, includeObjectOf(ctx, n), scope.now());
   writeObject(ctx, code, body, n.encoding, contentType(n, "single"));
 }

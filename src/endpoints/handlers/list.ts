@@ -6,7 +6,7 @@ import { includeObjectOf, type ResourceScope } from "./common.js";
 
 export async function handleList(ctx: RequestContext, scope: ResourceScope): Promise<void> {
   const n = negotiate(String(ctx.req.headers.accept ?? ""), "list");
-  const includeObject = includeObjectOf(ctx);
+  const includeObject = includeObjectOf(ctx, n);
   const p = parseListParams(ctx.query, false, scope.registry.def.namespaced);
   const ns = ctx.info.namespace || undefined;
   const { registry } = scope;

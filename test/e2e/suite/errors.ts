@@ -78,6 +78,20 @@ export function errorTests(ctx: SuiteContext) {
       expect((await get(srv, `${coll}/o`)).status).toBe(200);
     });
 
+    it("?includeObject is checked only when a Table is asked for", async () => {
+      const ns = uniqueName("incl");
+      const srv = ctx.server();
+      const path = resourcePath(POLICY_REPORT, ns);
+      expect((await get(srv, `${path}?includeObject=bogus`)).status).toBe(200);
+      const table = await get(srv, `${path}?includeObject=bogus`, {
+        headers: { Accept: "application/json;as=Table;v=v1;g=meta.k8s.io" },
+      });
+      expectStatus(table.json(), 400, "BadRequest");
+      expect(table.json().message).toBe(
+        `Unable to convert to Table as requested: includeObject: Invalid value: "bogus": must be 'Metadata', 'Object', 'None', or empty`,
+      );
+    });
+
     it("malformed JSON → 400", async () => {
       const res = await post(
         ctx.server(),
