@@ -673,10 +673,10 @@ export class Registry {
     } catch (err) {
       if (signal.aborted) return;
       if (isStorageError(err, "Compacted")) {
-        yield {
-          type: "ERROR",
-          error: expired(`too old resource version: ${from} (${err.resourceVersion ?? from + 1})`),
-        };
+        // the watch cache's words: "(oldest-1)", the oldest version a watch can still start from
+        // (storage reports the oldest change it still holds)
+        const oldest = err.resourceVersion ?? from + 1;
+        yield { type: "ERROR", error: expired(`too old resource version: ${from} (${oldest - 1})`) };
         return;
       }
       // A watcher that fell behind is closed; the client re-watches from its last version.
