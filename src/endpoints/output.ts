@@ -37,11 +37,23 @@ export function partialMetadata(obj: KubeObject, version = "v1"): Record<string,
   return { kind: "PartialObjectMetadata", apiVersion: `meta.k8s.io/${version}`, metadata: obj.metadata };
 }
 
-function listMeta(page: ListPage): Record<string, unknown> {
+/**
+ * A list's metadata. A custom resource list (unstructured) always has `continue`, "" on the last
+ * page, as kube-apiserver's versioner sets it; Table and PartialObjectMetadataList omit it when empty.
+ */
+function listMeta(page: ListPage, unstructured = false): Record<string, unknown> {
   const m: Record<string, unknown> = { resourceVersion: page.resourceVersion };
-  if (page.continue) m.continue = page.continue;
+  if (page.continue || unstructured) m.continue = page.continue ?? "";
   if (page.remainingItemCount !== undefined) m.remainingItemCount = page.remainingItemCount;
   return m;
+}
+
+/** The metadata of a list whose pages were all joined into one answer: it is the last page. */
+function endOfList(doc: Record<string, unknown>, n: Negotiated): void {
+  const meta = doc.metadata as Record<string, unknown>;
+  if (n.shape === "object") meta.continue = "";
+  else delete meta.continue;
+  delete meta.remainingItemCount;
 }
 
 /**
@@ -82,7 +94,7 @@ export async function writeList(
         items: itemsOf(p),
       };
     }
-    return { apiVersion: def.groupVersion, kind: def.listKind, metadata: listMeta(p), items: p.items };
+    return { apiVersion: def.groupVersion, kind: def.listKind, metadata: listMeta(p, true), items: p.items };
   };
   const firstDoc = head(page);
   // Items that came as JSON text (plain JSON lists) are written as they are.
@@ -99,8 +111,7 @@ export async function writeList(
     for (let r = await iter.next(); !r.done; r = await iter.next()) {
       all.push(...((head(r.value)[key] as unknown[]) ?? []));
     }
-    delete (firstDoc.metadata as Record<string, unknown>).continue;
-    delete (firstDoc.metadata as Record<string, unknown>).remainingItemCount;
+    endOfList(firstDoc, n);
     writeBody(ctx, 200, encode(firstDoc, n.encoding), ct);
     return;
   }
@@ -108,8 +119,7 @@ export async function writeList(
   const key = n.shape === "table" ? "rows" : "items";
   const firstItems = firstDoc[key] as unknown[];
   delete firstDoc[key];
-  delete (firstDoc.metadata as Record<string, unknown>).continue;
-  delete (firstDoc.metadata as Record<string, unknown>).remainingItemCount;
+  endOfList(firstDoc, n);
   const { res } = ctx;
   res.statusCode = 200;
   res.setHeader("Content-Type", ct);

@@ -37,7 +37,8 @@ export async function handleDeleteCollection(ctx: RequestContext, scope: Resourc
   const list = {
     apiVersion: def.groupVersion,
     kind: def.listKind,
-    metadata: { resourceVersion: page.resourceVersion },
+    // the deleted items, in a list such as a list answers (continue is always set on these)
+    metadata: { continue: "", resourceVersion: page.resourceVersion },
     items: page.items,
   };
   writeObject(ctx, 200, list, n.encoding, contentType({ ...n, shape: "object" }, "list"));
