@@ -139,6 +139,10 @@ describe("edge cases", () => {
     expect(marked.generation).toBe(2);
     expect(marked.deletionTimestamp).toBeTruthy();
     expect(marked.finalizers).toEqual(["example.com/keep"]);
+    // the deprecated orphanDependents=false on an object that stays answers 202 (it goes on in the background)
+    const again = await del(ctx.server(), path, { orphanDependents: false });
+    expect(again.status).toBe(202);
+    expect(again.json<Obj>().metadata.deletionTimestamp).toBe(marked.deletionTimestamp);
     await request(ctx.server(), "PATCH", path, {
       body: [{ op: "remove", path: "/metadata/finalizers" }],
       headers: { "Content-Type": "application/json-patch+json" },
