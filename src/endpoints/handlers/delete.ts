@@ -2,8 +2,9 @@ import { deletedStatus } from "../../apimachinery/status.js";
 import { parseDeleteOptions, parseListParams } from "../../registry/options.js";
 import type { RequestContext } from "../context.js";
 import { contentType, negotiate } from "../negotiate.js";
+import { writeList } from "../output.js";
 import { writeObject } from "../respond.js";
-import { decodeBody, mediaTypeOf, respondObject, type ResourceScope } from "./common.js";
+import { decodeBody, includeObjectOf, mediaTypeOf, respondObject, type ResourceScope } from "./common.js";
 
 async function deleteOptions(ctx: RequestContext) {
   const raw = await ctx.body();
@@ -28,18 +29,14 @@ export async function handleDelete(ctx: RequestContext, scope: ResourceScope): P
   writeObject(ctx, 200, status, n.encoding, contentType({ ...n, shape: "object" }, "single"));
 }
 
+/** The deleted items, as a list in the negotiated shape (a Table or metadata list when asked). */
 export async function handleDeleteCollection(ctx: RequestContext, scope: ResourceScope): Promise<void> {
   const n = negotiate(String(ctx.req.headers.accept ?? ""), "list");
   const o = await deleteOptions(ctx);
   const p = parseListParams(ctx.query, false, scope.registry.def.namespaced);
-  const { def } = scope.registry;
   const page = await scope.registry.deleteCollection(ctx.info.namespace || undefined, p, o);
-  const list = {
-    apiVersion: def.groupVersion,
-    kind: def.listKind,
-    // the deleted items, in a list such as a list answers (continue is always set on these)
-    metadata: { continue: "", resourceVersion: page.resourceVersion },
-    items: page.items,
-  };
-  writeObject(ctx, 200, list, n.encoding, contentType({ ...n, shape: "object" }, "list"));
+  const pages = (async function* () {
+    yield page;
+  })();
+  await writeList(ctx, scope.registry.def, pages, n, includeObjectOf(ctx, n), scope.now(), false);
 }

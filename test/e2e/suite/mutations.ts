@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { del, get, patch, post, put } from "../../support/http.js";
+import { del, get, patch, post, put, request } from "../../support/http.js";
 import {
   KINDS,
   POLICY_REPORT,
@@ -355,6 +355,9 @@ export function mutationTests(ctx: SuiteContext) {
       const sel = encodeURIComponent(`e2e.reports.test/id=${ns},drop=yes`);
       const res = await del(srv, `${resourcePath(kd, ns)}?labelSelector=${sel}`);
       expect(res.status).toBe(200);
+      const deleted = res.json<{ kind: string; items: Obj[] }>();
+      expect(deleted.kind).toBe(`${kd.kind}List`);
+      expect(deleted.items.map((i) => meta(i).name).sort()).toEqual([`${ns}-1`, `${ns}-2`]);
       const left = await kOk(ctx, [
         "get",
         kd.short,
@@ -366,6 +369,26 @@ export function mutationTests(ctx: SuiteContext) {
       ]);
       expect(left.trim().split("\n")).toEqual([`${kd.singular}.${kd.group}/${ns}-3`]);
     });
+  });
+
+  it("deletecollection answers in the shape asked for: a metadata client gets PartialObjectMetadataList", async () => {
+    const ns = uniqueName("dcm");
+    const srv = ctx.server();
+    for (const name of ["m1", "m2"]) {
+      await post(srv, resourcePath(POLICY_REPORT, ns), makeReport(POLICY_REPORT, { name, namespace: ns }));
+    }
+    const res = await request(srv, "DELETE", resourcePath(POLICY_REPORT, ns), {
+      headers: {
+        Accept: "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json",
+      },
+    });
+    expect(res.status).toBe(200);
+    const list = res.json<{ kind: string; items: { kind: string; metadata: { name: string } }[] }>();
+    expect(list.kind).toBe("PartialObjectMetadataList");
+    expect(list.items.map((i) => [i.kind, i.metadata.name])).toEqual([
+      ["PartialObjectMetadata", "m1"],
+      ["PartialObjectMetadata", "m2"],
+    ]);
   });
 
   describe.concurrent("dry run", () => {
