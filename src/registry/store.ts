@@ -199,7 +199,8 @@ export class Registry {
     } catch (err) {
       if (isStorageError(err, "TooLargeResourceVersion")) {
         const asked = continueFrom?.resourceVersion ?? parseResourceVersion(p.resourceVersion) ?? 0;
-        throw resourceVersionTooLarge(asked, err.resourceVersion ?? 0);
+        // etcd's "future revision" error does not say where it is
+        throw resourceVersionTooLarge(asked, err.resourceVersion ?? (await this.currentResourceVersion()));
       }
       if (continueFrom && isStorageError(err, "Compacted")) {
         // as etcd3's handleCompactedErrorForPaging: the rest of the list, at the latest state

@@ -393,6 +393,13 @@ export function listTests(ctx: SuiteContext) {
         expect.objectContaining({ reason: "ResourceVersionTooLarge" }),
       );
       expect(tooNew.json().message).toMatch(/^Timeout: Too large resource version: \d+, current: \d+$/);
+      const exactTooNew = await get(
+        srv,
+        `${path}?resourceVersion=${BigInt(now) + 1_000_000n}&resourceVersionMatch=Exact`,
+      );
+      expect(exactTooNew.status).toBe(504);
+      const current = /current: (\d+)$/.exec(exactTooNew.json().message as string)?.[1];
+      expect(Number(current)).toBeGreaterThanOrEqual(Number(now));
 
       // a GET of one object honours its resourceVersion the same way
       const items = (await get(srv, path)).json<{ items: { metadata: { name: string } }[] }>().items;
