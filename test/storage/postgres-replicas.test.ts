@@ -396,8 +396,14 @@ describe("postgres commits out of resource version order", () => {
     const fast = await store.create(r, key("fast"), report(key("fast")));
     expect(rv(fast)).toBeGreaterThan(Number(id));
 
-    // A list now must not answer the head: a watch from it would skip the slow change.
+    // A list now must not answer the head: a watch from it would skip the slow change. Nor may a
+    // read at exactly the head (what a continue token of "-1" becomes) leave it out.
     const listing = store.list(r, { ...all, consistency: { kind: "latest" } });
+    const atHead = store.list(r, {
+      ...all,
+      consistency: { kind: "latest" },
+      continueFrom: { after: key("a"), resourceVersion: rv(fast) },
+    });
     await new Promise((resolve) => setTimeout(resolve, 500));
     await conn`COMMIT`;
     conn.release();
@@ -411,6 +417,7 @@ describe("postgres commits out of resource version order", () => {
     const listed = await listing;
     expect(listed.items.map((o) => o.metadata.name)).toEqual(["fast", "slow"]);
     expect(listed.resourceVersion).toBeGreaterThanOrEqual(rv(fast));
+    expect((await atHead).items.map((o) => o.metadata.name)).toEqual(["fast", "slow"]);
   });
 
   it("never waits forever on an id whose transaction rolled back", async () => {

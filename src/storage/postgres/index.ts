@@ -267,6 +267,14 @@ class PgStorage implements PostgresStorage {
         );
       }
       if (at > page.head) throw tooLarge(at, page.head);
+      const resolved = this.poller.resolved;
+      if (at > resolved) {
+        // A version this replica has not settled yet (from another replica, or the head a continue
+        // token of "-1" goes on from): a transaction holding a lower id may still commit, and the
+        // state at `at` includes it. Wait those ids out, as a latest read does, then read again.
+        await settleIds(this.db, resolved, at);
+        page = await selectPageAt(this.db, resource, q, at);
+      }
       rv = at;
     } else {
       const resolved = this.poller.resolved;
