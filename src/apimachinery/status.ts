@@ -142,8 +142,10 @@ export function requestEntityTooLarge(message = "the request body is too large")
   return new StatusError(413, "RequestEntityTooLarge", message);
 }
 
-/** 410 Expired for continue tokens and watches whose resource version is no longer kept. */
-/** 410 Expired; `continueToken` lets the client go on with the rest of a list (see CONTINUE_EXPIRED). */
+/**
+ * 410 Expired for continue tokens and watches whose resource version is no longer kept;
+ * `continueToken` lets the client go on with the rest of a list (see CONTINUE_EXPIRED).
+ */
 export function expired(message: string, continueToken?: string): StatusError {
   return new StatusError(410, "Expired", message, undefined, continueToken);
 }

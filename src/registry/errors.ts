@@ -15,7 +15,7 @@ export const CONTINUE_EXPIRED =
   "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.";
 
 /** Storage speaks backend-neutral codes; the registry names the resource (k8s storage → api errors). */
-export function storageToStatus(err: unknown, gr: GroupResource, name: string, what?: "continue"): unknown {
+export function storageToStatus(err: unknown, gr: GroupResource, name: string): unknown {
   if (!(err instanceof StorageError)) return err;
   switch (err.code) {
     case "KeyNotFound":
@@ -25,9 +25,8 @@ export function storageToStatus(err: unknown, gr: GroupResource, name: string, w
     case "Conflict":
       return conflict(gr, name, OBJECT_MODIFIED);
     case "Compacted":
-      return what === "continue"
-        ? expired(CONTINUE_EXPIRED)
-        : expired(`The resourceVersion for the provided list is too old.`);
+      // (an expired continue token is answered by the list itself, with a token for the rest)
+      return expired(`The resourceVersion for the provided list is too old.`);
     case "TooLargeResourceVersion":
       return resourceVersionTooLarge(0, err.resourceVersion ?? 0);
     case "Unavailable":

@@ -5,7 +5,13 @@ import type { FieldSelector, LabelSelector } from "../apimachinery/selector-ast.
 import { badRequest, invalid, type StatusCause } from "../apimachinery/status.js";
 import { isPlainObject } from "../apimachinery/types.js";
 import { managerOf } from "./managedfields.js";
-import { notSupported as fieldNotSupported, tooLong, toCause } from "./validation/field-errors.js";
+import {
+  forbidden as fieldForbidden,
+  invalidValue,
+  notSupported as fieldNotSupported,
+  tooLong,
+  toCause,
+} from "./validation/field-errors.js";
 
 /** Query parameters of list and watch, parsed and checked as ValidateListOptions does. */
 export interface ListParams {
@@ -21,17 +27,9 @@ export interface ListParams {
   timeoutSeconds?: number;
 }
 
-const forbidden = (field: string, msg: string): StatusCause => ({
-  reason: "FieldValueForbidden",
-  message: `Forbidden: ${msg}`,
-  field,
-});
-
-const notSupported = (field: string, value: string, supported: string[]): StatusCause => ({
-  reason: "FieldValueNotSupported",
-  message: `Unsupported value: "${value}": supported values: ${supported.map((s) => `"${s}"`).join(", ")}`,
-  field,
-});
+const forbidden = (field: string, msg: string): StatusCause => toCause(fieldForbidden(field, msg));
+const notSupported = (field: string, value: string, supported: string[]): StatusCause =>
+  toCause(fieldNotSupported(field, value, supported));
 
 function bool(v: string | null): boolean | undefined {
   if (v === null) return undefined;
@@ -155,14 +153,28 @@ function dryRunErrors(values: string[]): StatusCause[] {
   ];
 }
 
-function parseDryRun(values: string[], kind: OptionsKind): boolean {
-  const errs = dryRunErrors(values);
-  if (errs.length > 0) throw invalid("meta.k8s.io", kind, "", errs);
-  return values.length > 0;
-}
-
 const FIELD_VALIDATION = ["", "Ignore", "Strict", "Warn"];
 const FIELD_MANAGER_MAX_BYTES = 128;
+
+/** Go's unicode.IsPrint: letters, marks, numbers, punctuation, symbols and the ASCII space. */
+const NOT_PRINTABLE = /[^\p{L}\p{M}\p{N}\p{P}\p{S} ]/gu;
+
+/** ValidateFieldManager: at most 128 bytes, every character printable. */
+function fieldManagerErrors(fieldManager: string): StatusCause[] {
+  const errs: StatusCause[] = [];
+  if (Buffer.byteLength(fieldManager) > FIELD_MANAGER_MAX_BYTES) {
+    errs.push(toCause(tooLong("fieldManager", FIELD_MANAGER_MAX_BYTES)));
+  }
+  for (const m of fieldManager.matchAll(NOT_PRINTABLE)) {
+    const code = m[0].codePointAt(0) ?? 0;
+    const at = Buffer.byteLength(fieldManager.slice(0, m.index));
+    const u = `U+${code.toString(16).toUpperCase().padStart(4, "0")}`;
+    errs.push(
+      toCause(invalidValue("fieldManager", fieldManager, `invalid character ${u} (at position ${at})`)),
+    );
+  }
+  return errs;
+}
 
 /** The options of a create, update or patch, checked as Validate{Create,Update,Patch}Options does. */
 export function parseMutationOptions(
@@ -172,9 +184,7 @@ export function parseMutationOptions(
 ): MutationOptions {
   const errs: StatusCause[] = [];
   const fieldManager = q.get("fieldManager") ?? undefined;
-  if (fieldManager !== undefined && Buffer.byteLength(fieldManager) > FIELD_MANAGER_MAX_BYTES) {
-    errs.push(toCause(tooLong("fieldManager", FIELD_MANAGER_MAX_BYTES)));
-  }
+  if (fieldManager !== undefined) errs.push(...fieldManagerErrors(fieldManager));
   const dryRun = q.getAll("dryRun");
   errs.push(...dryRunErrors(dryRun));
   const fv = q.get("fieldValidation") ?? "";
@@ -201,11 +211,16 @@ export interface DeleteOptions {
   orphanDependents?: boolean;
 }
 
-/** DeleteOptions come from the body (kubectl, client-go) or the query (curl). */
-export function parseDeleteOptions(q: URLSearchParams, body: unknown): DeleteOptions {
-  const o: DeleteOptions = { dryRun: parseDryRun(q.getAll("dryRun"), "DeleteOptions") };
+/** DeleteOptions as sent, before validation. */
+type SentDeleteOptions = Omit<DeleteOptions, "dryRun" | "propagationPolicy"> & {
+  dryRun: string[];
+  propagationPolicy?: string;
+};
+
+function deleteOptionsFromQuery(q: URLSearchParams): SentDeleteOptions {
+  const o: SentDeleteOptions = { dryRun: q.getAll("dryRun") };
   const pp = q.get("propagationPolicy");
-  if (pp) o.propagationPolicy = pp as DeleteOptions["propagationPolicy"];
+  if (pp) o.propagationPolicy = pp;
   const gp = q.get("gracePeriodSeconds");
   if (gp) {
     // the query decoder's strconv.ParseInt
@@ -213,28 +228,54 @@ export function parseDeleteOptions(q: URLSearchParams, body: unknown): DeleteOpt
       throw badRequest(`strconv.ParseInt: parsing ${JSON.stringify(gp)}: invalid syntax`);
     o.gracePeriodSeconds = Number(gp);
   }
-  if (body !== undefined) {
-    if (!isPlainObject(body)) throw badRequest("the body of a DELETE must be DeleteOptions");
-    if (Array.isArray(body.dryRun))
-      o.dryRun = parseDryRun(body.dryRun.map(String), "DeleteOptions") || o.dryRun;
-    if (isPlainObject(body.preconditions)) {
-      const pc = body.preconditions;
-      o.preconditions = {
-        uid: typeof pc.uid === "string" ? pc.uid : undefined,
-        resourceVersion: typeof pc.resourceVersion === "string" ? pc.resourceVersion : undefined,
-      };
-    }
-    if (typeof body.propagationPolicy === "string") {
-      o.propagationPolicy = body.propagationPolicy as DeleteOptions["propagationPolicy"];
-    }
-    if (typeof body.gracePeriodSeconds === "number") o.gracePeriodSeconds = body.gracePeriodSeconds;
-    if (typeof body.orphanDependents === "boolean") o.orphanDependents = body.orphanDependents;
-    if (body.orphanDependents === true && !o.propagationPolicy) o.propagationPolicy = "Orphan";
+  const orphan = bool(q.get("orphanDependents"));
+  if (orphan !== undefined) o.orphanDependents = orphan;
+  return o;
+}
+
+function deleteOptionsFromBody(body: unknown): SentDeleteOptions {
+  if (!isPlainObject(body)) throw badRequest("the body of a DELETE must be DeleteOptions");
+  const o: SentDeleteOptions = { dryRun: Array.isArray(body.dryRun) ? body.dryRun.map(String) : [] };
+  if (isPlainObject(body.preconditions)) {
+    const pc = body.preconditions;
+    o.preconditions = {
+      uid: typeof pc.uid === "string" ? pc.uid : undefined,
+      resourceVersion: typeof pc.resourceVersion === "string" ? pc.resourceVersion : undefined,
+    };
   }
-  if (o.propagationPolicy && !["Orphan", "Background", "Foreground"].includes(o.propagationPolicy)) {
-    throw invalid("meta.k8s.io", "DeleteOptions", "", [
-      notSupported("propagationPolicy", o.propagationPolicy, ["Foreground", "Background", "Orphan", "nil"]),
-    ]);
+  if (typeof body.propagationPolicy === "string") o.propagationPolicy = body.propagationPolicy;
+  if (typeof body.gracePeriodSeconds === "number") o.gracePeriodSeconds = body.gracePeriodSeconds;
+  if (typeof body.orphanDependents === "boolean") o.orphanDependents = body.orphanDependents;
+  return o;
+}
+
+const PROPAGATION = ["Foreground", "Background", "Orphan"];
+
+/**
+ * DeleteOptions come from the body (kubectl, client-go) or, when there is none, from the query
+ * (curl, client-node): never both, as the API server reads them. Checked as ValidateDeleteOptions
+ * does. The deprecated orphanDependents stands for a policy: true is Orphan, false Background.
+ */
+export function parseDeleteOptions(q: URLSearchParams, body: unknown): DeleteOptions {
+  const sent = body === undefined ? deleteOptionsFromQuery(q) : deleteOptionsFromBody(body);
+  const errs: StatusCause[] = [];
+  const pp = sent.propagationPolicy;
+  if (sent.orphanDependents !== undefined && pp !== undefined) {
+    errs.push(
+      toCause(
+        invalidValue("propagationPolicy", pp, "orphanDependents and deletionPropagation cannot be both set"),
+      ),
+    );
   }
+  if (pp !== undefined && !PROPAGATION.includes(pp)) {
+    errs.push(toCause(fieldNotSupported("propagationPolicy", pp, [...PROPAGATION, "nil"])));
+  }
+  errs.push(...dryRunErrors(sent.dryRun));
+  if (errs.length > 0) throw invalid("meta.k8s.io", "DeleteOptions", "", errs);
+  const { dryRun, propagationPolicy, ...rest } = sent;
+  const o: DeleteOptions = { ...rest, dryRun: dryRun.length > 0 };
+  if (propagationPolicy) o.propagationPolicy = propagationPolicy as DeleteOptions["propagationPolicy"];
+  if (sent.orphanDependents !== undefined)
+    o.propagationPolicy = sent.orphanDependents ? "Orphan" : "Background";
   return o;
 }

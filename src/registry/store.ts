@@ -104,8 +104,8 @@ export class Registry {
     return { namespace: this.def.namespaced ? namespace : "", name };
   }
 
-  private fail(err: unknown, name: string, what?: "continue"): never {
-    throw storageToStatus(err, this.gr, name, what);
+  private fail(err: unknown, name: string): never {
+    throw storageToStatus(err, this.gr, name);
   }
 
   async get(namespace: string, name: string): Promise<KubeObject> {
@@ -206,7 +206,7 @@ export class Registry {
         // as etcd3's handleCompactedErrorForPaging: the rest of the list, at the latest state
         throw expired(CONTINUE_EXPIRED, encodeContinue({ after: continueFrom.after, resourceVersion: -1 }));
       }
-      this.fail(err, "", continueFrom ? "continue" : undefined);
+      this.fail(err, "");
     }
     const page: ListPage = { items: res.items, resourceVersion: String(res.resourceVersion) };
     if (res.encoded) page.encoded = res.encoded;
@@ -676,8 +676,8 @@ export class Registry {
       if (isStorageError(err, "Compacted")) {
         // the watch cache's words: "(oldest-1)", the oldest version a watch can still start from
         // (storage reports the oldest change it still holds)
-        const oldest = err.resourceVersion ?? from + 1;
-        yield { type: "ERROR", error: expired(`too old resource version: ${from} (${oldest - 1})`) };
+        const startable = err.resourceVersion !== undefined ? err.resourceVersion - 1 : from + 1;
+        yield { type: "ERROR", error: expired(`too old resource version: ${from} (${startable})`) };
         return;
       }
       // A watcher that fell behind is closed; the client re-watches from its last version.

@@ -31,9 +31,27 @@ const TYPE_TEXT: Record<FieldErrorType, string> = {
   FieldValueTooMany: "Too many",
 };
 
-/** Go's `%q` for the strings we print: JSON string escaping is the same for everything but odd control bytes. */
+const GO_ESCAPES: Record<string, string> = {
+  "\u0007": "\\a",
+  "\b": "\\b",
+  "\f": "\\f",
+  "\n": "\\n",
+  "\r": "\\r",
+  "\t": "\\t",
+  "\u000b": "\\v",
+  '"': '\\"',
+  "\\": "\\\\",
+};
+
+/** Go's `%q` (strconv.Quote) for ASCII: its own escapes for control characters, `\x..` for the rest. */
 export function goQuote(s: string): string {
-  return JSON.stringify(s);
+  // eslint-disable-next-line no-control-regex
+  const quoted = s.replace(/[\u0000-\u001f\u007f"\\]/g, (c) => {
+    const known = GO_ESCAPES[c];
+    if (known !== undefined) return known;
+    return `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
+  });
+  return `"${quoted}"`;
 }
 
 function printValue(v: unknown): string {

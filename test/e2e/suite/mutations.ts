@@ -242,7 +242,7 @@ export function mutationTests(ctx: SuiteContext) {
       );
     });
 
-    it("DELETE preconditions: wrong uid or resourceVersion → 409; right ones → 200 with the object", async () => {
+    it("DELETE preconditions: wrong uid or resourceVersion → 409; right ones → 200 with a Status naming it", async () => {
       const ns = uniqueName("precond");
       const name = uniqueName("r");
       const srv = ctx.server();

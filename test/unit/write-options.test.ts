@@ -1,0 +1,71 @@
+import { describe, expect, it } from "vitest";
+import { StatusError } from "../../src/apimachinery/status.js";
+import { parseDeleteOptions, parseMutationOptions } from "../../src/registry/options.js";
+
+function rejection(fn: () => unknown): StatusError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof StatusError) return e;
+    throw e;
+  }
+  throw new Error("expected a StatusError");
+}
+
+const q = (s = "") => new URLSearchParams(s);
+
+describe("DeleteOptions, as the API server reads and checks them", () => {
+  it("come from the body when there is one, else from the query; never both", () => {
+    expect(parseDeleteOptions(q("dryRun=All&propagationPolicy=Orphan"), undefined)).toEqual({
+      dryRun: true,
+      propagationPolicy: "Orphan",
+    });
+    expect(
+      parseDeleteOptions(q("dryRun=All&gracePeriodSeconds=abc"), { propagationPolicy: "Foreground" }),
+    ).toEqual({ dryRun: false, propagationPolicy: "Foreground" });
+  });
+
+  it("orphanDependents stands for a policy: true is Orphan, false Background (query or body)", () => {
+    expect(parseDeleteOptions(q("orphanDependents=false"), undefined)).toMatchObject({
+      orphanDependents: false,
+      propagationPolicy: "Background",
+    });
+    expect(parseDeleteOptions(q(), { orphanDependents: true })).toMatchObject({
+      orphanDependents: true,
+      propagationPolicy: "Orphan",
+    });
+  });
+
+  it("422 DeleteOptions for both orphanDependents and a policy, an unknown policy or dry run, all at once", () => {
+    const err = rejection(() =>
+      parseDeleteOptions(q(), { orphanDependents: true, propagationPolicy: "Sideways", dryRun: ["Some"] }),
+    );
+    expect(err.code).toBe(422);
+    expect(err.message).toBe(
+      'DeleteOptions.meta.k8s.io "" is invalid: [propagationPolicy: Invalid value: "Sideways": orphanDependents and deletionPropagation cannot be both set, propagationPolicy: Unsupported value: "Sideways": supported values: "Foreground", "Background", "Orphan", "nil", dryRun: Unsupported value: []string{"Some"}: supported values: "All"]',
+    );
+  });
+
+  it("a gracePeriodSeconds in the query that is no integer is a 400", () => {
+    expect(rejection(() => parseDeleteOptions(q("gracePeriodSeconds=abc"), undefined)).code).toBe(400);
+  });
+});
+
+describe("create, update and patch options", () => {
+  it("a field manager must be printable and at most 128 bytes", () => {
+    const err = rejection(() => parseMutationOptions(q("fieldManager=a%07b"), undefined, "PatchOptions"));
+    expect(err.code).toBe(422);
+    expect(err.message).toBe(
+      'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Invalid value: "a\\ab": invalid character U+0007 (at position 1)',
+    );
+    const long = rejection(() =>
+      parseMutationOptions(q(`fieldManager=${"é".repeat(65)}`), undefined, "UpdateOptions"),
+    );
+    expect(long.message).toBe(
+      'UpdateOptions.meta.k8s.io "" is invalid: fieldManager: Too long: may not be more than 128 bytes',
+    );
+    expect(
+      parseMutationOptions(q("fieldManager=kyverno%20admission"), undefined, "CreateOptions").manager,
+    ).toBe("kyverno admission");
+  });
+});
