@@ -72,6 +72,32 @@ function ownedLeaves(obj: KubeObject, def: ResourceDef): FieldPath[] {
   );
 }
 
+/** A request's managedFields that ask to clear them: an empty list, or one empty entry. */
+function isReset(raw: unknown): boolean {
+  if (!Array.isArray(raw)) return false;
+  if (raw.length === 0) return true;
+  return raw.length === 1 && isPlainObject(raw[0]) && Object.keys(raw[0]).length === 0;
+}
+
+/**
+ * The managed fields a write starts from (the field manager's decodeManagedFields): the ones the
+ * request sets, when it sets a usable list (clients may edit them), none when it asks for a reset,
+ * else the stored object's, so that a client that does not know the field cannot drop it. `stored`
+ * is the list as it came, kept as it is when the write changes no field.
+ */
+function baseEntries(
+  prev: KubeObject | undefined,
+  next: KubeObject,
+): { entries: ManagedFieldsEntry[]; stored: unknown } {
+  const requested = next.metadata.managedFields;
+  if (isReset(requested)) return { entries: [], stored: undefined };
+  const sent = entriesOf(next);
+  if (Array.isArray(requested) && sent.length === requested.length && sent.length > 0) {
+    return { entries: sent, stored: requested };
+  }
+  return { entries: entriesOf(prev), stored: prev?.metadata.managedFields };
+}
+
 /**
  * After a create, update or patch by `manager`: it owns every field it changed, and the fields it
  * changed leave every other manager. Nothing changes when no field did.
@@ -83,6 +109,8 @@ export function trackUpdate(
   manager: string,
   now: Date,
 ): void {
+  const base = baseEntries(prev, next);
+  const entries = base.entries;
   const nextLeaves = ownedLeaves(next, def);
   let changed: FieldPath[];
   let removed: FieldPath[] = [];
@@ -94,12 +122,11 @@ export function trackUpdate(
     removed = ownedLeaves(prev, def).filter((p) => !present.has(leafId(p)));
   }
   if (changed.length === 0 && removed.length === 0) {
-    next.metadata.managedFields = prev?.metadata.managedFields;
-    if (next.metadata.managedFields === undefined) delete next.metadata.managedFields;
+    if (base.stored === undefined) delete next.metadata.managedFields;
+    else next.metadata.managedFields = base.stored as Record<string, unknown>[];
     return;
   }
   const touched = [...changed, ...removed];
-  const entries = entriesOf(prev);
   const mine = entries.find((e) => e.manager === manager && e.operation === "Update");
   // A manager that changes again the fields it already owns (a controller rewriting its report)
   // keeps its set as it is.
@@ -231,4 +258,24 @@ export function requireFieldManager(manager: string | undefined): void {
       },
     ]);
   }
+}
+
+/** Managed fields compared without their times. */
+function sameButTimes(a: unknown, b: unknown): boolean {
+  if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+  const untimed = (e: unknown) => (isPlainObject(e) ? { ...e, time: undefined } : e);
+  return a.every((e, i) => deepEqual(untimed(e), untimed(b[i])));
+}
+
+/**
+ * Whether `next` would store nothing new over `prev`: equal, or different only in the times of
+ * the same managed fields (kube-apiserver's IgnoreManagedFieldsTimestampsTransformer: an apply
+ * that changes nothing is not a write, however often it is repeated).
+ */
+export function changesNothing(next: KubeObject, prev: KubeObject): boolean {
+  if (deepEqual(next, prev)) return true;
+  const nextFields = next.metadata.managedFields;
+  const prevFields = prev.metadata.managedFields;
+  if (!sameButTimes(nextFields, prevFields)) return false;
+  return deepEqual({ ...next, metadata: { ...next.metadata, managedFields: prevFields } }, prev);
 }

@@ -25,7 +25,6 @@ import {
 } from "../storage/interface.js";
 import { CONTINUE_EXPIRED, storageToStatus } from "./errors.js";
 import {
-  deepEqual,
   generateName,
   nowTimestamp,
   prepareForCreate,
@@ -33,7 +32,7 @@ import {
   SERVED_BY_ANNOTATION,
 } from "./metadata.js";
 import type { DeleteOptions, ListParams, MutationOptions } from "./options.js";
-import { applyConfiguration, requireFieldManager, trackUpdate } from "./managedfields.js";
+import { applyConfiguration, changesNothing, requireFieldManager, trackUpdate } from "./managedfields.js";
 import { RecentObjects } from "./recent.js";
 import { decodeObject, validateDecoded, type DecodeResult } from "./validation.js";
 
@@ -363,6 +362,8 @@ export class Registry {
   ): Promise<WriteResult> {
     requireFieldManager(o.fieldManager);
     const { object: applied, warnings } = decodeObject(this.def, patch, o.fieldValidation);
+    // structured-merge's Apply: the applier says what it owns by what it sends, never by this list
+    if (applied.metadata.managedFields !== undefined) throw badRequest("metadata.managedFields must be nil");
     warnings.push(...applyYamlProblems(o));
     this.placeInNamespace(applied, namespace);
     checkName(applied, name);
@@ -424,7 +425,7 @@ export class Registry {
       }
       // a new generation already tells a change (prepareForUpdate compared the spec) without a
       // second walk of the whole object
-      if (prepared.metadata.generation === current.metadata.generation && deepEqual(prepared, current)) {
+      if (prepared.metadata.generation === current.metadata.generation && changesNothing(prepared, current)) {
         if (!recent) return current;
         this.recent?.forget(id);
         continue;

@@ -53,6 +53,7 @@ export function readBody(req: Req, onAbort?: OnAbort, limit = MAX_BODY_BYTES): P
   });
 }
 
+/** limitedReadBody's words. */
 function tooLarge(limit: number) {
-  return requestEntityTooLarge(`the request body exceeds the limit of ${limit} bytes`);
+  return requestEntityTooLarge(`Request entity too large: limit is ${limit}`);
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { get, patch, post } from "../../support/http.js";
+import { get, patch, post, put } from "../../support/http.js";
 import {
   KINDS,
   POLICY_REPORT,
@@ -324,6 +324,62 @@ export function crudTests(ctx: SuiteContext) {
         yamlOf(makeReport(POLICY_REPORT, { name: "fresh", namespace: ns })),
       );
       expect(fresh.status).toBe(201);
+    });
+
+    it("an apply that changes nothing is no write, even a second later (times of managed fields aside)", async () => {
+      const ns = uniqueName("ssanoop");
+      const name = uniqueName("r");
+      const report = yamlOf(makeReport(POLICY_REPORT, { name, namespace: ns }));
+      await kOk(ctx, ["apply", "--server-side", "-f", "-"], { stdin: report });
+      const first = await kJson(ctx, ["get", "polr", name, "-n", ns, "--show-managed-fields"]);
+      await new Promise((resolve) => setTimeout(resolve, 1_100)); // managed field times have seconds
+      await kOk(ctx, ["apply", "--server-side", "-f", "-"], { stdin: report });
+      expect(await kJson(ctx, ["get", "polr", name, "-n", ns, "--show-managed-fields"])).toEqual(first);
+    });
+
+    it("managedFields: a client may set them or reset them with [{}]; an apply may not send them (400)", async () => {
+      const ns = uniqueName("mf");
+      const name = uniqueName("r");
+      const srv = ctx.server();
+      const path = resourcePath(POLICY_REPORT, ns, name);
+      const body = makeReport(POLICY_REPORT, { name, namespace: ns });
+      const created = (await post(srv, resourcePath(POLICY_REPORT, ns), body)).json() as Obj;
+      expect(meta(created).managedFields).toHaveLength(1);
+
+      // an update that sets them (and changes nothing else) stores them as sent
+      const imported = [
+        {
+          manager: "importer",
+          operation: "Update",
+          apiVersion: "wgpolicyk8s.io/v1alpha2",
+          time: "2024-01-01T00:00:00Z",
+          fieldsType: "FieldsV1",
+          fieldsV1: { "f:scope": {} },
+        },
+      ];
+      const edited = structuredClone(created);
+      edited.metadata.managedFields = imported;
+      const put1 = await put(srv, path, edited);
+      expect(put1.status, put1.body).toBe(200);
+      expect(meta(put1.json() as Obj).managedFields).toEqual(imported);
+
+      const reset = await patch(srv, path, "application/merge-patch+json", {
+        metadata: { managedFields: [{}] },
+      });
+      expect(reset.status).toBe(200);
+      expect(meta(reset.json() as Obj).managedFields).toBeUndefined();
+
+      const applied = await patch(
+        srv,
+        `${path}?fieldManager=e2e`,
+        "application/apply-patch+yaml",
+        yamlOf({ ...body, metadata: { name, namespace: ns, managedFields: [] } }),
+      );
+      expect(applied.status).toBe(400);
+      expect(applied.json()).toMatchObject({
+        reason: "BadRequest",
+        message: "metadata.managedFields must be nil",
+      });
     });
   });
 }

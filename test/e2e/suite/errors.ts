@@ -109,6 +109,7 @@ export function errorTests(ctx: SuiteContext) {
       const res = await post(ctx.server(), resourcePath(POLICY_REPORT, ns), report);
       expect(res.status).toBe(413);
       expectStatus(res.json(), 413, "RequestEntityTooLarge");
+      expect(res.json().message).toBe("Request entity too large: limit is 3145728");
     });
 
     it("unknown paths and resources → 404 Status; kubectl says NotFound", async () => {
