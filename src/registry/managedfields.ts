@@ -15,6 +15,7 @@ import {
 import { invalid, StatusError } from "../apimachinery/status.js";
 import { isPlainObject, type KubeObject } from "../apimachinery/types.js";
 import type { ResourceDef } from "../resources/types.js";
+import { fieldsLastApplied, KUBECTL_MANAGER, refreshLastApplied } from "./last-applied.js";
 import { deepEqual, nowTimestamp, SERVED_BY_ANNOTATION } from "./metadata.js";
 
 /** One managedFields entry (metav1.ManagedFieldsEntry). */
@@ -189,7 +190,12 @@ export function applyConfiguration(
         if (covers(e.fieldsV1, p)) conflicts.push({ path: p, manager: e.manager, entry: e });
     }
   }
-  if (conflicts.length > 0 && !force) throw conflictError(def, applied.metadata.name ?? "", conflicts);
+  if (conflicts.length > 0 && !force) {
+    // kubectl moving an object from client-side apply: what it last applied is its own to take
+    const allowed = manager === KUBECTL_MANAGER && current ? fieldsLastApplied(def, current) : undefined;
+    const blocking = allowed ? conflicts.filter((c) => !allowed.has(pathKey(c.path))) : conflicts;
+    if (blocking.length > 0) throw conflictError(def, applied.metadata.name ?? "", blocking);
+  }
   for (const c of conflicts) c.entry.fieldsV1 = subtract(c.entry.fieldsV1, [c.path]);
 
   const result = (current ? structuredClone(current) : { metadata: {} }) as KubeObject;
@@ -220,6 +226,7 @@ export function applyConfiguration(
     fieldsV1: appliedSet,
   };
   result.metadata.managedFields = finish([...others, entry]) as unknown as Record<string, unknown>[];
+  if (manager === KUBECTL_MANAGER) refreshLastApplied(result, applied);
   return result;
 }
 

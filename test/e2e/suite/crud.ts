@@ -326,6 +326,35 @@ export function crudTests(ctx: SuiteContext) {
       expect(fresh.status).toBe(201);
     });
 
+    it("kubectl moves an object from client-side to server-side apply without conflicts, keeping the record", async () => {
+      const ns = uniqueName("csa2ssa");
+      const name = uniqueName("r");
+      const report = (pass: number, fail = 1) =>
+        yamlOf(makeReport(POLICY_REPORT, { name, namespace: ns, pass, fail }));
+      const LAST = "kubectl.kubernetes.io/last-applied-configuration";
+      await kOk(ctx, ["apply", "-f", "-"], { stdin: report(1) });
+      // someone else changes a field client-side apply set: that one is no longer kubectl's
+      await kOk(ctx, ["patch", "polr", name, "-n", ns, "--type=merge", "-p", '{"summary":{"fail":7}}']);
+
+      const blocked = await k(ctx, ["apply", "--server-side", "-f", "-"], { stdin: report(2, 3) });
+      expect(blocked.code).toBe(1);
+      expect(blocked.stderr).toContain(".summary.fail");
+      expect(blocked.stderr).not.toContain(".summary.pass");
+
+      const moved = await kOk(ctx, ["apply", "--server-side", "-f", "-"], { stdin: report(2, 7) });
+      expect(moved).toContain("serverside-applied");
+      const obj = await kJson(ctx, ["get", "polr", name, "-n", ns]);
+      expect(summaryOf(POLICY_REPORT, obj)).toMatchObject({ pass: 2, fail: 7 });
+      const record = JSON.parse(meta(obj).annotations?.[LAST] ?? "{}") as Obj;
+      expect(summaryOf(POLICY_REPORT, record)).toMatchObject({ pass: 2, fail: 7 });
+      expect(meta(obj).annotations?.[LAST]).toMatch(
+        /^\{"apiVersion":"wgpolicyk8s\.io\/v1alpha2","kind":"PolicyReport",.*\}\n$/s,
+      );
+      // and client-side apply goes on from that record
+      await kOk(ctx, ["apply", "-f", "-"], { stdin: report(3, 7) });
+      expect(summaryOf(POLICY_REPORT, await kJson(ctx, ["get", "polr", name, "-n", ns])).pass).toBe(3);
+    });
+
     it("an apply that changes nothing is no write, even a second later (times of managed fields aside)", async () => {
       const ns = uniqueName("ssanoop");
       const name = uniqueName("r");
