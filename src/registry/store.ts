@@ -34,7 +34,13 @@ import {
 import type { DeleteOptions, ListParams, MutationOptions } from "./options.js";
 import { applyConfiguration, changesNothing, requireFieldManager, trackUpdate } from "./managedfields.js";
 import { RecentObjects } from "./recent.js";
-import { decodeObject, validateDecoded, type DecodeResult } from "./validation.js";
+import {
+  DecodeError,
+  decodeObject,
+  patchResultInvalid,
+  validateDecoded,
+  type DecodeResult,
+} from "./validation.js";
 
 export interface ListPage {
   /** The page's objects; empty when the page came as `encoded`. */
@@ -344,7 +350,14 @@ export class Registry {
       const base = structuredClone(current) as KubeObject;
       const patched = type === "json" ? applyJsonPatch(base, patch) : applyMergePatch(base, patch);
       if (!isPlainObject(patched)) throw badRequest("the patch did not produce an object");
-      const res = decodeObject(this.def, patched, o.fieldValidation);
+      // the 422 for a result that does not decode quotes it as patched (decoding prunes in place)
+      const patchedJson = JSON.stringify(patched);
+      let res: DecodeResult;
+      try {
+        res = decodeObject(this.def, patched, o.fieldValidation);
+      } catch (err) {
+        throw err instanceof DecodeError ? patchResultInvalid(patchedJson, err) : err;
+      }
       warnings = res.warnings;
       this.placeInNamespace(res.object, namespace);
       checkName(res.object, name);

@@ -3,7 +3,7 @@
  * decode (type meta, duplicate and unknown fields per `fieldValidation`, pruning) → the caller's
  * defaulting (generateName, uid, timestamps) → validate (ObjectMeta rules, then the CRD schema) → 422.
  */
-import { badRequest, invalid, type StatusCause } from "../apimachinery/status.js";
+import { badRequest, invalid, StatusError, type StatusCause } from "../apimachinery/status.js";
 import { isPlainObject, type KubeObject, type ObjectMeta } from "../apimachinery/types.js";
 import type { ResourceDef } from "../resources/types.js";
 import { invalidValue, toCause } from "./validation/field-errors.js";
@@ -62,8 +62,31 @@ function unrecognized(def: ResourceDef, obj: unknown, why: string): never {
   );
 }
 
+/** A body the decoder cannot turn into the kind: 400, or, for a patch's result, a 422 on `patch`. */
+export class DecodeError extends StatusError {
+  constructor(
+    def: ResourceDef,
+    /** The decoder's own words, which a patch's 422 quotes. */
+    readonly why: string,
+  ) {
+    super(
+      400,
+      "BadRequest",
+      `${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: ${why}`,
+    );
+  }
+}
+
 function cannotBeHandled(def: ResourceDef, why: string): never {
-  throw badRequest(`${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: ${why}`);
+  throw new DecodeError(def, why);
+}
+
+/**
+ * What a merge or JSON patch whose result does not decode answers (jsonPatcher's
+ * applyPatchToCurrentObject): 422 on the field `patch`, quoting the patched object.
+ */
+export function patchResultInvalid(patchedJson: string, err: DecodeError): StatusError {
+  return invalid("", "", "", [toCause(invalidValue("patch", patchedJson, err.why))]);
 }
 
 function jsonKind(v: unknown): string {

@@ -444,6 +444,34 @@ export function mutationTests(ctx: SuiteContext) {
   });
 
   describe.concurrent("validation", () => {
+    it("a patch whose result does not decode → 422 on field patch, as jsonPatcher answers", async () => {
+      const ns = uniqueName("pbad");
+      const name = uniqueName("r");
+      const srv = ctx.server();
+      await post(srv, resourcePath(POLICY_REPORT, ns), makeReport(POLICY_REPORT, { name, namespace: ns }));
+      const path = resourcePath(POLICY_REPORT, ns, name);
+      const res = await patch(srv, `${path}?fieldValidation=Strict`, "application/merge-patch+json", {
+        bogus: 1,
+      });
+      expect(res.status).toBe(422);
+      expect(res.json()).toMatchObject({ reason: "Invalid", details: { causes: [{ field: "patch" }] } });
+      expect(res.json().message).toMatch(
+        /^ "" is invalid: patch: Invalid value: ".*\\"bogus\\":1.*": strict decoding error: unknown field "bogus"$/,
+      );
+      const typed = await patch(srv, path, "application/merge-patch+json", { metadata: { labels: "x" } });
+      expect(typed.status).toBe(422);
+      expect(typed.json<{ details: { causes: { field: string }[] } }>().details.causes[0].field).toBe(
+        "patch",
+      );
+
+      // client-side apply patches with fieldValidation=Strict
+      const withBogus = { ...makeReport(POLICY_REPORT, { name, namespace: ns }), bogus: 1 };
+      const kubectl = await k(ctx, ["apply", "-f", "-"], { stdin: yamlOf(withBogus) });
+      expect(kubectl.code).toBe(1);
+      expect(kubectl.stderr).toContain("The request is invalid: patch: Invalid value:");
+      expect(kubectl.stderr).toContain('strict decoding error: unknown field "bogus"');
+    });
+
     it("fieldValidation: --validate=strict rejects, warn warns, ignore prunes silently", async () => {
       const ns = uniqueName("fv");
       const withBogus = (name: string) => {
