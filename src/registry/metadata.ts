@@ -91,3 +91,21 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   }
   return true;
 }
+
+/** Finalizers Kubernetes itself defines, which need no domain. */
+const STANDARD_FINALIZERS = new Set(["kubernetes", "orphan", "foregroundDeletion"]);
+
+/**
+ * The warnings a custom resource's create or update carries for finalizers it adds without a
+ * domain and path (apiextensions' generateWarningsFromObj, in 1.33's words).
+ */
+export function finalizerWarnings(next: KubeObject, prev?: KubeObject): string[] {
+  const before = new Set(prev?.metadata.finalizers ?? []);
+  const added = [...new Set(next.metadata.finalizers ?? [])].filter((f) => !before.has(f)).sort();
+  return added
+    .filter((f) => !f.includes("/") && !STANDARD_FINALIZERS.has(f))
+    .map(
+      (f) =>
+        `metadata.finalizers: ${JSON.stringify(f)}: prefer a domain-qualified finalizer name including a path (/) to avoid accidental conflicts with other finalizer writers`,
+    );
+}

@@ -25,6 +25,7 @@ import {
 } from "../storage/interface.js";
 import { CONTINUE_EXPIRED, storageToStatus } from "./errors.js";
 import {
+  finalizerWarnings,
   generateName,
   nowTimestamp,
   prepareForCreate,
@@ -263,6 +264,7 @@ export class Registry {
     track: boolean,
   ): Promise<WriteResult> {
     const generate = !obj.metadata.name && !!obj.metadata.generateName;
+    warnings = [...warnings, ...finalizerWarnings(obj)];
     for (let attempt = 0; ; attempt++) {
       const candidate = prepareForCreate(obj, this.now());
       if (generate) candidate.metadata.name = generateName(obj.metadata.generateName ?? "");
@@ -323,7 +325,9 @@ export class Registry {
         },
       ]);
     }
+    let added: string[] = [];
     const object = await this.guaranteedUpdate(namespace, name, o, (current) => {
+      added = finalizerWarnings(obj, current);
       // A uid in a PUT body is a precondition (rest.DefaultUpdatedObjectInfo): a mismatch is a 409.
       if (obj.metadata.uid && obj.metadata.uid !== current.metadata.uid) {
         throw conflict(
@@ -334,7 +338,7 @@ export class Registry {
       }
       return obj;
     });
-    return { object, warnings, created: false };
+    return { object, warnings: [...warnings, ...added], created: false };
   }
 
   async patch(
@@ -358,7 +362,7 @@ export class Registry {
       } catch (err) {
         throw err instanceof DecodeError ? patchResultInvalid(patchedJson, err) : err;
       }
-      warnings = res.warnings;
+      warnings = [...res.warnings, ...finalizerWarnings(res.object, current)];
       this.placeInNamespace(res.object, namespace);
       checkName(res.object, name);
       return res.object;
@@ -392,19 +396,21 @@ export class Registry {
           throw err;
         }
       }
+      let added: string[] = [];
       const object = await this.guaranteedUpdate(
         namespace,
         name,
         o,
         (current) => {
           const merged = applyConfiguration(this.def, current, applied, o.manager, o.force, this.now());
+          added = finalizerWarnings(merged, current);
           merged.metadata.resourceVersion =
             applied.metadata.resourceVersion ?? current.metadata.resourceVersion;
           return merged;
         },
         false,
       );
-      return { object, warnings, created: false };
+      return { object, warnings: [...warnings, ...added], created: false };
     }
   }
 

@@ -279,6 +279,30 @@ export function mutationTests(ctx: SuiteContext) {
       expect((await get(srv, path)).status).toBe(404);
     });
 
+    it("finalizers without a domain and path are accepted with a warning, once, when added", async () => {
+      const ns = uniqueName("finw");
+      const name = uniqueName("r");
+      const report = makeReport(POLICY_REPORT, { name, namespace: ns });
+      report.metadata.finalizers = ["cleanup", "orphan", "example.com/keep"];
+      const created = await k(ctx, ["create", "-f", "-"], { stdin: yamlOf(report) });
+      expect(created.code, created.stderr).toBe(0);
+      expect(created.stderr.trim().split("\n")).toEqual([
+        'Warning: metadata.finalizers: "cleanup": prefer a domain-qualified finalizer name including a path (/) to avoid accidental conflicts with other finalizer writers',
+      ]);
+      const labelled = await k(ctx, ["label", "polr", name, "-n", ns, "x=y"]);
+      expect(labelled.stderr).toBe("");
+      await kOk(ctx, [
+        "patch",
+        "polr",
+        name,
+        "-n",
+        ns,
+        "--type=merge",
+        "-p",
+        '{"metadata":{"finalizers":null}}',
+      ]);
+    });
+
     it("finalizers: delete sets deletionTimestamp and waits; removing the finalizer removes the object", async () => {
       const ns = uniqueName("fin");
       const srv = ctx.server();
