@@ -49,7 +49,7 @@ interface Write {
   kind: KindInfo;
   type: "ADDED" | "MODIFIED" | "DELETED";
   key: string;
-  /** The stored object's resource version (unset for a delete: its answer shows the object before it). */
+  /** The stored object's resource version (unset for a delete: its answer is a Status). */
   rv?: number;
 }
 
@@ -70,8 +70,8 @@ async function admissionFlow(srv: TestServer, run: string, w: number, f: number,
   const pol = cluster ? CLUSTER_POLICY_REPORT : POLICY_REPORT;
   const ns = cluster ? undefined : `${run}-w${w}`;
   const resourceUid = `${run}-w${w}-res${f % RESOURCES_PER_WORKER}`;
-  const record = (kind: KindInfo, type: Write["type"], o: JsonObject, withRv = true) =>
-    writes.push({ kind, type, key: keyOf(o), rv: withRv ? Number(meta(o).resourceVersion) : undefined });
+  const record = (kind: KindInfo, type: Write["type"], o: JsonObject) =>
+    writes.push({ kind, type, key: keyOf(o), rv: Number(meta(o).resourceVersion) });
 
   // 1. admission: generateName, no owner
   const body = makeReport(eph, { generateName: `${run}-w${w}-f${f}-`, namespace: ns });
@@ -107,13 +107,12 @@ async function admissionFlow(srv: TestServer, run: string, w: number, f: number,
       if (rvs[0] !== rvs[1]) throw new Error(`a no-op PUT moved ${path} from ${rvs[1]} to ${rvs[0]}`);
     }
   }
-  // 4. the merged ephemeral report goes
-  record(
-    eph,
-    "DELETED",
-    await expectJson("delete", del(srv, resourcePath(eph, ns, name)), [200, 202]),
-    false,
-  );
+  // 4. the merged ephemeral report goes (the answer is a Status naming it, as for a custom resource)
+  const gone = await expectJson("delete", del(srv, resourcePath(eph, ns, name)), [200, 202]);
+  if (gone.kind !== "Status" || (gone.details as JsonObject).name !== name) {
+    throw new Error(`delete ${name} answered ${JSON.stringify(gone)}`);
+  }
+  writes.push({ kind: eph, type: "DELETED", key: ns ? `${ns}/${name}` : name });
 }
 
 /** Problems common to every watch: stream errors, kinds, resource versions not growing. */
