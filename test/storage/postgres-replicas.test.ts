@@ -420,6 +420,22 @@ describe("postgres commits out of resource version order", () => {
     expect((await atHead).items.map((o) => o.metadata.name)).toEqual(["fast", "slow"]);
   });
 
+  it("a read at a version not reached yet claims no id a writer has yet to draw", async () => {
+    const r = fresh();
+    const store = await storage({ clusterName: "ahead" });
+    const first = await store.create(r, key("a"), report(key("a")));
+    const ahead = rv(first) + 1_000;
+    const err = await store.list(r, { ...all, consistency: { kind: "exact", resourceVersion: ahead } }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(StorageError);
+    expect((err as StorageError).code).toBe("TooLargeResourceVersion");
+    // the next write gets the next id, as if nobody had asked
+    const next = await store.create(r, key("b"), report(key("b")));
+    expect(rv(next)).toBeLessThan(ahead);
+  });
+
   it("never waits forever on an id whose transaction rolled back", async () => {
     const r = fresh();
     const store = await storage({ clusterName: "rollback" });

@@ -119,11 +119,15 @@ export async function fillGap(db: Db, from: number, to: number): Promise<void> {
  * transaction still holding one (see fillGap). Afterwards a read sees every change up to `upTo`.
  */
 export async function settleIds(db: Db, after: number, upTo: number): Promise<void> {
+  // never past the ids drawn so far: an id no writer holds yet is not to be claimed (a caller may
+  // ask for a version the store has not reached; it then learns so from its read)
   await run(
     db.sql`
       INSERT INTO report_changelog (id, cluster, resource, namespace, name, kind)
       SELECT g, '', '', '', '', 'G'
-      FROM generate_series(${String(after + 1)}::bigint, ${String(upTo)}::bigint) g
+      FROM generate_series(
+        ${String(after + 1)}::bigint,
+        least(${String(upTo)}::bigint, (SELECT last_value FROM report_rv_seq))) g
       WHERE NOT EXISTS (SELECT 1 FROM report_changelog WHERE id = g)
       ON CONFLICT (id) DO NOTHING`,
     db,

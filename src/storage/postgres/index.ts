@@ -258,6 +258,14 @@ class PgStorage implements PostgresStorage {
     let page: PageRows;
     let rv: number;
     if (at !== undefined) {
+      const resolved = this.poller.resolved;
+      if (at > resolved) {
+        // A version this replica has not settled yet (the first page's head, a version from
+        // another replica, the head an expired continue token's "-1" goes on from): a transaction
+        // holding a lower id may still commit, and the state at `at` includes it. Wait those ids
+        // out first, as a latest read does (a cheap statement when every id is there).
+        await settleIds(this.db, resolved, at);
+      }
       page = await selectPageAt(this.db, resource, q, at);
       if (at < page.compacted) {
         throw new StorageError(
@@ -267,14 +275,6 @@ class PgStorage implements PostgresStorage {
         );
       }
       if (at > page.head) throw tooLarge(at, page.head);
-      const resolved = this.poller.resolved;
-      if (at > resolved) {
-        // A version this replica has not settled yet (from another replica, or the head a continue
-        // token of "-1" goes on from): a transaction holding a lower id may still commit, and the
-        // state at `at` includes it. Wait those ids out, as a latest read does, then read again.
-        await settleIds(this.db, resolved, at);
-        page = await selectPageAt(this.db, resource, q, at);
-      }
       rv = at;
     } else {
       const resolved = this.poller.resolved;
