@@ -1,5 +1,6 @@
 import type { LabelRequirement, LabelSelector } from "./selector-ast.js";
 import { badRequest } from "./status.js";
+import { goQuote } from "./go-format.js";
 
 /**
  * Label selectors as k8s.io/apimachinery/pkg/labels parses them: the same lexer, the same grammar and
@@ -298,22 +299,6 @@ function aggregate(msgs: string[]): string {
 /** `field.Invalid(path, value, detail).Error()`. */
 function fieldInvalid(path: string, value: string, detail: string): string {
   return `${path}: Invalid value: ${goQuote(value)}: ${detail}`;
-}
-
-/** Go's `%q` for the strings that can occur here. */
-export function goQuote(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    const c = ch.codePointAt(0) ?? 0;
-    if (ch === '"') out += '\\"';
-    else if (ch === "\\") out += "\\\\";
-    else if (ch === "\n") out += "\\n";
-    else if (ch === "\r") out += "\\r";
-    else if (ch === "\t") out += "\\t";
-    else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, "0")}`;
-    else out += ch;
-  }
-  return out + '"';
 }
 
 /** Go compares strings bytewise; for the ASCII of label values that is the code unit order. */

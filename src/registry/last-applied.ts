@@ -1,4 +1,5 @@
 import { getPath, leavesOf, pathKey } from "../apimachinery/fieldset.js";
+import { goJson } from "../apimachinery/go-format.js";
 import { isPlainObject, type KubeObject } from "../apimachinery/types.js";
 import type { ResourceDef } from "../resources/types.js";
 import { deepEqual } from "./metadata.js";
@@ -34,21 +35,6 @@ export function fieldsLastApplied(def: ResourceDef, live: KubeObject): Set<strin
   return unchanged;
 }
 
-/** Go's json.Marshal of a map: keys sorted, HTML characters escaped. */
-function goJson(value: unknown): string {
-  const sorted = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(sorted);
-    if (!isPlainObject(v)) return v;
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(v).sort()) out[k] = sorted(v[k]);
-    return out;
-  };
-  return JSON.stringify(sorted(value)).replace(
-    /[<>&\u2028\u2029]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
-}
-
 /**
  * After kubectl's server-side apply on an object that has the record: the record becomes what was
  * applied (without the record itself), encoded as kubectl encodes it, so that a later client-side
@@ -56,10 +42,21 @@ function goJson(value: unknown): string {
  */
 export function refreshLastApplied(result: KubeObject, applied: KubeObject): void {
   const annotations = result.metadata.annotations;
-  if (annotations?.[LAST_APPLIED] === undefined) return;
+  if (!annotations?.[LAST_APPLIED]) return;
   const record = structuredClone(applied);
   if (record.metadata.annotations) {
     delete record.metadata.annotations[LAST_APPLIED];
   }
   annotations[LAST_APPLIED] = `${goJson(record)}\n`;
+  // SetLastApplied: a record that would break the annotations' size limit is dropped instead
+  if (annotationBytes(annotations) > ANNOTATIONS_MAX_BYTES) delete annotations[LAST_APPLIED];
+}
+
+/** ValidateAnnotationsSize's limit on the keys and values together. */
+const ANNOTATIONS_MAX_BYTES = 256 * 1024;
+
+function annotationBytes(annotations: Record<string, string>): number {
+  let n = 0;
+  for (const [k, v] of Object.entries(annotations)) n += Buffer.byteLength(k) + Buffer.byteLength(v);
+  return n;
 }

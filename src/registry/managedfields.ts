@@ -56,8 +56,54 @@ function ownable(obj: KubeObject, def: ResourceDef): FieldSet {
   return set;
 }
 
+const secondsOf = (e: ManagedFieldsEntry): number => (e.time ? Math.floor(Date.parse(e.time) / 1000) : 0);
+
+/** sortEncodedManagedFields' order: operation (Apply first), time in seconds, manager, apiVersion. */
+function byEncodedOrder(a: ManagedFieldsEntry, b: ManagedFieldsEntry): number {
+  const cmp = (x: string | number, y: string | number) => (x < y ? -1 : x > y ? 1 : 0);
+  return (
+    cmp(a.operation, b.operation) ||
+    cmp(secondsOf(a), secondsOf(b)) ||
+    cmp(a.manager, b.manager) ||
+    cmp(a.apiVersion, b.apiVersion)
+  );
+}
+
+/** The list as stored: entries that own something, in the order kube-apiserver encodes them. */
 function finish(entries: ManagedFieldsEntry[]): ManagedFieldsEntry[] {
-  return entries.filter((e) => Object.keys(e.fieldsV1).length > 0);
+  return entries.filter((e) => Object.keys(e.fieldsV1).length > 0).sort(byEncodedOrder);
+}
+
+/**
+ * A request's own list, read as DecodeManagedFields reads it: every entry must name an operation
+ * (Apply or Update), an apiVersion and the FieldsV1 type, with a parsable time if any; an entry
+ * without fields owns nothing. Undefined when any entry is not so (the stored list is used then).
+ */
+function decodeEntries(raw: unknown[]): ManagedFieldsEntry[] | undefined {
+  const out: ManagedFieldsEntry[] = [];
+  for (const e of raw) {
+    if (!isPlainObject(e) || typeof e.manager !== "string") return undefined;
+    if (e.operation !== "Apply" && e.operation !== "Update") return undefined;
+    if (typeof e.apiVersion !== "string" || e.apiVersion === "" || e.fieldsType !== "FieldsV1")
+      return undefined;
+    if (e.fieldsV1 !== undefined && !isPlainObject(e.fieldsV1)) return undefined;
+    const entry: ManagedFieldsEntry = {
+      manager: e.manager,
+      operation: e.operation,
+      apiVersion: e.apiVersion,
+      time: "",
+      fieldsType: "FieldsV1",
+      fieldsV1: (e.fieldsV1 ?? {}) as FieldSet,
+    };
+    if (e.time === undefined || e.time === null) delete (entry as Partial<ManagedFieldsEntry>).time;
+    else {
+      const ms = typeof e.time === "string" ? Date.parse(e.time) : NaN;
+      if (Number.isNaN(ms)) return undefined;
+      entry.time = nowTimestamp(new Date(ms)); // metav1.Time keeps seconds
+    }
+    out.push(entry);
+  }
+  return out;
 }
 
 /** A leaf's identity for set lookups (field names cannot hold a newline). */
@@ -92,9 +138,10 @@ function baseEntries(
 ): { entries: ManagedFieldsEntry[]; stored: unknown } {
   const requested = next.metadata.managedFields;
   if (isReset(requested)) return { entries: [], stored: undefined };
-  const sent = entriesOf(next);
-  if (Array.isArray(requested) && sent.length === requested.length && sent.length > 0) {
-    return { entries: sent, stored: requested };
+  const sent = Array.isArray(requested) ? decodeEntries(requested) : undefined;
+  if (sent !== undefined && sent.length > 0) {
+    const stored = finish(sent);
+    return { entries: stored, stored: stored.length > 0 ? stored : undefined };
   }
   return { entries: entriesOf(prev), stored: prev?.metadata.managedFields };
 }

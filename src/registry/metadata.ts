@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import type { KubeObject, ObjectMeta } from "../apimachinery/types.js";
+import { goQuote } from "../apimachinery/go-format.js";
 
 /** Every report this server stores says so, so users and Kyverno can tell where it lives. */
 export const SERVED_BY_ANNOTATION = "reports.kyverno.io/served-by-reports-server";
@@ -106,6 +107,6 @@ export function finalizerWarnings(next: KubeObject, prev?: KubeObject): string[]
     .filter((f) => !f.includes("/") && !STANDARD_FINALIZERS.has(f))
     .map(
       (f) =>
-        `metadata.finalizers: ${JSON.stringify(f)}: prefer a domain-qualified finalizer name including a path (/) to avoid accidental conflicts with other finalizer writers`,
+        `metadata.finalizers: ${goQuote(f)}: prefer a domain-qualified finalizer name including a path (/) to avoid accidental conflicts with other finalizer writers`,
     );
 }

@@ -219,8 +219,9 @@ type SentDeleteOptions = Omit<DeleteOptions, "dryRun" | "propagationPolicy"> & {
 
 function deleteOptionsFromQuery(q: URLSearchParams): SentDeleteOptions {
   const o: SentDeleteOptions = { dryRun: q.getAll("dryRun") };
+  // a parameter given empty is a policy of "" (rejected below), as the query decoder reads it
   const pp = q.get("propagationPolicy");
-  if (pp) o.propagationPolicy = pp;
+  if (pp !== null) o.propagationPolicy = pp;
   const gp = q.get("gracePeriodSeconds");
   if (gp) {
     // the query decoder's strconv.ParseInt
@@ -228,8 +229,9 @@ function deleteOptionsFromQuery(q: URLSearchParams): SentDeleteOptions {
       throw badRequest(`strconv.ParseInt: parsing ${JSON.stringify(gp)}: invalid syntax`);
     o.gracePeriodSeconds = Number(gp);
   }
-  const orphan = bool(q.get("orphanDependents"));
-  if (orphan !== undefined) o.orphanDependents = orphan;
+  // Convert_Slice_string_To_Pointer_bool: "0" and any case of "false" are false, anything else true
+  const orphan = q.get("orphanDependents");
+  if (orphan !== null) o.orphanDependents = !(orphan === "0" || orphan.toLowerCase() === "false");
   return o;
 }
 

@@ -351,16 +351,17 @@ export class Registry {
     if (type === "apply") return this.apply(namespace, name, patch, o);
     let warnings: string[] = [];
     const object = await this.guaranteedUpdate(namespace, name, o, (current) => {
-      const base = structuredClone(current) as KubeObject;
-      const patched = type === "json" ? applyJsonPatch(base, patch) : applyMergePatch(base, patch);
+      const patchOf = (base: KubeObject) =>
+        type === "json" ? applyJsonPatch(base, patch) : applyMergePatch(base, patch);
+      const patched = patchOf(structuredClone(current) as KubeObject);
       if (!isPlainObject(patched)) throw badRequest("the patch did not produce an object");
-      // the 422 for a result that does not decode quotes it as patched (decoding prunes in place)
-      const patchedJson = JSON.stringify(patched);
       let res: DecodeResult;
       try {
         res = decodeObject(this.def, patched, o.fieldValidation);
       } catch (err) {
-        throw err instanceof DecodeError ? patchResultInvalid(patchedJson, err) : err;
+        if (!(err instanceof DecodeError)) throw err;
+        // the 422 quotes the result as patched; decoding pruned this copy, so patch again
+        throw patchResultInvalid(JSON.stringify(patchOf(structuredClone(current) as KubeObject)), err);
       }
       warnings = [...res.warnings, ...finalizerWarnings(res.object, current)];
       this.placeInNamespace(res.object, namespace);

@@ -3,6 +3,7 @@ import { compileJsonPathFirst } from "../apimachinery/jsonpath.js";
 import { badRequest } from "../apimachinery/status.js";
 import type { KubeObject } from "../apimachinery/types.js";
 import type { PrinterColumn, ResourceDef } from "../resources/types.js";
+import { goJson } from "../apimachinery/go-format.js";
 
 /**
  * `meta.k8s.io/v1` Tables exactly as kube-apiserver serves them for a CRD: the columns and cells of
@@ -179,19 +180,4 @@ function goNumber(n: number): string {
     return `${mant}e${exp < 0 ? "-" : "+"}${digits.padStart(2, "0")}`;
   }
   return String(n);
-}
-
-/** encoding/json: sorted keys and HTML-safe escapes. */
-function goJson(v: unknown): string {
-  const sorted = (x: unknown): unknown => {
-    if (Array.isArray(x)) return x.map(sorted);
-    if (x === null || typeof x !== "object") return x;
-    const o = x as Record<string, unknown>;
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(o).sort()) out[k] = sorted(o[k]);
-    return out;
-  };
-  return JSON.stringify(sorted(v)).replace(/[<>&\u2028\u2029]/g, (c) => {
-    return `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
-  });
 }

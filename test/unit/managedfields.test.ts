@@ -1,7 +1,13 @@
 import { describe, expect, it } from "vitest";
 import type { KubeObject } from "../../src/apimachinery/types.js";
 import { fieldSetOf, leaves, leavesOf, removePath } from "../../src/apimachinery/fieldset.js";
-import { applyConfiguration, managerOf, trackUpdate } from "../../src/registry/managedfields.js";
+import {
+  applyConfiguration,
+  changesNothing,
+  managerOf,
+  trackUpdate,
+} from "../../src/registry/managedfields.js";
+import { LAST_APPLIED, refreshLastApplied } from "../../src/registry/last-applied.js";
 import { loadResources } from "../../src/resources/index.js";
 import { StatusError } from "../../src/apimachinery/status.js";
 import { KINDS, makeReport } from "../support/reports.js";
@@ -155,5 +161,117 @@ describe("server-side apply", () => {
     expect((second.summary as Record<string, number>).pass).toBe(1);
     const shared = applyConfiguration(def, second, report(1), "b", false, now);
     expect((shared.metadata.managedFields as unknown[]).length).toBe(2);
+  });
+});
+
+describe("a request's own managed fields", () => {
+  type Entry = { manager: string; operation: string; time?: string; fieldsV1: Record<string, unknown> };
+  const entriesOf = (o: KubeObject) => (o.metadata.managedFields ?? []) as unknown as Entry[];
+  const importer = {
+    manager: "importer",
+    operation: "Update",
+    apiVersion: def.groupVersion,
+    time: "2025-05-05T05:05:05.123Z",
+    fieldsType: "FieldsV1",
+    fieldsV1: { "f:scope": {} },
+  };
+
+  it("are the base of an update when every entry decodes (times kept to the second)", () => {
+    const live = report(1);
+    trackUpdate(def, undefined, live, "creator", now);
+    const next = structuredClone(live);
+    next.metadata.managedFields = [importer];
+    trackUpdate(def, live, next, "editor", now);
+    expect(entriesOf(next)).toEqual([{ ...importer, time: "2025-05-05T05:05:05Z" }]);
+  });
+
+  it("with one entry that does not decode, the stored list is the base instead", () => {
+    const live = report(1);
+    trackUpdate(def, undefined, live, "creator", now);
+    for (const bad of [
+      { operation: "Bogus" },
+      { apiVersion: "" },
+      { fieldsType: "" },
+      { time: "yesterday" },
+    ]) {
+      const next = structuredClone(live);
+      next.metadata.managedFields = [{ ...importer, ...bad }];
+      next.metadata.labels = { app: "y" };
+      trackUpdate(def, live, next, "editor", now);
+      expect(entriesOf(next).map((e) => e.manager)).toEqual(["creator", "editor"]);
+    }
+  });
+
+  it("are stored in kube-apiserver's order: Apply first, then by time, then by manager", () => {
+    const live = applyConfiguration(def, undefined, report(1), "zeta", false, now);
+    const later = new Date(now.getTime() + 10_000);
+    const next = structuredClone(live);
+    next.metadata.labels = { app: "y" };
+    trackUpdate(def, live, next, "beta", later);
+    const again = structuredClone(next);
+    again.metadata.annotations = { note: "x" };
+    trackUpdate(def, next, again, "alpha", later);
+    expect(entriesOf(again).map((e) => `${e.operation}:${e.manager}`)).toEqual([
+      "Apply:zeta",
+      "Update:alpha",
+      "Update:beta",
+    ]);
+  });
+
+  it("a repeated apply after another manager's update changes nothing but times: no write", () => {
+    const applied = report(1);
+    const live = applyConfiguration(def, undefined, applied, "kubectl", false, now);
+    const updated = structuredClone(live);
+    updated.metadata.labels = { app: "x", extra: "1" };
+    trackUpdate(def, live, updated, "kyverno", now);
+    const reapplied = applyConfiguration(
+      def,
+      updated,
+      applied,
+      "kubectl",
+      false,
+      new Date(now.getTime() + 5_000),
+    );
+    expect(changesNothing(reapplied, updated)).toBe(true);
+    const changed = applyConfiguration(
+      def,
+      updated,
+      report(2),
+      "kubectl",
+      false,
+      new Date(now.getTime() + 5_000),
+    );
+    expect(changesNothing(changed, updated)).toBe(false);
+  });
+});
+
+describe("kubectl's last-applied record", () => {
+  const withRecord = (record: string): KubeObject => {
+    const o = report(1);
+    o.metadata.annotations = { [LAST_APPLIED]: record };
+    return o;
+  };
+
+  it("is rewritten as kubectl writes it: sorted keys, HTML escaped, a newline", () => {
+    const result = withRecord("{}");
+    refreshLastApplied(result, { ...report(1), metadata: { name: "r", labels: { a: "<b>" } } });
+    const text = result.metadata.annotations![LAST_APPLIED];
+    expect(text.endsWith("}\n")).toBe(true);
+    expect(text).toContain('"metadata":{"labels":{"a":"\\u003cb\\u003e"},"name":"r"}');
+    expect(Object.keys(JSON.parse(text) as object)).toEqual(
+      [...Object.keys(JSON.parse(text) as object)].sort(),
+    );
+  });
+
+  it("is left alone when empty, and dropped when it would break the annotations' size limit", () => {
+    const empty = withRecord("");
+    refreshLastApplied(empty, report(2));
+    expect(empty.metadata.annotations![LAST_APPLIED]).toBe("");
+    const big = withRecord("{}");
+    const huge = report(1, {
+      results: Array.from({ length: 3_000 }, (_, i) => ({ policy: `p-${i}`, message: "x".repeat(80) })),
+    });
+    refreshLastApplied(big, huge);
+    expect(big.metadata.annotations![LAST_APPLIED]).toBeUndefined();
   });
 });

@@ -46,6 +46,15 @@ describe("DeleteOptions, as the API server reads and checks them", () => {
     );
   });
 
+  it("the query reads booleans and empty values as the API server's parameter decoder does", () => {
+    expect(parseDeleteOptions(q("orphanDependents=False"), undefined).propagationPolicy).toBe("Background");
+    expect(parseDeleteOptions(q("orphanDependents=0"), undefined).propagationPolicy).toBe("Background");
+    expect(parseDeleteOptions(q("orphanDependents=yes"), undefined).propagationPolicy).toBe("Orphan");
+    expect(rejection(() => parseDeleteOptions(q("propagationPolicy="), undefined)).message).toBe(
+      'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: "": supported values: "Foreground", "Background", "Orphan", "nil"',
+    );
+  });
+
   it("a gracePeriodSeconds in the query that is no integer is a 400", () => {
     expect(rejection(() => parseDeleteOptions(q("gracePeriodSeconds=abc"), undefined)).code).toBe(400);
   });
@@ -57,6 +66,12 @@ describe("create, update and patch options", () => {
     expect(err.code).toBe(422);
     expect(err.message).toBe(
       'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Invalid value: "a\\ab": invalid character U+0007 (at position 1)',
+    );
+    // any unprintable rune is quoted as Go's %q quotes it
+    expect(
+      rejection(() => parseMutationOptions(q("fieldManager=a%E2%80%8Bb"), undefined, "PatchOptions")).message,
+    ).toBe(
+      'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Invalid value: "a\\u200bb": invalid character U+200B (at position 1)',
     );
     const long = rejection(() =>
       parseMutationOptions(q(`fieldManager=${"é".repeat(65)}`), undefined, "UpdateOptions"),

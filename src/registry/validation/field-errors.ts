@@ -2,6 +2,7 @@
  * Field errors as k8s.io/apimachinery/pkg/util/validation/field prints them: the cause reason is the
  * error type and the message is `ErrorBody()`, so kubectl shows exactly what the real server shows.
  */
+import { goQuote } from "../../apimachinery/go-format.js";
 import type { StatusCause } from "../../apimachinery/status.js";
 
 export type FieldErrorType =
@@ -30,29 +31,6 @@ const TYPE_TEXT: Record<FieldErrorType, string> = {
   FieldValueTooLong: "Too long",
   FieldValueTooMany: "Too many",
 };
-
-const GO_ESCAPES: Record<string, string> = {
-  "\u0007": "\\a",
-  "\b": "\\b",
-  "\f": "\\f",
-  "\n": "\\n",
-  "\r": "\\r",
-  "\t": "\\t",
-  "\u000b": "\\v",
-  '"': '\\"',
-  "\\": "\\\\",
-};
-
-/** Go's `%q` (strconv.Quote) for ASCII: its own escapes for control characters, `\x..` for the rest. */
-export function goQuote(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  const quoted = s.replace(/[\u0000-\u001f\u007f"\\]/g, (c) => {
-    const known = GO_ESCAPES[c];
-    if (known !== undefined) return known;
-    return `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
-  });
-  return `"${quoted}"`;
-}
 
 function printValue(v: unknown): string {
   if (v === null || v === undefined) return "null";

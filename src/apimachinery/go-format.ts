@@ -1,0 +1,56 @@
+/**
+ * Go's way of printing strings and JSON, for messages and annotations that must read exactly as
+ * kube-apiserver writes them.
+ */
+
+const ESCAPES: Record<string, string> = {
+  "\u0007": "\\a",
+  "\b": "\\b",
+  "\f": "\\f",
+  "\n": "\\n",
+  "\r": "\\r",
+  "\t": "\\t",
+  "\u000b": "\\v",
+  '"': '\\"',
+  "\\": "\\\\",
+};
+
+/** unicode.IsPrint: letters, marks, numbers, punctuation, symbols and the ASCII space. */
+const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]$/u;
+
+/** `%q` (strconv.Quote): Go's escapes, `\x..` for other bytes below 0x80, `\u`/`\U` for other unprintable runes. */
+export function goQuote(s: string): string {
+  let out = '"';
+  for (const ch of s) {
+    const known = ESCAPES[ch];
+    if (known !== undefined) {
+      out += known;
+      continue;
+    }
+    if (PRINTABLE.test(ch)) {
+      out += ch;
+      continue;
+    }
+    const c = ch.codePointAt(0) ?? 0;
+    if (c < 0x80) out += `\\x${c.toString(16).padStart(2, "0")}`;
+    else if (c <= 0xffff) out += `\\u${c.toString(16).padStart(4, "0")}`;
+    else out += `\\U${c.toString(16).padStart(8, "0")}`;
+  }
+  return `${out}"`;
+}
+
+/** encoding/json's Marshal of a map: keys sorted, HTML characters and line separators escaped. */
+export function goJson(value: unknown): string {
+  const sorted = (x: unknown): unknown => {
+    if (Array.isArray(x)) return x.map(sorted);
+    if (x === null || typeof x !== "object") return x;
+    const o = x as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(o).sort()) out[k] = sorted(o[k]);
+    return out;
+  };
+  return JSON.stringify(sorted(value)).replace(
+    /[<>&\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
