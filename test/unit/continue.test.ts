@@ -1,17 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { decodeContinue, encodeContinue } from "../../src/apimachinery/continue.js";
 import { formatResourceVersion, parseResourceVersion } from "../../src/apimachinery/resourceversion.js";
-import { StatusError } from "../../src/apimachinery/status.js";
-
-function rejection(fn: () => unknown): StatusError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof StatusError) return e;
-    throw e;
-  }
-  throw new Error("expected a StatusError");
-}
+import { rejection } from "../support/status.js";
 
 const b64 = (s: string): string => Buffer.from(s).toString("base64url");
 

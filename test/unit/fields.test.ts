@@ -6,17 +6,7 @@ import {
   parseFieldSelector,
 } from "../../src/apimachinery/fields.js";
 import type { FieldSelector } from "../../src/apimachinery/selector-ast.js";
-import { StatusError } from "../../src/apimachinery/status.js";
-
-function rejection(fn: () => unknown): StatusError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof StatusError) return e;
-    throw e;
-  }
-  throw new Error("expected a StatusError");
-}
+import { rejection } from "../support/status.js";
 
 describe("parseFieldSelector", () => {
   const cases: [string, FieldSelector][] = [

@@ -1,16 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { applyJsonPatch, applyMergePatch, MAX_JSON_PATCH_OPERATIONS } from "../../src/apimachinery/patch.js";
 import { StatusError } from "../../src/apimachinery/status.js";
-
-function rejection(fn: () => unknown): StatusError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof StatusError) return e;
-    throw e;
-  }
-  throw new Error("expected a StatusError");
-}
+import { rejection } from "../support/status.js";
 
 /** Applies a patch and checks that neither input was touched. */
 function jsonPatch(doc: unknown, patch: unknown): unknown {

@@ -1,7 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
-import { StatusError } from "../../src/apimachinery/status.js";
 import type { KubeObject } from "../../src/apimachinery/types.js";
 import {
   compileValidator,
@@ -12,6 +11,7 @@ import {
   validateObject,
 } from "../../src/registry/validation.js";
 import { loadResources, type ResourceDef } from "../../src/resources/index.js";
+import { rejection as statusOf } from "../support/status.js";
 
 const defs = loadResources();
 const def = (kind: string): ResourceDef => {
@@ -37,17 +37,6 @@ const defFor = (o: Record<string, unknown>): ResourceDef => {
   if (!d) throw new Error(`no kind for ${String(o.apiVersion)} ${String(o.kind)}`);
   return d;
 };
-
-/** Runs fn and returns the StatusError it throws. */
-function statusOf(fn: () => unknown): StatusError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof StatusError) return e;
-    throw e;
-  }
-  throw new Error("expected a StatusError");
-}
 
 const report = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
   apiVersion: "wgpolicyk8s.io/v1alpha2",

@@ -1,16 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { StatusError } from "../../src/apimachinery/status.js";
 import { parseDeleteOptions, parseMutationOptions } from "../../src/registry/options.js";
-
-function rejection(fn: () => unknown): StatusError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof StatusError) return e;
-    throw e;
-  }
-  throw new Error("expected a StatusError");
-}
+import { rejection } from "../support/status.js";
 
 const q = (s = "") => new URLSearchParams(s);
 

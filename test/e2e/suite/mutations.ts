@@ -16,6 +16,20 @@ import { fetchObject, k, kJson, kOk, kStart, names, yamlOf, type SuiteContext } 
 const CONFLICT_MSG =
   "the object has been modified; please apply your changes to the latest version and try again";
 
+/** A PolicyReport created for one test, in a namespace of its own. */
+async function storedReport(ctx: SuiteContext, prefix: string) {
+  const ns = uniqueName(prefix);
+  const name = uniqueName("r");
+  const srv = ctx.server();
+  const path = resourcePath(POLICY_REPORT, ns, name);
+  const res = await post(
+    srv,
+    resourcePath(POLICY_REPORT, ns),
+    makeReport(POLICY_REPORT, { name, namespace: ns }),
+  );
+  return { ns, name, srv, path, created: res.json() as Obj };
+}
+
 export function mutationTests(ctx: SuiteContext) {
   describe.concurrent("update and patch", () => {
     it.each(KINDS)("$kind: label/annotate keep generation; merge and JSON patches bump it", async (kd) => {
@@ -155,13 +169,7 @@ export function mutationTests(ctx: SuiteContext) {
     });
 
     it("an update or patch that changes nothing writes nothing: same resourceVersion, kubectl says (no change)", async () => {
-      const ns = uniqueName("noop");
-      const name = uniqueName("r");
-      const srv = ctx.server();
-      const path = resourcePath(POLICY_REPORT, ns, name);
-      const created = (
-        await post(srv, resourcePath(POLICY_REPORT, ns), makeReport(POLICY_REPORT, { name, namespace: ns }))
-      ).json() as Obj;
+      const { ns, name, srv, path, created } = await storedReport(ctx, "noop");
       const same = await put(srv, path, created);
       expect(same.status).toBe(200);
       expect(meta(same.json() as Obj).resourceVersion).toBe(meta(created).resourceVersion);
@@ -243,13 +251,7 @@ export function mutationTests(ctx: SuiteContext) {
     });
 
     it("DELETE preconditions: wrong uid or resourceVersion → 409; right ones → 200 with a Status naming it", async () => {
-      const ns = uniqueName("precond");
-      const name = uniqueName("r");
-      const srv = ctx.server();
-      const path = resourcePath(POLICY_REPORT, ns, name);
-      const created = (
-        await post(srv, resourcePath(POLICY_REPORT, ns), makeReport(POLICY_REPORT, { name, namespace: ns }))
-      ).json() as Obj;
+      const { name, srv, path, created } = await storedReport(ctx, "precond");
       const badUid = await del(srv, path, { preconditions: { uid: "00000000-0000-0000-0000-000000000000" } });
       expect(badUid.status).toBe(409);
       // rest.BeforeDelete's words, naming the Kind where other conflicts name the resource
