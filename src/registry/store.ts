@@ -357,7 +357,7 @@ export class Registry {
       if (!isPlainObject(patched)) throw badRequest("the patch did not produce an object");
       let res: DecodeResult;
       try {
-        res = decodeObject(this.def, patched, o.fieldValidation);
+        res = decodeObject(this.def, patched, o.fieldValidation, o.duplicates);
       } catch (err) {
         if (!(err instanceof DecodeError)) throw err;
         // the 422 quotes the result as patched; decoding pruned this copy, so patch again

@@ -1,5 +1,6 @@
 import { invalid, unsupportedMediaType } from "../../apimachinery/status.js";
 import { parseMutationOptions } from "../../registry/options.js";
+import { findDuplicateFields } from "../../registry/validation.js";
 import type { PatchType } from "../../registry/store.js";
 import type { RequestContext } from "../context.js";
 import { negotiate } from "../negotiate.js";
@@ -28,8 +29,16 @@ export async function handlePatch(ctx: RequestContext, scope: ResourceScope): Pr
       },
     ]);
   }
-  const { value: patch, yamlDuplicates } = decodeBodyReporting(await ctx.body(), mediaType);
-  if (o.fieldValidation !== "Ignore" && yamlDuplicates.length > 0) o.yamlDuplicates = yamlDuplicates;
+  const text = (await ctx.body()).toString("utf8");
+  const { value: patch, yamlDuplicates } = decodeBodyReporting(text, mediaType);
+  if (o.fieldValidation !== "Ignore") {
+    if (yamlDuplicates.length > 0) o.yamlDuplicates = yamlDuplicates;
+    // a merge patch's repeated keys are field problems of the result (jsonPatcher's strict read)
+    if (type === "merge") {
+      const dups = findDuplicateFields(text);
+      if (dups.length > 0) o.duplicates = dups;
+    }
+  }
   const res = await scope.registry.patch(ctx.info.namespace, ctx.info.name, type, patch, o);
   ctx.warnings.push(...res.warnings);
   respondObject(ctx, scope, res.created ? 201 : 200, res.object, n);

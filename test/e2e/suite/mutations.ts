@@ -484,6 +484,14 @@ export function mutationTests(ctx: SuiteContext) {
       expect(res.json().message).toMatch(
         /^ "" is invalid: patch: Invalid value: ".*\\"bogus\\":1.*": strict decoding error: unknown field "bogus"$/,
       );
+      // a key the merge patch repeats is a problem of the result too (Strict: the same 422; Warn: a warning)
+      const twice = '{"summary":{"pass":3,"pass":4}}';
+      const dup = await patch(srv, `${path}?fieldValidation=Strict`, "application/merge-patch+json", twice);
+      expect(dup.status).toBe(422);
+      expect(dup.json().message).toMatch(/: strict decoding error: duplicate field "summary\.pass"$/);
+      const warned = await patch(srv, path, "application/merge-patch+json", twice);
+      expect(warned.status).toBe(200);
+      expect(String(warned.headers.warning)).toContain('duplicate field \\"summary.pass\\"');
       const typed = await patch(srv, path, "application/merge-patch+json", { metadata: { labels: "x" } });
       expect(typed.status).toBe(422);
       expect(typed.json<{ details: { causes: { field: string }[] } }>().details.causes[0].field).toBe(
