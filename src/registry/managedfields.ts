@@ -119,6 +119,9 @@ function ownedLeaves(obj: KubeObject, def: ResourceDef): FieldPath[] {
   );
 }
 
+/** Who owns an untracked object's fields when it is first applied to (kube-apiserver's name). */
+const BEFORE_FIRST_APPLY = "before-first-apply";
+
 /** A request's managedFields that ask to clear them: an empty list, or one empty entry. */
 function isReset(raw: unknown): boolean {
   if (!Array.isArray(raw)) return false;
@@ -159,6 +162,12 @@ export function trackUpdate(
 ): void {
   const base = baseEntries(prev, next);
   const entries = base.entries;
+  if (prev && entries.length === 0) {
+    // skipNonAppliedManager: an object whose managed fields were reset is not tracked again by
+    // updates, only by its next apply
+    delete next.metadata.managedFields;
+    return;
+  }
   const nextLeaves = ownedLeaves(next, def);
   let changed: FieldPath[];
   let removed: FieldPath[] = [];
@@ -224,6 +233,17 @@ export function applyConfiguration(
   now: Date,
 ): KubeObject {
   const entries = entriesOf(current).map((e) => ({ ...e }));
+  if (current && entries.length === 0) {
+    // skipNonAppliedManager: the fields of an untracked object are someone's before the first apply
+    entries.push({
+      manager: BEFORE_FIRST_APPLY,
+      operation: "Update",
+      apiVersion: def.groupVersion,
+      time: nowTimestamp(now),
+      fieldsType: "FieldsV1",
+      fieldsV1: ownable(current, def),
+    });
+  }
   const appliedSet = ownable(applied, def);
   const appliedLeaves = leaves(appliedSet);
   const mine = entries.find((e) => e.manager === manager && e.operation === "Apply");

@@ -275,3 +275,32 @@ describe("kubectl's last-applied record", () => {
     expect(big.metadata.annotations![LAST_APPLIED]).toBeUndefined();
   });
 });
+
+describe("an object whose managed fields were reset", () => {
+  const untracked = (): KubeObject => report(1);
+
+  it("is not tracked by updates", () => {
+    const live = untracked();
+    const next = structuredClone(live);
+    next.metadata.labels = { app: "y" };
+    trackUpdate(def, live, next, "editor", now);
+    expect(next.metadata.managedFields).toBeUndefined();
+  });
+
+  it("is first applied to as owned by before-first-apply: a different value conflicts", () => {
+    const err = (() => {
+      try {
+        applyConfiguration(def, untracked(), report(2), "kubectl-client", false, now);
+      } catch (e) {
+        return e as StatusError;
+      }
+    })();
+    expect(err?.code).toBe(409);
+    expect(err?.message).toContain('conflict with "before-first-apply"');
+    const same = applyConfiguration(def, untracked(), report(1), "kubectl-client", false, now);
+    const managers = (same.metadata.managedFields as { manager: string; operation: string }[]).map(
+      (e) => `${e.operation}:${e.manager}`,
+    );
+    expect(managers).toEqual(["Apply:kubectl-client", "Update:before-first-apply"]);
+  });
+});
