@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import type { Authenticator, Authorizer } from "./apimachinery/auth.js";
 import { servedGroupVersions } from "./cluster/apiservice.js";
 import { startClusterControllers, type ClusterControllers } from "./cluster/controllers.js";
+import { startNamespaceLifecycle } from "./cluster/namespaces.js";
 import { setupCluster, type ClusterSetup } from "./cluster/setup.js";
 import { parseConfig, type Config } from "./config.js";
 import { buildDiscovery } from "./endpoints/discovery.js";
@@ -162,7 +163,10 @@ async function main(): Promise<void> {
     ["/readyz/", (ctx) => handleHealth(ctx, readyChecks)],
     ["/metrics", (ctx) => metrics.handle(ctx)],
   ]);
+  // kube-apiserver's NamespaceLifecycle admission needs the cluster's namespaces
+  const namespaces = cluster ? startNamespaceLifecycle(cluster.client, log) : undefined;
   const route = createRouter({
+    namespaces,
     registries,
     discovery: buildDiscovery(resources),
     extra,
@@ -264,6 +268,7 @@ async function main(): Promise<void> {
     await server.close(cfg.requestTimeoutMs > 0 ? cfg.requestTimeoutMs + 1_000 : 5_000);
     // The Lease is released; the APIServices stay: other replicas keep serving the groups.
     await controllers?.stop();
+    namespaces?.stop();
     cluster?.close();
     await storage.close();
     log.info({}, "stopped");

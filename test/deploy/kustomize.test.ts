@@ -369,7 +369,7 @@ describe.each(OVERLAYS)("deploy/overlays/%s", (overlay) => {
     });
   });
 
-  it("lets the server manage its APIServices, elect a leader and migrate every kind", () => {
+  it("lets the server manage its APIServices, elect a leader, follow namespaces and migrate every kind", () => {
     const cluster = rulesOf(overlay, "reports-server", "reports-server");
     const inNamespace = rulesOf(overlay, "reports-server", "reports-server", "reports-server");
     for (const g of new Set(KINDS.map((k) => k.group))) {
@@ -388,6 +388,8 @@ describe.each(OVERLAYS)("deploy/overlays/%s", (overlay) => {
       grants(cluster, "apiregistration.k8s.io", "apiservices", ["delete"], "v1alpha2.wgpolicyk8s.io"),
     ).toBe(false);
     expect(grants(cluster, "apiextensions.k8s.io", "customresourcedefinitions", ["get", "list"])).toBe(true);
+    // NamespaceLifecycle admission follows the namespaces (and looks one up when it is not cached)
+    expect(grants(cluster, "", "namespaces", ["get", "list", "watch"])).toBe(true);
     for (const k of KINDS) expect(grants(cluster, k.group, k.plural, ["get", "list"]), k.plural).toBe(true);
     expect(
       grants(inNamespace, "coordination.k8s.io", "leases", [

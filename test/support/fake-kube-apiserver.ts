@@ -17,7 +17,7 @@ import type { CertPair } from "./certs.js";
 /**
  * A stand-in for kube-apiserver with exactly the endpoints reports-server calls: TokenReview,
  * SubjectAccessReview, and get/list/create/update/patch/delete/watch of ConfigMaps, APIServices,
- * Leases and any CRD-stored kinds a test registers. Resource versions are one global counter;
+ * Leases, Namespaces and any CRD-stored kinds a test registers. Resource versions are one global counter;
  * updates carrying a stale resourceVersion get 409 Conflict; lists page with limit/continue;
  * errors are Status objects as the real server writes them.
  */
@@ -45,6 +45,14 @@ export const APISERVICES: FakeResource = {
   kind: "APIService",
   namespaced: false,
 };
+export const NAMESPACES: FakeResource = {
+  group: "",
+  version: "v1",
+  resource: "namespaces",
+  kind: "Namespace",
+  namespaced: false,
+};
+
 export const LEASES: FakeResource = {
   group: "coordination.k8s.io",
   version: "v1",
@@ -111,7 +119,7 @@ export class FakeKubeApiServer {
   private readonly objects = new Map<string, Stored>();
   private readonly history: WatchEventRec[] = [];
   private readonly watchers = new Set<Watcher>();
-  private readonly resources: FakeResource[] = [CONFIGMAPS, APISERVICES, LEASES];
+  private readonly resources: FakeResource[] = [CONFIGMAPS, APISERVICES, LEASES, NAMESPACES];
   private readonly open = new Set<ServerResponse>();
 
   /** Bearer token → user, for TokenReview. */

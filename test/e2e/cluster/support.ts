@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { makeTestPki, type CertPair, type TestPki } from "../../support/certs.js";
-import { CONFIGMAPS, FakeKubeApiServer } from "../../support/fake-kube-apiserver.js";
+import { CONFIGMAPS, FakeKubeApiServer, NAMESPACES } from "../../support/fake-kube-apiserver.js";
 import { freePort } from "../../support/server.js";
 
 /**
@@ -21,6 +21,7 @@ const running = new Set<ChildProcess>();
 process.once("exit", () => running.forEach((c) => c.kill("SIGKILL")));
 
 export const SA_TOKEN = "reports-server-sa-token";
+export const CLUSTER_NAMESPACES = ["default", "kube-system", "reports-server", "team-a", "team-b", "team-c"];
 export const AUTHN_CM = { namespace: "kube-system", name: "extension-apiserver-authentication" };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -57,6 +58,10 @@ export async function startStandIn(): Promise<StandIn> {
   const setAuthnConfigMap = (data: Record<string, string>) =>
     fake.putObject(CONFIGMAPS, { metadata: { ...AUTHN_CM }, data });
   setAuthnConfigMap(authnConfigMapData(pki.requestHeaderCa.cert, pki.clientCa.cert));
+  // the namespaces the tests write into exist, as in a cluster
+  for (const name of CLUSTER_NAMESPACES) {
+    fake.putObject(NAMESPACES, { metadata: { name }, status: { phase: "Active" } });
+  }
   return {
     fake,
     pki,

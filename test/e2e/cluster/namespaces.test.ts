@@ -1,0 +1,90 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { NAMESPACES } from "../../support/fake-kube-apiserver.js";
+import { makeReport, POLICY_REPORT, resourcePath } from "../../support/reports.js";
+import {
+  call,
+  eventually,
+  startClusterServer,
+  startStandIn,
+  type ClusterServer,
+  type StandIn,
+} from "./support.js";
+
+/**
+ * NamespaceLifecycle admission, as kube-apiserver runs it in front of aggregated servers: nothing is
+ * written into a namespace that does not exist, nothing is created in one being deleted, and deletes
+ * always go through (the namespace controller empties a terminating namespace with them).
+ */
+describe("cluster mode: writes into namespaces that are missing or being deleted", () => {
+  let standIn: StandIn;
+  let server: ClusterServer;
+  const create = (ns: string, name: string) =>
+    call(server, resourcePath(POLICY_REPORT, ns), {
+      token: "ann-token",
+      method: "POST",
+      body: makeReport(POLICY_REPORT, { name, namespace: ns }),
+    });
+
+  beforeAll(async () => {
+    standIn = await startStandIn();
+    standIn.fake.tokens.set("ann-token", { name: "ann", groups: ["team-a"] });
+    standIn.fake.authorize = () => ({ allowed: true });
+    server = await startClusterServer({ standIn });
+  }, 60_000);
+  afterAll(async () => {
+    await server?.stop();
+    await standIn?.stop();
+  }, 30_000);
+
+  it("a missing namespace: 404 namespaces not found, nothing stored", async () => {
+    const res = await create("nowhere", "r1");
+    expect(res.status, res.body).toBe(404);
+    expect(JSON.parse(res.body)).toMatchObject({
+      kind: "Status",
+      reason: "NotFound",
+      message: 'namespaces "nowhere" not found',
+      details: { name: "nowhere", kind: "namespaces" },
+    });
+    const get = await call(server, resourcePath(POLICY_REPORT, "nowhere", "r1"), { token: "ann-token" });
+    expect(get.status).toBe(404);
+  });
+
+  it("a namespace made just now is seen (the cache, else a lookup on the kube-apiserver)", async () => {
+    standIn.fake.putObject(NAMESPACES, { metadata: { name: "fresh" }, status: { phase: "Active" } });
+    const res = await create("fresh", "r1");
+    expect(res.status, res.body).toBe(201);
+  });
+
+  it("a terminating namespace: creates 403 NamespaceTerminating; updates and deletes go on", async () => {
+    standIn.fake.putObject(NAMESPACES, { metadata: { name: "ending" }, status: { phase: "Active" } });
+    const created = await create("ending", "r1");
+    expect(created.status, created.body).toBe(201);
+    standIn.fake.putObject(NAMESPACES, {
+      metadata: { name: "ending", deletionTimestamp: "2026-01-01T00:00:00Z" },
+      status: { phase: "Terminating" },
+    });
+    const refused = await eventually("the terminating phase seen", 10_000, async () => {
+      const r = await create("ending", "r2");
+      return r.status === 403 ? r : undefined;
+    });
+    expect(JSON.parse(refused.body)).toMatchObject({
+      reason: "Forbidden",
+      message:
+        'policyreports.wgpolicyk8s.io "r2" is forbidden: unable to create new content in namespace ending because it is being terminated',
+      details: {
+        name: "r2",
+        group: "wgpolicyk8s.io",
+        kind: "policyreports",
+        causes: [{ reason: "NamespaceTerminating", field: "metadata.namespace" }],
+      },
+    });
+    const path = resourcePath(POLICY_REPORT, "ending", "r1");
+    const current = (await call(server, path, { token: "ann-token" })).json<{
+      metadata: Record<string, unknown>;
+    }>();
+    current.metadata.labels = { last: "words" };
+    const updated = await call(server, path, { token: "ann-token", method: "PUT", body: current });
+    expect(updated.status, updated.body).toBe(200);
+    expect((await call(server, path, { token: "ann-token", method: "DELETE" })).status).toBe(200);
+  });
+});
