@@ -5,7 +5,8 @@ import { dirname, join } from "node:path";
 import type { Authenticator, Authorizer } from "./apimachinery/auth.js";
 import { servedGroupVersions } from "./cluster/apiservice.js";
 import { startClusterControllers, type ClusterControllers } from "./cluster/controllers.js";
-import { startNamespaceLifecycle } from "./cluster/namespaces.js";
+import { startNamespaceLifecycle, type NamespaceLifecycle } from "./cluster/namespaces.js";
+import type { NamespaceAdmission } from "./apimachinery/admission.js";
 import { setupCluster, type ClusterSetup } from "./cluster/setup.js";
 import { parseConfig, type Config } from "./config.js";
 import { buildDiscovery } from "./endpoints/discovery.js";
@@ -71,8 +72,13 @@ async function main(): Promise<void> {
   storage = instrumentStorage(storage, cfg.storageBackend, metrics.storage);
   // A database read before each write is a round trip the recent objects spare; memory reads are free.
   const recentObjectBytes = cfg.storageBackend === "memory" ? 0 : RECENT_OBJECT_BYTES;
+  // kube-apiserver's NamespaceLifecycle admission: in a cluster, once its namespaces are followed
+  let namespaces: NamespaceLifecycle | undefined;
+  const admission: NamespaceAdmission = {
+    admit: async (op, gr, name, namespace) => namespaces?.admit(op, gr, name, namespace),
+  };
   const registries = resources.map(
-    (d) => new Registry(d, storage, { maxPageSize: cfg.maxPageSize, recentObjectBytes }),
+    (d) => new Registry(d, storage, { maxPageSize: cfg.maxPageSize, recentObjectBytes, admission }),
   );
 
   // Serving certificate: files (reloaded by the caller on change) or self-signed in --cert-dir.
@@ -163,10 +169,8 @@ async function main(): Promise<void> {
     ["/readyz/", (ctx) => handleHealth(ctx, readyChecks)],
     ["/metrics", (ctx) => metrics.handle(ctx)],
   ]);
-  // kube-apiserver's NamespaceLifecycle admission needs the cluster's namespaces
-  const namespaces = cluster ? startNamespaceLifecycle(cluster.client, log) : undefined;
+  if (cluster) namespaces = startNamespaceLifecycle(cluster.client, log);
   const route = createRouter({
-    namespaces,
     registries,
     discovery: buildDiscovery(resources),
     extra,

@@ -79,9 +79,10 @@ export function qualifiedResource(gr: GroupResource): string {
 }
 
 export function notFound(gr: GroupResource, name: string): StatusError {
+  // the core group is "", which kube-apiserver's details leave out
   return new StatusError(404, "NotFound", `${qualifiedResource(gr)} "${name}" not found`, {
     name,
-    group: gr.group,
+    group: gr.group || undefined,
     kind: gr.resource,
   });
 }

@@ -4,7 +4,9 @@ import {
   notFound,
   qualifiedResource,
   type GroupResource,
+  type StatusDetails,
 } from "../apimachinery/status.js";
+import type { NamespaceAdmission } from "../apimachinery/admission.js";
 import type { KubeObject } from "../apimachinery/types.js";
 import { follow } from "./follow.js";
 import { isKubeApiError, type KubeClient } from "./kubeclient.js";
@@ -18,11 +20,7 @@ import { sleep } from "./sleep.js";
  * cache does not know is looked up on the kube-apiserver before a write is refused.
  */
 
-export type NamespacedWrite = "create" | "update";
-
-export interface NamespaceLifecycle {
-  /** Throws the 404 or 403 kube-apiserver's admission answers; resolves when the write may go on. */
-  admit(op: NamespacedWrite, gr: GroupResource, name: string, namespace: string): Promise<void>;
+export interface NamespaceLifecycle extends NamespaceAdmission {
   stop(): void;
 }
 
@@ -33,6 +31,8 @@ interface Namespace extends KubeObject {
 const NAMESPACES: GroupResource = { group: "", resource: "namespaces" };
 /** How long a create waits for the cache to see a namespace made just before it (missingNamespaceWait). */
 const MISSING_NAMESPACE_WAIT_MS = 50;
+/** How long a write waits for the first list of namespaces before it is refused. */
+const READY_WAIT_MS = 10_000;
 
 const phaseOf = (ns: Namespace): string => ns.status?.phase ?? "Active";
 
@@ -50,6 +50,8 @@ export function startNamespaceLifecycle(client: KubeClient, log: ClusterLog = si
       if (type === "DELETED") phases.delete(name);
       else phases.set(name, phaseOf(ns));
     },
+    // namespaces change rarely; a full relist of a large cluster's every minute would not be cheap
+    resyncMs: 5 * 60_000,
     log,
   });
 
@@ -63,10 +65,25 @@ export function startNamespaceLifecycle(client: KubeClient, log: ClusterLog = si
     }
   }
 
+  /** WaitForReady: the first list, for up to 10 s. */
+  async function waitForReady(): Promise<boolean> {
+    for (let waited = 0; !ready && waited < READY_WAIT_MS; waited += 100) await sleep(100);
+    return ready;
+  }
+
+  const refuse = (gr: GroupResource, name: string, why: string, details: Partial<StatusDetails> = {}) =>
+    forbidden(`${qualifiedResource(gr)} "${name}" is forbidden: ${why}`, {
+      name,
+      group: gr.group,
+      kind: gr.resource,
+      ...details,
+    });
+
   return {
     async admit(op, gr, name, namespace) {
-      let phase = ready ? phases.get(namespace) : undefined;
-      if (phase === undefined && ready && op === "create") {
+      if (!(await waitForReady())) throw refuse(gr, name, "not yet ready to handle request");
+      let phase = phases.get(namespace);
+      if (phase === undefined && op === "create") {
         await sleep(MISSING_NAMESPACE_WAIT_MS);
         phase = phases.get(namespace);
       }
@@ -74,11 +91,7 @@ export function startNamespaceLifecycle(client: KubeClient, log: ClusterLog = si
       if (phase === undefined) throw notFound(NAMESPACES, namespace);
       if (op === "create" && phase === "Terminating") {
         const why = `unable to create new content in namespace ${namespace} because it is being terminated`;
-        const subject = name ? `${qualifiedResource(gr)} "${name}"` : qualifiedResource(gr);
-        throw forbidden(`${subject} is forbidden: ${why}`, {
-          name: name || undefined,
-          group: gr.group,
-          kind: gr.resource,
+        throw refuse(gr, name, why, {
           causes: [
             {
               reason: "NamespaceTerminating",

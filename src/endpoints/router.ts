@@ -12,7 +12,6 @@ import { handleUpdate } from "./handlers/update.js";
 import type { ResourceScope } from "./handlers/common.js";
 import { writeBody } from "./respond.js";
 import { handleWatch, type WatchLimits } from "./watch.js";
-import type { NamespaceLifecycle } from "../cluster/namespaces.js";
 
 export type Route = (ctx: RequestContext) => Promise<void>;
 
@@ -23,8 +22,6 @@ export interface RouterDeps {
   extra: Map<string, Route>;
   watch: WatchLimits;
   now: () => Date;
-  /** NamespaceLifecycle admission (cluster mode). */
-  namespaces?: NamespaceLifecycle;
 }
 
 const NOT_FOUND = () =>
@@ -46,10 +43,7 @@ export function createRouter(deps: RouterDeps): Route {
   const byPath = new Map<string, { registry: Registry; scope: ResourceScope }>();
   for (const registry of deps.registries) {
     const d: ResourceDef = registry.def;
-    byPath.set(`${d.group}/${d.version}/${d.plural}`, {
-      registry,
-      scope: { registry, now: deps.now, namespaces: deps.namespaces },
-    });
+    byPath.set(`${d.group}/${d.version}/${d.plural}`, { registry, scope: { registry, now: deps.now } });
   }
   const prefixes = [...deps.extra.keys()].filter((k) => k.endsWith("/"));
 

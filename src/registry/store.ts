@@ -1,3 +1,4 @@
+import type { NamespaceAdmission, NamespacedWrite } from "../apimachinery/admission.js";
 import { decodeContinue, encodeContinue } from "../apimachinery/continue.js";
 import { applyJsonPatch, applyMergePatch } from "../apimachinery/patch.js";
 import { parseResourceVersion } from "../apimachinery/resourceversion.js";
@@ -75,6 +76,8 @@ export interface RegistryOptions {
    * (recent.ts); 0 (the default) for a store whose reads cost nothing, as memory.
    */
   recentObjectBytes?: number;
+  /** NamespaceLifecycle admission of creates and updates (cluster mode; absent: anywhere goes). */
+  admission?: NamespaceAdmission;
 }
 
 const CONFLICT_RETRIES = 5;
@@ -138,6 +141,12 @@ export class Registry {
     } catch (err) {
       this.fail(err, "");
     }
+  }
+
+  /** Admission of a write into a namespace, where kube-apiserver runs it (see createDecoded, guaranteedUpdate). */
+  private async admit(op: NamespacedWrite, namespace: string, name: string): Promise<void> {
+    if (!this.def.namespaced || !namespace || !this.opts.admission) return;
+    await this.opts.admission.admit(op, this.gr, name, namespace);
   }
 
   /** Whether the key holds an object. */
@@ -264,6 +273,9 @@ export class Registry {
     track: boolean,
   ): Promise<WriteResult> {
     const generate = !obj.metadata.name && !!obj.metadata.generateName;
+    // after decoding and the namespace check, before the name is generated (mutating admission);
+    // an unnamed object is named by its prefix (admission's extractResourceName)
+    await this.admit("create", namespace, obj.metadata.name || obj.metadata.generateName || "Unknown");
     warnings = [...warnings, ...finalizerWarnings(obj)];
     for (let attempt = 0; ; attempt++) {
       const candidate = prepareForCreate(obj, this.now());
@@ -432,9 +444,16 @@ export class Registry {
     const key = this.key(namespace, name);
     const id = Registry.id(key);
     let first = !o.dryRun;
+    let admitted = false;
     for (let attempt = 0; ;) {
       const { current, recent } = await this.startingPoint(namespace, name, first);
       first = false;
+      if (!admitted) {
+        // once the object is known to exist: a missing one is its own 404 first, as kube-apiserver
+        // runs admission inside GuaranteedUpdate
+        await this.admit("update", namespace, name);
+        admitted = true;
+      }
       let prepared: KubeObject;
       try {
         prepared = this.prepareUpdate(name, current, tryUpdate(current), o, track);

@@ -2,7 +2,6 @@ import { badRequest, StatusError } from "../../apimachinery/status.js";
 import { parseYamlBody } from "../../apimachinery/yaml.js";
 import type { KubeObject } from "../../apimachinery/types.js";
 import { parseIncludeObject } from "../../registry/table.js";
-import type { NamespaceLifecycle, NamespacedWrite } from "../../cluster/namespaces.js";
 import type { Registry } from "../../registry/store.js";
 import type { RequestContext } from "../context.js";
 import { contentType, negotiate, type Negotiated } from "../negotiate.js";
@@ -14,20 +13,6 @@ import { writeObject } from "../respond.js";
 export interface ResourceScope {
   registry: Registry;
   now: () => Date;
-  /** Admission of writes into namespaces (cluster mode only: there are namespaces to check). */
-  namespaces?: NamespaceLifecycle;
-}
-
-/** NamespaceLifecycle admission of a write to a namespaced kind; deletes are never refused. */
-export async function admitNamespaced(
-  ctx: RequestContext,
-  scope: ResourceScope,
-  op: NamespacedWrite,
-  name: string,
-): Promise<void> {
-  const { registry, namespaces } = scope;
-  if (!namespaces || !registry.def.namespaced || !ctx.info.namespace) return;
-  await namespaces.admit(op, registry.gr, name, ctx.info.namespace);
 }
 
 export function mediaTypeOf(ctx: RequestContext): string {

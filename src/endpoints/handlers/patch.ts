@@ -4,13 +4,7 @@ import { findDuplicateFields } from "../../registry/validation.js";
 import type { PatchType } from "../../registry/store.js";
 import type { RequestContext } from "../context.js";
 import { negotiate } from "../negotiate.js";
-import {
-  admitNamespaced,
-  decodeBodyReporting,
-  mediaTypeOf,
-  respondObject,
-  type ResourceScope,
-} from "./common.js";
+import { decodeBodyReporting, mediaTypeOf, respondObject, type ResourceScope } from "./common.js";
 
 // Strategic merge patch is absent on purpose: custom resources have no patch strategy, and a 415 is
 // what makes the garbage collector fall back to a merge patch.
@@ -45,7 +39,6 @@ export async function handlePatch(ctx: RequestContext, scope: ResourceScope): Pr
       if (dups.length > 0) o.duplicates = dups;
     }
   }
-  await admitNamespaced(ctx, scope, "update", ctx.info.name);
   const res = await scope.registry.patch(ctx.info.namespace, ctx.info.name, type, patch, o);
   ctx.warnings.push(...res.warnings);
   respondObject(ctx, scope, res.created ? 201 : 200, res.object, n);

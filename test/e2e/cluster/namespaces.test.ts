@@ -43,10 +43,21 @@ describe("cluster mode: writes into namespaces that are missing or being deleted
       kind: "Status",
       reason: "NotFound",
       message: 'namespaces "nowhere" not found',
-      details: { name: "nowhere", kind: "namespaces" },
     });
+    expect(JSON.parse(res.body).details).toEqual({ name: "nowhere", kind: "namespaces" });
     const get = await call(server, resourcePath(POLICY_REPORT, "nowhere", "r1"), { token: "ann-token" });
     expect(get.status).toBe(404);
+    // an update finds the object missing first, as kube-apiserver admits inside the update
+    const put = await call(server, resourcePath(POLICY_REPORT, "nowhere", "r1"), {
+      token: "ann-token",
+      method: "PUT",
+      body: {
+        ...makeReport(POLICY_REPORT, { name: "r1", namespace: "nowhere" }),
+        metadata: { name: "r1", namespace: "nowhere", resourceVersion: "1" },
+      },
+    });
+    expect(put.status).toBe(404);
+    expect(JSON.parse(put.body).message).toBe('policyreports.wgpolicyk8s.io "r1" not found');
   });
 
   it("a namespace made just now is seen (the cache, else a lookup on the kube-apiserver)", async () => {
@@ -78,6 +89,23 @@ describe("cluster mode: writes into namespaces that are missing or being deleted
         causes: [{ reason: "NamespaceTerminating", field: "metadata.namespace" }],
       },
     });
+    // a generated name is named by its prefix; an apply that would create is a create too
+    const generated = await call(server, resourcePath(POLICY_REPORT, "ending"), {
+      token: "ann-token",
+      method: "POST",
+      body: makeReport(POLICY_REPORT, { generateName: "gen-", namespace: "ending" }),
+    });
+    expect(generated.status).toBe(403);
+    expect(JSON.parse(generated.body).message).toMatch(
+      /^policyreports\.wgpolicyk8s\.io "gen-" is forbidden: /,
+    );
+    const applied = await call(server, `${resourcePath(POLICY_REPORT, "ending", "r3")}?fieldManager=e2e`, {
+      token: "ann-token",
+      method: "PATCH",
+      headers: { "Content-Type": "application/apply-patch+yaml" },
+      body: makeReport(POLICY_REPORT, { name: "r3", namespace: "ending" }),
+    });
+    expect(applied.status, applied.body).toBe(403);
     const path = resourcePath(POLICY_REPORT, "ending", "r1");
     const current = (await call(server, path, { token: "ann-token" })).json<{
       metadata: Record<string, unknown>;

@@ -246,7 +246,7 @@ export function call(server: ClusterServer, path: string, c: Call = {}): Promise
   if (c.token) headers.Authorization = `Bearer ${c.token}`;
   const payload = c.body === undefined ? undefined : Buffer.from(JSON.stringify(c.body));
   if (payload) {
-    headers["Content-Type"] = "application/json";
+    headers["Content-Type"] ??= "application/json";
     headers["Content-Length"] = String(payload.length);
   }
   return new Promise((resolve, reject) => {
