@@ -1,36 +1,26 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { kubectl } from "../../support/kubectl.js";
 import type { SarSpec } from "../../support/fake-kube-apiserver.js";
-import {
-  call,
-  startClusterServer,
-  startStandIn,
-  writeKubeconfig,
-  type ClusterServer,
-  type StandIn,
-} from "./support.js";
+import { call, useClusterServer, writeKubeconfig, type ClusterServer, type StandIn } from "./support.js";
 
 const LIST_TEAM_A = "/apis/wgpolicyk8s.io/v1alpha2/namespaces/team-a/policyreports";
 
 describe("cluster mode: who a request is (the real server behind the kube-apiserver stand-in)", () => {
   let standIn: StandIn;
   let server: ClusterServer;
-
-  beforeAll(async () => {
-    standIn = await startStandIn();
+  const fx = useClusterServer((s) => {
+    standIn = s;
     const { fake } = standIn;
     fake.tokens.set("dave-token", { name: "dave", uid: "u-dave", groups: ["team-a"] });
     fake.tokens.set("erin-token", { name: "erin", groups: ["team-a"] });
     fake.tokens.set("frank-token", { name: "frank", groups: ["team-a"] });
     fake.authorize = () => ({ allowed: true });
-    server = await startClusterServer({ standIn });
-  }, 60_000);
-  afterAll(async () => {
-    await server?.stop();
-    await standIn?.stop();
-  }, 30_000);
+  });
+  beforeAll(() => {
+    server = fx.server();
+  });
 
   /** The SubjectAccessReviews made since `from`, for resource requests by `user`. */
   const reviewsOf = (user: string, from = 0): SarSpec[] =>

@@ -1,23 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
 import { kubectl } from "../../support/kubectl.js";
-import {
-  call,
-  startClusterServer,
-  startStandIn,
-  writeKubeconfig,
-  type ClusterServer,
-  type StandIn,
-} from "./support.js";
+import { call, useClusterServer, writeKubeconfig, type ClusterServer, type StandIn } from "./support.js";
 
 const LIST_TEAM_A = "/apis/wgpolicyk8s.io/v1alpha2/namespaces/team-a/policyreports";
 
 describe("cluster mode: what a request may do (SubjectAccessReview through the real server)", () => {
   let standIn: StandIn;
   let server: ClusterServer;
-
-  beforeAll(async () => {
-    standIn = await startStandIn();
+  const fx = useClusterServer((s) => {
+    standIn = s;
     const { fake } = standIn;
     fake.tokens.set("bob-token", { name: "bob", groups: ["team-b"] });
     fake.tokens.set("ann-token", { name: "ann", groups: ["team-a"] });
@@ -28,12 +20,10 @@ describe("cluster mode: what a request may do (SubjectAccessReview through the r
       if (spec.user === "bob") return { allowed: false, reason: "" };
       return { allowed: true, reason: 'RBAC: allowed by RoleBinding "reports-view/team-a"' };
     };
-    server = await startClusterServer({ standIn });
-  }, 60_000);
-  afterAll(async () => {
-    await server?.stop();
-    await standIn?.stop();
-  }, 30_000);
+  });
+  beforeAll(() => {
+    server = fx.server();
+  });
 
   const kubeconfigFor = (user: string) =>
     writeKubeconfig(join(standIn.dir, `${user}.kubeconfig`), {

@@ -1,14 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { NAMESPACES } from "../../support/fake-kube-apiserver.js";
 import { makeReport, POLICY_REPORT, resourcePath } from "../../support/reports.js";
-import {
-  call,
-  eventually,
-  startClusterServer,
-  startStandIn,
-  type ClusterServer,
-  type StandIn,
-} from "./support.js";
+import { call, eventually, useClusterServer } from "./support.js";
 
 /**
  * NamespaceLifecycle admission, as kube-apiserver runs it in front of aggregated servers: nothing is
@@ -16,25 +9,16 @@ import {
  * always go through (the namespace controller empties a terminating namespace with them).
  */
 describe("cluster mode: writes into namespaces that are missing or being deleted", () => {
-  let standIn: StandIn;
-  let server: ClusterServer;
+  const fx = useClusterServer((standIn) => {
+    standIn.fake.tokens.set("ann-token", { name: "ann", groups: ["team-a"] });
+    standIn.fake.authorize = () => ({ allowed: true });
+  });
   const create = (ns: string, name: string) =>
-    call(server, resourcePath(POLICY_REPORT, ns), {
+    call(fx.server(), resourcePath(POLICY_REPORT, ns), {
       token: "ann-token",
       method: "POST",
       body: makeReport(POLICY_REPORT, { name, namespace: ns }),
     });
-
-  beforeAll(async () => {
-    standIn = await startStandIn();
-    standIn.fake.tokens.set("ann-token", { name: "ann", groups: ["team-a"] });
-    standIn.fake.authorize = () => ({ allowed: true });
-    server = await startClusterServer({ standIn });
-  }, 60_000);
-  afterAll(async () => {
-    await server?.stop();
-    await standIn?.stop();
-  }, 30_000);
 
   it("a missing namespace: 404 namespaces not found, nothing stored", async () => {
     const res = await create("nowhere", "r1");
@@ -45,10 +29,10 @@ describe("cluster mode: writes into namespaces that are missing or being deleted
       message: 'namespaces "nowhere" not found',
     });
     expect(JSON.parse(res.body).details).toEqual({ name: "nowhere", kind: "namespaces" });
-    const get = await call(server, resourcePath(POLICY_REPORT, "nowhere", "r1"), { token: "ann-token" });
+    const get = await call(fx.server(), resourcePath(POLICY_REPORT, "nowhere", "r1"), { token: "ann-token" });
     expect(get.status).toBe(404);
     // an update finds the object missing first, as kube-apiserver admits inside the update
-    const put = await call(server, resourcePath(POLICY_REPORT, "nowhere", "r1"), {
+    const put = await call(fx.server(), resourcePath(POLICY_REPORT, "nowhere", "r1"), {
       token: "ann-token",
       method: "PUT",
       body: {
@@ -61,16 +45,16 @@ describe("cluster mode: writes into namespaces that are missing or being deleted
   });
 
   it("a namespace made just now is seen (the cache, else a lookup on the kube-apiserver)", async () => {
-    standIn.fake.putObject(NAMESPACES, { metadata: { name: "fresh" }, status: { phase: "Active" } });
+    fx.standIn().fake.putObject(NAMESPACES, { metadata: { name: "fresh" }, status: { phase: "Active" } });
     const res = await create("fresh", "r1");
     expect(res.status, res.body).toBe(201);
   });
 
   it("a terminating namespace: creates 403 NamespaceTerminating; updates and deletes go on", async () => {
-    standIn.fake.putObject(NAMESPACES, { metadata: { name: "ending" }, status: { phase: "Active" } });
+    fx.standIn().fake.putObject(NAMESPACES, { metadata: { name: "ending" }, status: { phase: "Active" } });
     const created = await create("ending", "r1");
     expect(created.status, created.body).toBe(201);
-    standIn.fake.putObject(NAMESPACES, {
+    fx.standIn().fake.putObject(NAMESPACES, {
       metadata: { name: "ending", deletionTimestamp: "2026-01-01T00:00:00Z" },
       status: { phase: "Terminating" },
     });
@@ -90,7 +74,7 @@ describe("cluster mode: writes into namespaces that are missing or being deleted
       },
     });
     // a generated name is named by its prefix; an apply that would create is a create too
-    const generated = await call(server, resourcePath(POLICY_REPORT, "ending"), {
+    const generated = await call(fx.server(), resourcePath(POLICY_REPORT, "ending"), {
       token: "ann-token",
       method: "POST",
       body: makeReport(POLICY_REPORT, { generateName: "gen-", namespace: "ending" }),
@@ -99,20 +83,24 @@ describe("cluster mode: writes into namespaces that are missing or being deleted
     expect(JSON.parse(generated.body).message).toMatch(
       /^policyreports\.wgpolicyk8s\.io "gen-" is forbidden: /,
     );
-    const applied = await call(server, `${resourcePath(POLICY_REPORT, "ending", "r3")}?fieldManager=e2e`, {
-      token: "ann-token",
-      method: "PATCH",
-      headers: { "Content-Type": "application/apply-patch+yaml" },
-      body: makeReport(POLICY_REPORT, { name: "r3", namespace: "ending" }),
-    });
+    const applied = await call(
+      fx.server(),
+      `${resourcePath(POLICY_REPORT, "ending", "r3")}?fieldManager=e2e`,
+      {
+        token: "ann-token",
+        method: "PATCH",
+        headers: { "Content-Type": "application/apply-patch+yaml" },
+        body: makeReport(POLICY_REPORT, { name: "r3", namespace: "ending" }),
+      },
+    );
     expect(applied.status, applied.body).toBe(403);
     const path = resourcePath(POLICY_REPORT, "ending", "r1");
-    const current = (await call(server, path, { token: "ann-token" })).json<{
+    const current = (await call(fx.server(), path, { token: "ann-token" })).json<{
       metadata: Record<string, unknown>;
     }>();
     current.metadata.labels = { last: "words" };
-    const updated = await call(server, path, { token: "ann-token", method: "PUT", body: current });
+    const updated = await call(fx.server(), path, { token: "ann-token", method: "PUT", body: current });
     expect(updated.status, updated.body).toBe(200);
-    expect((await call(server, path, { token: "ann-token", method: "DELETE" })).status).toBe(200);
+    expect((await call(fx.server(), path, { token: "ann-token", method: "DELETE" })).status).toBe(200);
   });
 });

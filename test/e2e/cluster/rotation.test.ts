@@ -1,11 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { makeCa } from "../../support/certs.js";
 import {
   authnConfigMapData,
   call,
   eventually,
-  startClusterServer,
-  startStandIn,
+  useClusterServer,
   type ClusterServer,
   type StandIn,
 } from "./support.js";
@@ -15,16 +14,13 @@ const LIST_TEAM_A = "/apis/wgpolicyk8s.io/v1alpha2/namespaces/team-a/policyrepor
 describe("cluster mode: CA rotation in extension-apiserver-authentication, without a restart", () => {
   let standIn: StandIn;
   let server: ClusterServer;
-
-  beforeAll(async () => {
-    standIn = await startStandIn();
+  const fx = useClusterServer((s) => {
+    standIn = s;
     standIn.fake.authorize = () => ({ allowed: true });
-    server = await startClusterServer({ standIn });
-  }, 60_000);
-  afterAll(async () => {
-    await server?.stop();
-    await standIn?.stop();
-  }, 30_000);
+  });
+  beforeAll(() => {
+    server = fx.server();
+  });
 
   it("certificates of the new requestheader and client CAs are accepted, those of the old ones refused", async () => {
     const { pki } = standIn;

@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
@@ -296,4 +297,26 @@ export async function eventually<T>(
     if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
     await sleep(100);
   }
+}
+
+/**
+ * A stand-in and a server in cluster mode for the tests of one file: `prepare` sets up the
+ * stand-in (users, RBAC decisions) before the server starts; both stop after the file.
+ */
+export function useClusterServer(prepare: (standIn: StandIn) => void = () => {}): {
+  standIn: () => StandIn;
+  server: () => ClusterServer;
+} {
+  let standIn: StandIn | undefined;
+  let server: ClusterServer | undefined;
+  beforeAll(async () => {
+    standIn = await startStandIn();
+    prepare(standIn);
+    server = await startClusterServer({ standIn });
+  }, 60_000);
+  afterAll(async () => {
+    await server?.stop();
+    await standIn?.stop();
+  }, 30_000);
+  return { standIn: () => standIn!, server: () => server! };
 }
