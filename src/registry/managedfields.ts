@@ -74,6 +74,9 @@ function finish(entries: ManagedFieldsEntry[]): ManagedFieldsEntry[] {
   return entries.filter((e) => Object.keys(e.fieldsV1).length > 0).sort(byEncodedOrder);
 }
 
+/** RFC 3339 in whole seconds, UTC: how metav1.Time is written. */
+const SECONDS_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
+
 /**
  * A request's own list, read as DecodeManagedFields reads it: every entry must name an operation
  * (Apply or Update), an apiVersion and the FieldsV1 type, with a parsable time if any; an entry
@@ -97,9 +100,14 @@ function decodeEntries(raw: unknown[]): ManagedFieldsEntry[] | undefined {
     };
     if (e.time === undefined || e.time === null) delete (entry as Partial<ManagedFieldsEntry>).time;
     else {
-      const ms = typeof e.time === "string" ? Date.parse(e.time) : NaN;
-      if (Number.isNaN(ms)) return undefined;
-      entry.time = nowTimestamp(new Date(ms)); // metav1.Time keeps seconds
+      if (typeof e.time !== "string") return undefined;
+      // a time as this server writes it (every list read back) is kept without parsing it
+      if (SECONDS_TIME.test(e.time)) entry.time = e.time;
+      else {
+        const ms = Date.parse(e.time);
+        if (Number.isNaN(ms)) return undefined;
+        entry.time = new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z"); // metav1.Time keeps seconds
+      }
     }
     out.push(entry);
   }

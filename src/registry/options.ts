@@ -3,6 +3,7 @@ import { parseLabelSelector } from "../apimachinery/labels.js";
 import { parseResourceVersion } from "../apimachinery/resourceversion.js";
 import type { FieldSelector, LabelSelector } from "../apimachinery/selector-ast.js";
 import { badRequest, invalid, type StatusCause } from "../apimachinery/status.js";
+import { goQuote } from "../apimachinery/go-format.js";
 import { isPlainObject } from "../apimachinery/types.js";
 import { managerOf } from "./managedfields.js";
 import {
@@ -143,7 +144,7 @@ export type OptionsKind = "CreateOptions" | "UpdateOptions" | "PatchOptions" | "
 /** ValidateDryRun: the whole list is printed as Go prints a []string. */
 function dryRunErrors(values: string[]): StatusCause[] {
   if (values.every((v) => v === "All")) return [];
-  const shown = `[]string{${values.map((v) => JSON.stringify(v)).join(", ")}}`;
+  const shown = `[]string{${values.map(goQuote).join(", ")}}`;
   return [
     {
       reason: "FieldValueNotSupported",
