@@ -39,6 +39,10 @@ export function goQuote(s: string): string {
   return `${out}"`;
 }
 
+/** encoding/json escapes HTML characters and line separators in what it encodes. */
+const goEscape = (json: string): string =>
+  json.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+
 /** encoding/json's Marshal of a map: keys sorted, HTML characters and line separators escaped. */
 export function goJson(value: unknown): string {
   const sorted = (x: unknown): unknown => {
@@ -49,8 +53,10 @@ export function goJson(value: unknown): string {
     for (const k of Object.keys(o).sort()) out[k] = sorted(o[k]);
     return out;
   };
-  return JSON.stringify(sorted(value)).replace(
-    /[<>&\u2028\u2029]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
+  return goEscape(JSON.stringify(sorted(value)));
+}
+
+/** encoding/json's Marshal of a struct: fields in declaration order, which `fields` must follow. */
+export function goJsonStruct(fields: Record<string, unknown>): string {
+  return goEscape(JSON.stringify(fields));
 }

@@ -17,6 +17,7 @@ import { isPlainObject, type KubeObject } from "../apimachinery/types.js";
 import type { ResourceDef } from "../resources/types.js";
 import { fieldsLastApplied, KUBECTL_MANAGER, refreshLastApplied } from "./last-applied.js";
 import { deepEqual, nowTimestamp, SERVED_BY_ANNOTATION } from "./metadata.js";
+import { capUpdateManagers } from "./update-managers-cap.js";
 
 /** One managedFields entry (metav1.ManagedFieldsEntry). */
 export interface ManagedFieldsEntry {
@@ -187,7 +188,11 @@ export function trackUpdate(
     removed = ownedLeaves(prev, def).filter((p) => !present.has(leafId(p)));
   }
   if (changed.length === 0 && removed.length === 0) {
-    if (base.stored === undefined) delete next.metadata.managedFields;
+    // a list sent with more update entries than kube-apiserver keeps is capped all the same
+    const capped = capUpdateManagers(entries);
+    if (capped !== entries)
+      next.metadata.managedFields = finish(capped) as unknown as Record<string, unknown>[];
+    else if (base.stored === undefined) delete next.metadata.managedFields;
     else next.metadata.managedFields = base.stored as Record<string, unknown>[];
     return;
   }
@@ -215,7 +220,8 @@ export function trackUpdate(
     .map((e) =>
       touched.some((p) => hasLeaf(e.fieldsV1, p)) ? { ...e, fieldsV1: subtract(e.fieldsV1, touched) } : e,
     );
-  next.metadata.managedFields = finish([...rest, entry]) as unknown as Record<string, unknown>[];
+  const list = finish(capUpdateManagers([...rest, entry]));
+  next.metadata.managedFields = list as unknown as Record<string, unknown>[];
 }
 
 function mergeApplied(live: Record<string, unknown>, applied: Record<string, unknown>): void {

@@ -304,3 +304,91 @@ describe("an object whose managed fields were reset", () => {
     expect(managers).toEqual(["Apply:kubectl-client", "Update:before-first-apply"]);
   });
 });
+
+describe("update managers beyond ten", () => {
+  type Entry = { manager: string; operation: string; time: string; fieldsV1: Record<string, unknown> };
+  const at = (s: number) => new Date(now.getTime() + s * 1000);
+  const stamp = (s: number) =>
+    at(s)
+      .toISOString()
+      .replace(/\.\d{3}Z$/, "Z");
+
+  /** An object each of `managers` updated in turn, one second apart, each setting a label of its own. */
+  function updatedBy(managers: string[], start?: KubeObject): KubeObject {
+    let obj = start ?? report(1, { metadata: { name: "r", namespace: "ns" } });
+    if (!start) trackUpdate(def, undefined, obj, "creator", now);
+    managers.forEach((m, i) => {
+      const next = structuredClone(obj);
+      next.metadata.labels = { ...next.metadata.labels, [m]: "x" };
+      trackUpdate(def, obj, next, m, at(i + 1));
+      obj = next;
+    });
+    return obj;
+  }
+  const entries = (o: KubeObject) => o.metadata.managedFields as unknown as Entry[];
+
+  it("merge the oldest into ancient-changes, which takes the newer time and both fields", () => {
+    const obj = updatedBy(Array.from({ length: 10 }, (_, i) => `m${i}`));
+    const list = entries(obj);
+    expect(list).toHaveLength(10);
+    // creator (time 0) and m0 (time 1) are the oldest: creator becomes the bucket, m0 merges into it
+    expect(list.map((e) => e.manager)).toEqual([
+      "ancient-changes",
+      ...Array.from({ length: 9 }, (_, i) => `m${i + 1}`),
+    ]);
+    expect(list[0]).toMatchObject({ operation: "Update", time: stamp(1) });
+    const bucket = list[0].fieldsV1 as { "f:metadata": { "f:labels": Record<string, unknown> } };
+    expect(Object.keys(bucket["f:metadata"]["f:labels"])).toEqual(["f:m0"]);
+    expect(bucket).toHaveProperty("f:summary");
+  });
+
+  it("keep merging into the one bucket as more managers come", () => {
+    const obj = updatedBy(Array.from({ length: 12 }, (_, i) => `m${i}`));
+    const list = entries(obj);
+    expect(list).toHaveLength(10);
+    expect(list.filter((e) => e.manager === "ancient-changes")).toHaveLength(1);
+    expect(list.map((e) => e.manager)).not.toContain("m1");
+    expect(list.map((e) => e.manager)).toContain("m3");
+  });
+
+  it("never merge appliers, and do not count them", () => {
+    let obj = report(1, { metadata: { name: "r", namespace: "ns" } });
+    trackUpdate(def, undefined, obj, "creator", now);
+    for (const m of ["a1", "a2"]) {
+      obj = applyConfiguration(
+        def,
+        obj,
+        { ...report(1), metadata: { name: "r", namespace: "ns", annotations: { [m]: "1" } } },
+        m,
+        false,
+        now,
+      );
+    }
+    obj = updatedBy(
+      Array.from({ length: 9 }, (_, i) => `m${i}`),
+      obj,
+    );
+    const list = entries(obj);
+    expect(list.filter((e) => e.operation === "Apply").map((e) => e.manager)).toEqual(["a1", "a2"]);
+    expect(list.filter((e) => e.operation === "Update")).toHaveLength(10);
+    expect(list.map((e) => e.manager)).not.toContain("ancient-changes");
+  });
+
+  it("a bucket that is not the oldest of its version is dropped, fields and all, as kube-apiserver drops it", () => {
+    // ancient-changes at time 5 and ten updaters, one of them older: the eleventh update's cap keeps
+    // the older one as the first of the version and reaches the bucket second
+    const obj = updatedBy(Array.from({ length: 10 }, (_, i) => `m${i}`));
+    const list = entries(obj).map((e) => (e.manager === "m1" ? { ...e, time: stamp(-5) } : e));
+    const sent = {
+      ...structuredClone(obj),
+      metadata: { ...structuredClone(obj.metadata), managedFields: list },
+    };
+    const next = structuredClone(sent);
+    next.metadata.labels = { ...next.metadata.labels, late: "x" };
+    trackUpdate(def, sent as KubeObject, next as KubeObject, "late", at(30));
+    const managers = entries(next as KubeObject).map((e) => e.manager);
+    expect(managers).toHaveLength(10);
+    expect(managers).toContain("m1");
+    expect(managers).not.toContain("ancient-changes");
+  });
+});
