@@ -16,7 +16,7 @@ import { createRouter, type Route } from "./endpoints/router.js";
 import { Registry } from "./registry/store.js";
 import { loadResources } from "./resources/index.js";
 import { buildHandlerChain } from "./server/chain.js";
-import { handleHealth, type HealthCheck } from "./server/health.js";
+import { healthRoutes, type HealthCheck } from "./server/health.js";
 import { createHttpServer, type TlsMaterial } from "./server/http.js";
 import { createLogger } from "./server/logger.js";
 import { createMetrics } from "./server/metrics.js";
@@ -162,11 +162,11 @@ async function main(): Promise<void> {
   const liveChecks: HealthCheck[] = [{ name: "ping", check: async () => {} }];
   const extra = new Map<string, Route>([
     ...openapiRoutes(buildOpenAPI(resources)),
-    ["/livez", (ctx) => handleHealth(ctx, liveChecks)],
-    ["/livez/", (ctx) => handleHealth(ctx, liveChecks)],
-    ["/healthz", (ctx) => handleHealth(ctx, [...liveChecks, ...readyChecks.slice(0, 1)])],
-    ["/readyz", (ctx) => handleHealth(ctx, readyChecks)],
-    ["/readyz/", (ctx) => handleHealth(ctx, readyChecks)],
+    ...healthRoutes({
+      livez: liveChecks,
+      healthz: [...liveChecks, ...readyChecks.slice(0, 1)],
+      readyz: readyChecks,
+    }),
     ["/metrics", (ctx) => metrics.handle(ctx)],
   ]);
   if (cluster) namespaces = startNamespaceLifecycle(cluster.client, log);

@@ -293,6 +293,19 @@ export function discoveryTests(ctx: SuiteContext) {
         expect(res.body, p).toBe("ok");
         expect(res.headers["content-type"], p).toContain("text/plain");
       }
+      // Each check on its own path, as healthz registers them; any other sub-path is Go's plain 404.
+      for (const p of ["/livez/ping", "/healthz/ping", "/healthz/storage", "/readyz/storage"]) {
+        const res = await get(srv, p, { token: null });
+        expect([res.status, res.body], p).toEqual([200, "ok"]);
+      }
+      for (const p of ["/livez/storage", "/healthz/", "/readyz/nope"]) {
+        const res = await get(srv, p, { token: null });
+        expect([res.status, res.body, res.headers["content-type"]], p).toEqual([
+          404,
+          "404 page not found\n",
+          "text/plain; charset=utf-8",
+        ]);
+      }
     });
 
     it("answers 401 without a token or with a wrong one; kubectl says to log in", async () => {
