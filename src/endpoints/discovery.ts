@@ -221,6 +221,8 @@ export interface ServedDocument {
   body: string;
   contentType: string;
   etag: string;
+  /** Replaces the server's `no-cache, private`: aggregated discovery is `public`, as ServeHTTPWithETag marks it. */
+  cacheControl?: string;
 }
 
 /** A strong ETag over the bytes of a body (the aggregator polls `/apis` with If-None-Match). */
@@ -258,15 +260,19 @@ export function buildDiscovery(
     for (const v of versions.keys())
       resourceLists.set(`${name}/${v}`, served(apiResourceList(resources, name, v)));
   }
+  const aggregated = (doc: unknown, contentType: string): ServedDocument => ({
+    ...served(doc, contentType),
+    cacheControl: "public",
+  });
   return {
     apis: {
-      v2: served(aggregatedDiscovery(resources, "v2"), ct.v2),
-      v2beta1: served(aggregatedDiscovery(resources, "v2beta1"), ct.v2beta1),
+      v2: aggregated(aggregatedDiscovery(resources, "v2"), ct.v2),
+      v2beta1: aggregated(aggregatedDiscovery(resources, "v2beta1"), ct.v2beta1),
       legacy: served(apiGroupList(resources)),
     },
     api: {
-      v2: served(legacyAPIDiscovery("v2"), ct.v2),
-      v2beta1: served(legacyAPIDiscovery("v2beta1"), ct.v2beta1),
+      v2: aggregated(legacyAPIDiscovery("v2"), ct.v2),
+      v2beta1: aggregated(legacyAPIDiscovery("v2beta1"), ct.v2beta1),
       legacy: served(legacyAPIDiscovery("legacy")),
     },
     groups,

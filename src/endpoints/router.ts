@@ -30,6 +30,7 @@ const NOT_FOUND = () =>
 function sendDocument(ctx: RequestContext, doc: ServedDocument): void {
   ctx.res.setHeader("ETag", doc.etag);
   ctx.res.setHeader("Vary", "Accept");
+  if (doc.cacheControl) ctx.res.setHeader("Cache-Control", doc.cacheControl);
   if (ctx.req.headers["if-none-match"] === doc.etag) {
     ctx.res.statusCode = 304;
     ctx.res.end();

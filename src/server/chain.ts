@@ -1,6 +1,7 @@
 import type { Authenticator, Authorizer } from "../apimachinery/auth.js";
 import type { Route } from "../endpoints/router.js";
 import { withAuthentication, withAuthorization } from "./filters/auth.js";
+import { withCacheControl } from "./filters/cache-control.js";
 import { withInflightLimit, type InflightLimits } from "./filters/inflight.js";
 import { withTimeout } from "./filters/timeout.js";
 import type { Handler } from "./filters/types.js";
@@ -31,5 +32,7 @@ export function buildHandlerChain(d: ChainDeps): Handler {
   // until it really ends, so abandoned work cannot pile up beyond the limits.
   h = withTimeout(h, d.requestTimeoutMs);
   h = withAuthentication(h, d.authenticate, d.isPublic);
+  // Outside authentication, as in kube-apiserver: a 401 is not to be cached either.
+  h = withCacheControl(h);
   return h;
 }

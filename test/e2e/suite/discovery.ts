@@ -5,7 +5,9 @@ import { describe, expect, it } from "vitest";
 import { get, type JsonObject } from "../../support/http.js";
 import {
   KINDS,
+  POLICY_REPORT,
   makeReport,
+  resourcePath,
   uniqueName,
   EPHEMERAL_REPORT,
   CLUSTER_EPHEMERAL_REPORT,
@@ -273,6 +275,34 @@ export function discoveryTests(ctx: SuiteContext) {
           expect(schema, `schema of ${kd.kind}`).toBeDefined();
           expect(Array.isArray(schema!["x-kubernetes-group-version-kind"])).toBe(true);
         }
+      }
+    });
+
+    it("marks every answer Cache-Control: no-cache, private, unless it knows better", async () => {
+      const srv = ctx.server();
+      const polr = resourcePath(POLICY_REPORT, uniqueName("cache"));
+      const answers = {
+        list: await get(srv, polr),
+        notFound: await get(srv, `${polr}/missing`),
+        unauthorized: await get(srv, polr, { token: null }),
+        readyz: await get(srv, "/readyz", { token: null }),
+        healthNotFound: await get(srv, "/readyz/missing", { token: null }),
+        legacyDiscovery: await get(srv, "/apis"),
+        openapiIndex: await get(srv, "/openapi/v3"),
+        version: await get(srv, "/version"),
+      };
+      for (const [what, res] of Object.entries(answers))
+        expect(res.headers["cache-control"], `${what}: ${res.status}`).toBe("no-cache, private");
+      expect(answers.notFound.status).toBe(404);
+      expect(answers.unauthorized.status).toBe(401);
+      // Aggregated discovery is public, as kube-apiserver's ServeHTTPWithETag marks it, 304 included.
+      for (const accept of [V2, V2BETA1]) {
+        const res = await get(srv, "/apis", { headers: { Accept: accept } });
+        expect(res.headers["cache-control"], accept).toBe("public");
+        const again = await get(srv, "/apis", {
+          headers: { Accept: accept, "If-None-Match": String(res.headers.etag) },
+        });
+        expect([again.status, again.headers["cache-control"]], accept).toEqual([304, "public"]);
       }
     });
 
