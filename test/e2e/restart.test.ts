@@ -10,6 +10,7 @@ import {
 import type { TestServer } from "../support/server.js";
 import { awaitChanges, byName, describeEvent, listItems, nameOf, rvOf, sleep } from "./support/events.js";
 import { DURABLE_BACKENDS, startServerOn, useCluster } from "./support/stores.js";
+import { useServer } from "../support/server.js";
 
 /**
  * The server keeps no state of its own: a new process on the same store serves the same objects,
@@ -134,5 +135,56 @@ describe.each(DURABLE_BACKENDS)("a server restarted on the same %s", (backend) =
     } finally {
       await second.stop();
     }
+  });
+});
+
+/**
+ * The memory backend forgets its reports on restart, but not where its resource versions stood:
+ * they keep growing, so a client that knew the old process (an informer's last version, a list it
+ * is paging) is told its version is too old and relists, instead of waiting unaware for versions it
+ * already has while the objects it holds are gone.
+ */
+describe("a memory server restarted", () => {
+  const fx = useServer("memory");
+
+  it("starts above every version it gave out, and sends clients of the old one to relist (410)", async () => {
+    const server = fx.server();
+    const ns = uniqueName("memrestart");
+    const path = resourcePath(POLICY_REPORT, ns);
+    for (let i = 0; i < 3; i++) {
+      const res = await post(server, path, makeReport(POLICY_REPORT, { name: `r${i}`, namespace: ns }));
+      expect(res.status, res.body).toBe(201);
+    }
+    const before = listItems(await get(server, path));
+    expect(before.items).toHaveLength(3);
+
+    await server.kill();
+    await server.restart();
+
+    const after = listItems(await get(server, path));
+    expect(after.items).toEqual([]);
+    expect(after.resourceVersion).toBeGreaterThan(before.resourceVersion);
+    const created = await post(server, path, makeReport(POLICY_REPORT, { name: "new", namespace: ns }));
+    expect(rvOf(created.json())).toBeGreaterThan(before.resourceVersion);
+
+    // an informer resuming its watch from the old process's version
+    const watch = await openWatch(
+      server,
+      `${path}?watch=true&allowWatchBookmarks=true&resourceVersion=${before.resourceVersion}`,
+    );
+    try {
+      expect(watch.status, watch.body).toBe(200);
+      const first = await watch.next(5_000);
+      expect(first?.type).toBe("ERROR");
+      expect(first?.object).toMatchObject({ kind: "Status", code: 410, reason: "Expired" });
+    } finally {
+      watch.close();
+    }
+    // a list at the old version, exactly (as a reflector's paged relist asks for it)
+    const exact = await get(
+      server,
+      `${path}?resourceVersion=${before.resourceVersion}&resourceVersionMatch=Exact`,
+    );
+    expect(exact.status, exact.body).toBe(410);
   });
 });

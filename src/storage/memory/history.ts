@@ -11,10 +11,14 @@ export class ChangeHistory {
   private readonly ring: (RawChange | undefined)[];
   private start = 0;
   private length = 0;
-  /** The resource version of the newest change that fell out of the ring (0: none yet). */
-  private evictedUpTo = 0;
+  /** The resource version of the newest change that fell out of the ring (at first: the store's start). */
+  private evictedUpTo: number;
 
-  constructor(private readonly capacity: number) {
+  constructor(
+    private readonly capacity: number,
+    startResourceVersion = 0,
+  ) {
+    this.evictedUpTo = startResourceVersion;
     if (!Number.isInteger(capacity) || capacity < 1)
       throw new Error(`history size must be >= 1, got ${capacity}`);
     this.ring = new Array<RawChange | undefined>(capacity);

@@ -37,17 +37,26 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): Storage
   return new MemoryStorage(options);
 }
 
-/** The resource version of an empty store; the first write gets the next one. */
-const INITIAL_RESOURCE_VERSION = 1;
+/**
+ * The resource version of an empty store; the first write gets the next one. Taken from the clock,
+ * in microseconds, so that versions still only grow across a restart (or between the old and the new
+ * pod of a rollout): a client that resumes a watch or a list from a version of the store it knew
+ * gets 410 and relists, where a counter starting again at 1 would let it wait, unaware, for versions
+ * it already has. Safe as a JavaScript integer until the year 2255, and ahead of the clock only for
+ * a store that wrote a million times a second for its whole life.
+ */
+const initialResourceVersion = (): number => Date.now() * 1000;
 
 class MemoryStorage implements Storage {
   private readonly tables = new Map<string, Table>();
   private readonly history: ChangeHistory;
   private readonly fanout: WatchFanout;
-  private rv = INITIAL_RESOURCE_VERSION;
+  private rv = initialResourceVersion();
 
   constructor(options: MemoryStorageOptions) {
-    this.history = new ChangeHistory(options.historySize ?? 10_000);
+    // nothing before the first version is kept: a watch or read from a version of the store's last
+    // life is too old
+    this.history = new ChangeHistory(options.historySize ?? 10_000, this.rv);
     this.fanout = new WatchFanout({
       history: (resource, after) => this.history.since(resourceId(resource), after),
       watchBufferSize: options.watchBufferSize,
