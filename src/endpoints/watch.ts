@@ -33,10 +33,25 @@ export interface WatchObserver {
   opened(def: ResourceDef): WatchTracker | undefined;
 }
 
+/**
+ * The empty list a WatchList client may decode its events into, in the shape it asked for
+ * (transformInitialEventsListBlueprint: a metadata-only client gets a PartialObjectMetadataList).
+ */
+function listBlueprint(def: ResourceDef, n: Negotiated): Record<string, unknown> {
+  return n.shape === "metadata"
+    ? {
+        kind: "PartialObjectMetadataList",
+        apiVersion: `meta.k8s.io/${n.metaVersion}`,
+        metadata: {},
+        items: [],
+      }
+    : { apiVersion: def.groupVersion, kind: def.listKind, metadata: {}, items: [] };
+}
+
 function bookmarkObject(def: ResourceDef, rv: string, n: Negotiated, initialEventsEnd: boolean): unknown {
   const metadata: Record<string, unknown> = { resourceVersion: rv };
   if (initialEventsEnd) {
-    const blueprint = { apiVersion: def.groupVersion, kind: def.listKind, metadata: {}, items: [] };
+    const blueprint = listBlueprint(def, n);
     metadata.annotations = {
       "k8s.io/initial-events-end": "true",
       "kubernetes.io/initial-events-list-blueprint": Buffer.from(JSON.stringify(blueprint)).toString(
@@ -114,9 +129,14 @@ export async function handleWatch(
     return false;
   };
   // Bookmarks go out on a clock, as kube-apiserver's cacheWatcher sends them: every interval, and
-  // once 2 s before the watch times out so the client resumes from the newest version.
+  // once 2 s before the watch times out so the client resumes from the newest version. Like its
+  // events, they only report versions after the one the watch started from (cacheWatcher.process):
+  // a bookmark echoing the client's own version back would confirm a version the store may never
+  // have had.
+  let startRV = "";
   const bookmark = () => {
-    if (lastRV && !ac.signal.aborted) write("BOOKMARK", bookmarkObject(def, lastRV, n, false));
+    if (lastRV && Number(lastRV) > Number(startRV) && !ac.signal.aborted)
+      write("BOOKMARK", bookmarkObject(def, lastRV, n, false));
   };
   const timers: NodeJS.Timeout[] = [];
   if (p.allowWatchBookmarks) {
@@ -130,8 +150,12 @@ export async function handleWatch(
       if (ac.signal.aborted) break;
       let ok = true;
       if (ev.type === "BOOKMARK") {
+        // the registry's first bookmark is where the stream starts
+        startRV ||= ev.resourceVersion;
         if (ev.resourceVersion !== "0") lastRV = ev.resourceVersion;
-        if (ev.initialEventsEnd) ok = write("BOOKMARK", bookmarkObject(def, ev.resourceVersion, n, true));
+        // only for clients that take bookmarks (getBookmarkAfterResourceVersionLockedFunc)
+        if (ev.initialEventsEnd && p.allowWatchBookmarks)
+          ok = write("BOOKMARK", bookmarkObject(def, ev.resourceVersion, n, true));
       } else if (ev.type === "ERROR") {
         write("ERROR", ev.error.toStatus());
         break;

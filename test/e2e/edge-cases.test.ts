@@ -73,6 +73,63 @@ describe("edge cases", () => {
     }
   });
 
+  // cacheWatcher.process sends only what is newer than the watch's start (the initial-events-end
+  // bookmark excepted): a bookmark never echoes the client's own version, which the store may not have.
+  it("bookmarks report only versions after the watch's start: none while the store stands still", async () => {
+    const ns = uniqueName("bmstart");
+    const path = resourcePath(POLICY_REPORT, ns);
+    const rvOf = (o: { metadata?: unknown }) => Number((o.metadata as Obj["metadata"]).resourceVersion);
+    const now = rvOf((await get(ctx.server(), path)).json<Obj>());
+    const ahead = await openWatch(
+      ctx.server(),
+      `${path}?watch=true&allowWatchBookmarks=true&timeoutSeconds=3&resourceVersion=${now + 1000}`,
+    );
+    expect(ahead.status, ahead.body).toBe(200);
+    await ahead.ended;
+    expect(ahead.events).toEqual([]);
+
+    const idle = await openWatch(
+      ctx.server(),
+      `${path}?watch=true&allowWatchBookmarks=true&timeoutSeconds=5&resourceVersion=${now}`,
+    );
+    const elsewhere = await created(uniqueName("bmother"));
+    await idle.ended;
+    const marks = idle.events.filter((e) => e.type === "BOOKMARK").map((e) => rvOf(e.object));
+    expect(marks.length, JSON.stringify(idle.events)).toBeGreaterThan(0);
+    for (const rv of marks) expect(rv).toBeGreaterThanOrEqual(rvOf(elsewhere));
+  });
+
+  it("WatchList: the end bookmark only for clients that take bookmarks; metadata clients get a metadata blueprint", async () => {
+    const ns = uniqueName("wlbm");
+    await created(ns, "a");
+    const path = `${resourcePath(POLICY_REPORT, ns)}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&timeoutSeconds=2`;
+    const plain = await openWatch(ctx.server(), path);
+    expect(plain.status, plain.body).toBe(200);
+    await plain.ended;
+    expect(plain.events.map((e) => e.type)).toEqual(["ADDED"]);
+
+    const meta = await openWatch(ctx.server(), `${path}&allowWatchBookmarks=true`, {
+      headers: { Accept: "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1" },
+    });
+    try {
+      const end = await meta.waitFor((e) => e.type === "BOOKMARK", 10_000);
+      const annotations = ((end.object.metadata as Obj["metadata"]).annotations ?? {}) as Record<
+        string,
+        string
+      >;
+      expect(annotations["k8s.io/initial-events-end"]).toBe("true");
+      const blueprint = Buffer.from(annotations["kubernetes.io/initial-events-list-blueprint"], "base64");
+      expect(JSON.parse(blueprint.toString())).toEqual({
+        kind: "PartialObjectMetadataList",
+        apiVersion: "meta.k8s.io/v1",
+        metadata: {},
+        items: [],
+      });
+    } finally {
+      meta.close();
+    }
+  });
+
   it("a PUT naming another uid fails its precondition with 409, as kube-apiserver answers", async () => {
     const ns = uniqueName("uid");
     const obj = await created(ns);
