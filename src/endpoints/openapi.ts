@@ -156,6 +156,11 @@ export function groupVersionPaths(resources: ResourceDef[]): string[] {
   return [...new Set(resources.map((d) => `apis/${d.group}/${d.version}`))].sort();
 }
 
+/** A v3 document's address pinned to its content, as kube-openapi's constructServerRelativeURL writes it. */
+export function v3URL(groupVersionPath: string, hash: string): string {
+  return `/openapi/v3/${groupVersionPath}?hash=${hash}`;
+}
+
 /** `GET /openapi/v3`: where each group version's document is, with the hash of its current content. */
 export function openapiV3Index(resources: ResourceDef[]): {
   paths: Record<string, { serverRelativeURL: string }>;
@@ -164,7 +169,7 @@ export function openapiV3Index(resources: ResourceDef[]): {
   for (const p of groupVersionPaths(resources)) {
     const [, group, version] = p.split("/");
     const hash = openapiHash(JSON.stringify(openapiV3GroupVersion(resources, group, version)));
-    paths[p] = { serverRelativeURL: `/openapi/v3/${p}?hash=${hash}` };
+    paths[p] = { serverRelativeURL: v3URL(p, hash) };
   }
   return { paths };
 }
@@ -205,7 +210,7 @@ export function buildOpenAPI(resources: ResourceDef[]): OpenAPIDocuments {
     const [, group, version] = p.split("/");
     const d = doc(openapiV3GroupVersion(resources, group, version));
     v3.set(p, d);
-    index[p] = { serverRelativeURL: `/openapi/v3/${p}?hash=${d.hash}` };
+    index[p] = { serverRelativeURL: v3URL(p, d.hash) };
   }
   const v2 = openapiV2(resources);
   const proto = encodeOpenAPIV2(v2);

@@ -7,6 +7,7 @@ import {
   openapiV3GroupVersion,
   openapiV3Index,
 } from "../../src/endpoints/openapi.js";
+import { goRFC1123, oneYearAfter } from "../../src/endpoints/openapi-routes.js";
 import { loadResources } from "../../src/resources/index.js";
 
 const defs = loadResources();
@@ -343,5 +344,17 @@ describe("OpenAPI v2 protobuf (kubectl 1.27/1.28)", () => {
     expect(ext.find(([k]) => k === "x-kubernetes-group-version-kind")?.[1]).toBe(
       "group: wgpolicyk8s.io\nversion: v1alpha2\nkind: PolicyReport\n",
     );
+  });
+});
+
+describe("OpenAPI v3 Expires", () => {
+  it("is Go's time.RFC1123 of a UTC time: two-digit day, the zone named UTC", () => {
+    expect(goRFC1123(new Date("2026-11-27T00:15:00Z"))).toBe("Fri, 27 Nov 2026 00:15:00 UTC");
+    expect(goRFC1123(new Date("2027-03-05T09:04:03.999Z"))).toBe("Fri, 05 Mar 2027 09:04:03 UTC");
+  });
+
+  it("is a calendar year ahead, 29 February becoming 1 March as Go's AddDate normalises it", () => {
+    expect(oneYearAfter(new Date("2026-11-27T00:15:00Z")).toISOString()).toBe("2027-11-27T00:15:00.000Z");
+    expect(oneYearAfter(new Date("2028-02-29T12:00:00Z")).toISOString()).toBe("2029-03-01T12:00:00.000Z");
   });
 });

@@ -306,6 +306,56 @@ export function discoveryTests(ctx: SuiteContext) {
       }
     });
 
+    it("OpenAPI v3 by hash: the current one immutable for a year, a stale one redirected (301) to it", async () => {
+      const srv = ctx.server();
+      const index = await get(srv, "/openapi/v3");
+      const url = index.json<{ paths: Record<string, { serverRelativeURL: string }> }>().paths[
+        `apis/${POLICY_REPORT.apiVersion}`
+      ].serverRelativeURL;
+      const [path, query] = url.split("?");
+      const hash = new URLSearchParams(query).get("hash")!;
+
+      const current = await get(srv, url);
+      expect(current.status).toBe(200);
+      expect(current.headers["content-type"]).toBe("application/json");
+      expect(current.headers.etag).toBe(`"${hash}"`);
+      expect(current.headers.vary).toBe("Accept");
+      expect(current.headers["cache-control"]).toBe("public, immutable");
+      const expires = String(current.headers.expires);
+      expect(expires).toMatch(/^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d UTC$/);
+      const ahead = Date.parse(expires.replace(/UTC$/, "GMT")) - Date.now();
+      expect(ahead).toBeGreaterThan(364 * 86_400_000);
+      expect(ahead).toBeLessThan(367 * 86_400_000);
+      const unchanged = await get(srv, url, { headers: { "If-None-Match": `"${hash}"` } });
+      expect([unchanged.status, unchanged.headers["cache-control"], unchanged.headers.vary]).toEqual([
+        304,
+        "public, immutable",
+        "Accept",
+      ]);
+
+      for (const stale of ["0123ABCD", hash.toLowerCase()]) {
+        const moved = await get(srv, `${path}?hash=${stale}`);
+        expect(moved.status, stale).toBe(301);
+        expect(moved.headers.location).toBe(url);
+        expect(moved.headers["content-type"]).toBe("application/json");
+        expect(moved.headers.etag).toBe(`"${hash}"`);
+        expect(moved.headers.vary).toBe("Accept");
+        expect(moved.headers["cache-control"]).toBe("no-cache, private");
+        expect(moved.headers.expires).toBeUndefined();
+        expect(moved.body).toBe("");
+      }
+
+      // Without a hash (or an empty one) the document is served, but not to be kept.
+      for (const plain of [path, `${path}?hash=`]) {
+        const res = await get(srv, plain);
+        expect(res.status, plain).toBe(200);
+        expect(res.headers.vary, plain).toBe("Accept");
+        expect(res.headers["cache-control"], plain).toBe("no-cache, private");
+        expect(res.headers.expires, plain).toBeUndefined();
+        expect(res.body, plain).toBe(current.body);
+      }
+    });
+
     it("serves OpenAPI v2 as JSON", async () => {
       const res = await get(ctx.server(), "/openapi/v2", { headers: { Accept: "application/json" } });
       expect(res.status).toBe(200);
