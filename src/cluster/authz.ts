@@ -4,7 +4,7 @@ import type { KubeClient } from "./kubeclient.js";
 import { errorMessage, silentLog, type ClusterLog } from "./log.js";
 import { TtlCache } from "./ttl-cache.js";
 
-export { forbiddenError, forbiddenMessage } from "./authz-messages.js";
+export { forbiddenError, forbiddenMessage } from "../apimachinery/forbidden.js";
 
 /**
  * Delegated authorization: a SubjectAccessReview (authorization.k8s.io/v1) per distinct request,

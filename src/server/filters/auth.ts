@@ -2,7 +2,8 @@ import type { X509Certificate } from "node:crypto";
 import type { TLSSocket } from "node:tls";
 import { X509Certificate as X509 } from "node:crypto";
 import type { Authenticator, Authorizer, AuthzAttributes } from "../../apimachinery/auth.js";
-import { forbidden, unauthorized } from "../../apimachinery/status.js";
+import { forbiddenError } from "../../apimachinery/forbidden.js";
+import { unauthorized } from "../../apimachinery/status.js";
 import type { UserInfo } from "../../apimachinery/types.js";
 import type { RequestContext } from "../../endpoints/context.js";
 import type { Handler } from "./types.js";
@@ -50,27 +51,8 @@ export function attributesOf(ctx: RequestContext, user: UserInfo): AuthzAttribut
     resource: i.resource,
     subresource: i.subresource,
     namespace: i.namespace,
-    name: i.name,
+    name: i.authzName,
   };
-}
-
-/**
- * The 403 kubectl users know (k8s.io/apiserver responsewriters.Forbidden + errors.NewForbidden):
- * `policyreports.wgpolicyk8s.io is forbidden: User "bob" cannot list resource "policyreports" in API group ...`.
- */
-export function forbiddenMessage(a: AuthzAttributes, reason?: string): string {
-  let msg: string;
-  if (!a.resourceRequest) {
-    msg = `User "${a.user.name}" cannot ${a.verb} path "${a.path}"`;
-  } else {
-    const res = a.subresource ? `${a.resource}/${a.subresource}` : a.resource;
-    msg = `User "${a.user.name}" cannot ${a.verb} resource "${res}" in API group "${a.apiGroup}"`;
-    msg += a.namespace ? ` in the namespace "${a.namespace}"` : " at the cluster scope";
-  }
-  if (reason) msg += `: ${reason}`;
-  const gr = a.resource ? (a.apiGroup ? `${a.resource}.${a.apiGroup}` : a.resource) : "";
-  if (!gr) return `forbidden: ${msg}`;
-  return a.name ? `${gr} "${a.name}" is forbidden: ${msg}` : `${gr} is forbidden: ${msg}`;
 }
 
 export function withAuthorization(
@@ -83,11 +65,7 @@ export function withAuthorization(
     const attrs = attributesOf(ctx, ctx.user);
     const decision = await authorize(attrs);
     if (!decision.allowed) {
-      throw forbidden(forbiddenMessage(attrs, decision.reason), {
-        name: attrs.name || undefined,
-        group: attrs.apiGroup || undefined,
-        kind: attrs.resource || undefined,
-      });
+      throw forbiddenError(attrs, decision.reason);
     }
     return next(ctx);
   };

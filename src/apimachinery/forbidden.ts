@@ -1,15 +1,14 @@
-import type { AuthzAttributes } from "../apimachinery/auth.js";
-import { forbidden, type StatusError } from "../apimachinery/status.js";
+import type { AuthzAttributes } from "./auth.js";
+import { goQuote } from "./go-format.js";
+import { forbidden, type StatusError } from "./status.js";
 
 /**
  * The 403 kubectl users know, as k8s.io/apiserver writes it (responsewriters.Forbidden wrapped in
  * apierrors.NewForbidden): `policyreports.wgpolicyk8s.io is forbidden: User "bob" cannot list resource
  * "policyreports" in API group "wgpolicyk8s.io" in the namespace "team-a"`, plus `: <reason>` when the
- * authorizer gave one; details {group, kind: resource, name}.
+ * authorizer gave one; details {group, kind: resource, name}. Names and paths are quoted with Go's %q.
  */
-
-/** Go's %q for the strings that occur here (names, paths). */
-const q = (s: string): string => JSON.stringify(s);
+const q = goQuote;
 
 /** The same characters Go's responsewriters sanitizer replaces, so messages never look like HTML. */
 const sanitize = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
