@@ -71,6 +71,27 @@ export function escapeFieldValue(s: string): string {
 }
 
 /**
+ * The value a field selector requires `field` to equal (fields.Selector.RequiresExactMatch), read as
+ * the request info reads it: any field may appear, and a selector that does not parse requires
+ * nothing.
+ */
+export function requiredFieldValue(s: string, field: string): string | undefined {
+  let found: string | undefined;
+  try {
+    for (const part of splitTerms(s)) {
+      if (part === "") continue;
+      const t = splitTerm(part);
+      if (t === undefined) return undefined;
+      const value = unescapeValue(t.rhs);
+      if (t.lhs === field && t.op !== "!=") found ??= value;
+    }
+  } catch {
+    return undefined;
+  }
+  return found;
+}
+
+/**
  * Parses a `fieldSelector` query parameter; the empty string selects everything. Terms come back
  * sorted as the API server sorts them. Throws 400 BadRequest with the API server's message.
  */

@@ -1,3 +1,5 @@
+import { requiredFieldValue } from "../apimachinery/fields.js";
+
 /**
  * What a request is about, from its method and path alone (k8s.io/apiserver pkg/endpoints/request
  * requestinfo.go). Authorization, limits, logs and routing all read this one value.
@@ -12,7 +14,19 @@ export interface RequestInfo {
   namespace: string;
   resource: string;
   subresource: string;
+  /** The object named in the path; routing reads only this. */
   name: string;
+  /**
+   * kube-apiserver's requestInfo.Name: the path's name, or for a list or watch the one name its field
+   * selector requires (`kubectl get polr x -w`), so that RBAC's resourceNames can allow watching one
+   * object. Authorization, the 403 and metrics' scope read this.
+   */
+  authzName: string;
+}
+
+/** path.IsValidPathSegmentName: a name that could stand in a path as one segment. */
+function isValidPathSegmentName(name: string): boolean {
+  return name !== "." && name !== ".." && !name.includes("/") && !name.includes("%");
 }
 
 const MUTATING = new Set(["create", "update", "patch", "delete", "deletecollection"]);
@@ -37,6 +51,7 @@ export function requestInfo(method: string, path: string, query: URLSearchParams
     resource: "",
     subresource: "",
     name: "",
+    authzName: "",
   };
   const parts = path.split("/").filter((p) => p !== "");
   // /apis/<group>/<version>/... or /api/<version>/...; shorter paths are discovery (non-resource).
@@ -79,9 +94,13 @@ export function requestInfo(method: string, path: string, query: URLSearchParams
   if (rest.length >= 3) info.subresource = rest[2];
   if (rest.length > 3) info.subresource = rest.slice(2).join("/");
 
+  info.authzName = info.name;
   if (info.name === "") {
-    if (info.verb === "get") info.verb = truthy(query.get("watch")) ? "watch" : "list";
-    else if (info.verb === "delete") info.verb = "deletecollection";
+    if (info.verb === "get") {
+      info.verb = truthy(query.get("watch")) ? "watch" : "list";
+      const named = requiredFieldValue(query.get("fieldSelector") ?? "", "metadata.name");
+      if (named !== undefined && isValidPathSegmentName(named)) info.authzName = named;
+    } else if (info.verb === "delete") info.verb = "deletecollection";
   } else if (info.verb === "get" && truthy(query.get("watch"))) {
     info.verb = "watch";
   }

@@ -26,10 +26,10 @@ export function reportedVerb(info: RequestInfo, contentType: string | undefined)
 
 const KNOWN_METHODS = new Set(["get", "head", "post", "put", "patch", "delete", "options"]);
 
-/** kube-apiserver's CleanScope: one object, one namespace, or the whole cluster. */
+/** kube-apiserver's CleanScope: one object (a create too), one namespace, or the whole cluster. */
 export function requestScope(info: RequestInfo): "resource" | "namespace" | "cluster" | "" {
   if (!info.isResourceRequest) return "";
-  if (info.name) return "resource";
+  if (info.authzName || info.verb === "create") return "resource";
   if (info.namespace) return "namespace";
   return "cluster";
 }

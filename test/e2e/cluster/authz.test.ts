@@ -14,10 +14,13 @@ describe("cluster mode: what a request may do (SubjectAccessReview through the r
     fake.tokens.set("bob-token", { name: "bob", groups: ["team-b"] });
     fake.tokens.set("ann-token", { name: "ann", groups: ["team-a"] });
     fake.tokens.set("root-token", { name: "root", groups: ["system:masters"] });
+    fake.tokens.set("cid-token", { name: "cid", groups: ["team-c"] });
     // RBAC of the cluster: everyone may discover; bob may not touch reports; ann may.
     fake.authorize = (spec) => {
       if (spec.nonResourceAttributes) return { allowed: true };
       if (spec.user === "bob") return { allowed: false, reason: "" };
+      // RBAC with resourceNames: cid may read the one report r-cid
+      if (spec.user === "cid") return { allowed: spec.resourceAttributes?.name === "r-cid" };
       return { allowed: true, reason: 'RBAC: allowed by RoleBinding "reports-view/team-a"' };
     };
   });
@@ -97,6 +100,44 @@ describe("cluster mode: what a request may do (SubjectAccessReview through the r
 
   it("kubectl as an allowed user lists the reports", async () => {
     const out = await kubectl(["get", "policyreports", "-n", "team-a"], { kubeconfig: kubeconfigFor("ann") });
+    expect(out.stderr.trim()).toBe("No resources found in team-a namespace.");
+    expect(out.code).toBe(0);
+  });
+
+  it("a list or watch whose field selector names one object is reviewed for that name (RBAC resourceNames)", async () => {
+    const one = `${LIST_TEAM_A}?fieldSelector=${encodeURIComponent("metadata.name=r-cid")}`;
+    expect((await call(server, `${one}&watch=true&timeoutSeconds=1`, { token: "cid-token" })).status).toBe(
+      200,
+    );
+    expect((await call(server, one, { token: "cid-token" })).status).toBe(200);
+    const sar = standIn.fake.accessReviews.filter((s) => s.user === "cid").at(-1);
+    expect(sar?.resourceAttributes).toMatchObject({ verb: "list", name: "r-cid" });
+
+    const other = await call(
+      server,
+      `${LIST_TEAM_A}?fieldSelector=${encodeURIComponent("metadata.name==r-x")}`,
+      {
+        token: "cid-token",
+      },
+    );
+    expect(other.status).toBe(403);
+    expect(JSON.parse(other.body)).toMatchObject({
+      message:
+        'policyreports.wgpolicyk8s.io "r-x" is forbidden: User "cid" cannot list resource "policyreports" in API group "wgpolicyk8s.io" in the namespace "team-a"',
+      details: { name: "r-x", group: "wgpolicyk8s.io", kind: "policyreports" },
+    });
+    // a selector that excludes a name, or that does not parse, names nothing
+    for (const sel of ["metadata.name!=r-cid", "metadata.name=r-cid,oops"]) {
+      const res = await call(server, `${LIST_TEAM_A}?fieldSelector=${encodeURIComponent(sel)}`, {
+        token: "cid-token",
+      });
+      expect(res.status, sel).toBe(403);
+    }
+
+    const out = await kubectl(
+      ["get", "policyreports", "-n", "team-a", "--field-selector", "metadata.name=r-cid"],
+      { kubeconfig: kubeconfigFor("cid") },
+    );
     expect(out.stderr.trim()).toBe("No resources found in team-a namespace.");
     expect(out.code).toBe(0);
   });
