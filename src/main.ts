@@ -37,6 +37,7 @@ function readServingFiles(cfg: Config): { key: string; cert: string; caCert: str
 }
 
 const HEALTH_PATHS = ["/healthz", "/livez", "/readyz"];
+const isHealthPath = (p: string): boolean => HEALTH_PATHS.some((h) => p === h || p.startsWith(`${h}/`));
 
 function servingHosts(cfg: Config): { dns: string[]; ips: string[] } {
   const dns = [
@@ -120,6 +121,9 @@ async function main(): Promise<void> {
         requestheaderGroupHeaders: cfg.requestheader.groupHeaders,
         requestheaderExtraHeadersPrefix: cfg.requestheader.extraHeadersPrefix,
         tokenCacheTtlMs: cfg.authenticationTokenWebhookCacheTtlMs,
+        // DelegatingAuthenticationOptions: a request without credentials is system:anonymous, and
+        // authorization (RBAC, --authorization-always-allow-paths) decides what it may do
+        anonymous: true,
       },
       authz: {
         allowTtlMs: cfg.authorizationWebhookCacheAuthorizedTtlMs,
@@ -187,7 +191,11 @@ async function main(): Promise<void> {
     route,
     authenticate,
     authorize,
-    isPublic: (p) => HEALTH_PATHS.some((h) => p === h || p.startsWith(`${h}/`)),
+    // In a cluster, health is authenticated like any path (a probe is system:anonymous) and the bare
+    // paths are always allowed, as an aggregated server built on k8s.io/apiserver does; standalone
+    // has no anonymous user, so its health paths skip both.
+    isPublic: (p) => !inCluster && isHealthPath(p),
+    isProbe: isHealthPath,
     isAlwaysAllowed: (p) =>
       alwaysAllow.has(p) || [...alwaysAllow].some((a) => a.endsWith("*") && p.startsWith(a.slice(0, -1))),
     limits: cfg,

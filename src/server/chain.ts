@@ -10,8 +10,10 @@ export interface ChainDeps {
   route: Route;
   authenticate: Authenticator;
   authorize: Authorizer;
-  /** Paths anyone may call without credentials (health). */
+  /** Paths that skip authentication and authorization (health, in standalone mode). */
   isPublic: (path: string) => boolean;
+  /** Health probes, exempt from the in-flight limits. */
+  isProbe: (path: string) => boolean;
   /** Paths that skip authorization (--authorization-always-allow-paths). */
   isAlwaysAllowed: (path: string) => boolean;
   limits: InflightLimits;
@@ -26,7 +28,7 @@ export function buildHandlerChain(d: ChainDeps): Handler {
   // Health probes are exempt, as kube-apiserver's "probes" flow schema makes them: a busy server must
   // not be restarted by its liveness probe nor taken out of rotation by its readiness probe.
   h = withInflightLimit(h, d.limits, { readonly: 0, mutating: 0, watches: 0 }, d.onReject, (ctx) =>
-    d.isPublic(ctx.path),
+    d.isProbe(ctx.path),
   );
   // Outside the in-flight limit, as in kube-apiserver: work that outlives its 504 keeps its slot
   // until it really ends, so abandoned work cannot pile up beyond the limits.

@@ -1,4 +1,5 @@
 import type { X509Certificate } from "node:crypto";
+import type { IncomingHttpHeaders } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { X509Certificate as X509 } from "node:crypto";
 import type { Authenticator, Authorizer, AuthzAttributes } from "../../apimachinery/auth.js";
@@ -24,6 +25,22 @@ export function peerCertificates(ctx: RequestContext): X509Certificate[] {
   return out;
 }
 
+/**
+ * The request's headers with repeated ones kept apart, as Go's http.Header keeps them: Node joins
+ * them with ", ", which would split a front-proxy group such as `cn=admins, ou=x` in two.
+ */
+function distinctHeaders(raw: string[]): IncomingHttpHeaders {
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i].toLowerCase();
+    const prev = out[name];
+    if (prev === undefined) out[name] = raw[i + 1];
+    else if (Array.isArray(prev)) prev.push(raw[i + 1]);
+    else out[name] = [prev, raw[i + 1]];
+  }
+  return out;
+}
+
 export function withAuthentication(
   next: Handler,
   authenticate: Authenticator,
@@ -31,7 +48,10 @@ export function withAuthentication(
 ): Handler {
   return async (ctx) => {
     if (skip(ctx.path)) return next(ctx);
-    const user = await authenticate({ headers: ctx.req.headers, peerCertificates: peerCertificates(ctx) });
+    const headers = distinctHeaders(ctx.req.rawHeaders);
+    const user = await authenticate({ headers, peerCertificates: peerCertificates(ctx) });
+    // what authentication consumed (identity headers, credentials) leaves the request too
+    for (const name of Object.keys(ctx.req.headers)) if (!(name in headers)) delete ctx.req.headers[name];
     if (!user) throw unauthorized();
     ctx.user = user;
     ctx.log.user = user.name;

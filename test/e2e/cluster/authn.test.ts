@@ -45,6 +45,15 @@ describe("cluster mode: who a request is (the real server behind the kube-apiser
       });
     });
 
+    it("keeps each X-Remote-Group apart, as Go's http.Header does, even one with a comma", async () => {
+      const res = await call(server, LIST_TEAM_A, {
+        cert: standIn.pki.proxyClient,
+        headers: { "X-Remote-User": "cora", "X-Remote-Group": ["cn=admins, ou=people", "team-a"] },
+      });
+      expect(res.status, res.body).toBe(200);
+      expect(reviewsOf("cora")[0].groups).toEqual(["cn=admins, ou=people", "team-a", "system:authenticated"]);
+    });
+
     it("carries X-Remote-Extra-* into the review as extras", async () => {
       const res = await call(server, LIST_TEAM_A, {
         cert: standIn.pki.proxyClient,
@@ -182,10 +191,36 @@ describe("cluster mode: who a request is (the real server behind the kube-apiser
       );
     });
 
-    it("no credentials at all is 401 with a Status", async () => {
-      const res = await call(server, LIST_TEAM_A);
-      expect(res.status).toBe(401);
-      expect(res.json()).toMatchObject({ kind: "Status", status: "Failure", reason: "Unauthorized" });
+    it("no credentials at all is system:anonymous, and authorization decides (delegated authentication)", async () => {
+      const from = standIn.fake.accessReviews.length;
+      const allowed = await call(server, LIST_TEAM_A);
+      expect(allowed.status, allowed.body).toBe(200);
+      expect(standIn.fake.accessReviews.slice(from)).toEqual([
+        expect.objectContaining({ user: "system:anonymous", groups: ["system:unauthenticated"] }),
+      ]);
+
+      const before = standIn.fake.authorize;
+      standIn.fake.authorize = (spec) => ({ allowed: spec.user !== "system:anonymous" });
+      try {
+        // another namespace: the allowed list above is cached for 10 s
+        const denied = await call(server, LIST_TEAM_A.replace("team-a", "team-z"));
+        expect(denied.status).toBe(403);
+        expect(denied.json()).toMatchObject({
+          reason: "Forbidden",
+          message:
+            'policyreports.wgpolicyk8s.io is forbidden: User "system:anonymous" cannot list resource "policyreports" in API group "wgpolicyk8s.io" in the namespace "team-z"',
+        });
+        // the probes' paths are always allowed; a single check is not
+        expect((await call(server, "/readyz")).status).toBe(200);
+        expect((await call(server, "/livez")).status).toBe(200);
+        const check = await call(server, "/readyz/storage");
+        expect(check.status).toBe(403);
+        expect(check.json<{ message: string }>().message).toBe(
+          'forbidden: User "system:anonymous" cannot get path "/readyz/storage"',
+        );
+      } finally {
+        standIn.fake.authorize = before;
+      }
     });
   });
 });

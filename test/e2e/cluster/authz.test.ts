@@ -173,8 +173,13 @@ describe("cluster mode: what a request may do (SubjectAccessReview through the r
     expect((await call(server, LIST_TEAM_A, { token: "gus-token" })).status).toBe(200);
   });
 
-  it("/metrics needs an authenticated and authorized user", async () => {
-    expect((await call(server, "/metrics")).status).toBe(401);
+  it("/metrics needs an authorized user; without credentials that is system:anonymous", async () => {
+    standIn.fake.authorize = (spec) => ({ allowed: spec.user !== "system:anonymous" });
+    const anonymous = await call(server, "/metrics");
+    expect(anonymous.status).toBe(403);
+    expect(anonymous.json<{ message: string }>().message).toBe(
+      'forbidden: User "system:anonymous" cannot get path "/metrics"',
+    );
     const res = await call(server, "/metrics", { token: "ann-token" });
     expect(res.status).toBe(200);
     expect(res.body).toContain("# TYPE");
