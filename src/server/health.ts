@@ -61,15 +61,16 @@ async function handleRoot(ctx: RequestContext, name: string, checks: HealthCheck
 
 /**
  * `/<name>/<check>` as healthz's adaptCheckToHandler. kube-apiserver prints the error there because
- * only users allowed `/readyz/*` may ask (system:public-info-viewer grants the bare paths alone); here
- * the sub-paths are public like the root, so the reason is withheld as the root withholds it, and logged.
+ * only users allowed `/readyz/*` may ask (system:public-info-viewer grants the bare paths alone), as
+ * in cluster mode here; where the sub-paths are public (standalone: nobody was authenticated), the
+ * reason is withheld as the root withholds it. It is logged either way.
  */
 async function handleOne(ctx: RequestContext, check: HealthCheck): Promise<void> {
   try {
     await check.check();
   } catch (err) {
     ctx.log.healthFailure = `${check.name}: ${reason(err)}`;
-    httpError(ctx, 500, "internal server error: reason withheld");
+    httpError(ctx, 500, `internal server error: ${ctx.user ? reason(err) : "reason withheld"}`);
     return;
   }
   ctx.res.statusCode = 200;

@@ -45,6 +45,9 @@ beforeAll(async () => {
       warnings: [],
       log,
     };
+    // stands for the authentication filter: cluster mode authenticates health paths like any other
+    const user = req.headers["x-test-user"];
+    if (typeof user === "string") ctx.user = { name: user, groups: [] };
     if (!route) throw new Error(`no route for ${url.pathname}`);
     void route(ctx);
   });
@@ -53,8 +56,8 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-async function get(path: string) {
-  const res = await fetch(base + path);
+async function get(path: string, headers: Record<string, string> = {}) {
+  const res = await fetch(base + path, { headers });
   return {
     status: res.status,
     body: await res.text(),
@@ -107,7 +110,7 @@ describe("health endpoints as k8s.io/apiserver healthz", () => {
     expect((await get("/readyz?exclude=storage")).status).toBe(200);
   });
 
-  it("serves each check at <path>/<name>: ok, or 500 internal server error (reason withheld, logged)", async () => {
+  it("serves each check at <path>/<name>: ok, or 500 internal server error (reason withheld unless authenticated, logged)", async () => {
     healthy = true;
     expect(await get("/readyz/storage")).toEqual({
       status: 200,
@@ -123,6 +126,10 @@ describe("health endpoints as k8s.io/apiserver healthz", () => {
       nosniff: "nosniff",
     });
     expect(logs.at(-1)?.healthFailure).toBe("storage: connect ECONNREFUSED 10.0.0.7:5432");
+    // an authenticated (and so authorized) caller is told why, as kube-apiserver tells it
+    expect((await get("/readyz/storage", { "x-test-user": "prometheus" })).body).toBe(
+      "internal server error: connect ECONNREFUSED 10.0.0.7:5432\n",
+    );
     // Other checks answer on their own.
     expect((await get("/readyz/shutdown")).status).toBe(200);
     expect((await get("/livez/ping")).body).toBe("ok");
