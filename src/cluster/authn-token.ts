@@ -6,6 +6,7 @@ import { bearerToken } from "./headers.js";
 import type { KubeClient } from "./kubeclient.js";
 import { errorMessage, silentLog, type ClusterLog } from "./log.js";
 import { TtlCache } from "./ttl-cache.js";
+import { withWebhookRetry } from "./webhook-retry.js";
 
 /**
  * Bearer tokens, checked with a TokenReview (authentication.k8s.io/v1) against the kube-apiserver.
@@ -49,11 +50,13 @@ export function tokenReviewAuthenticator(cfg: TokenReviewConfig) {
   const review = async (token: string): Promise<Verdict> => {
     const spec: Record<string, unknown> = { token };
     if (cfg.audiences?.length) spec.audiences = cfg.audiences;
-    const res = await cfg.client.create<{ status?: Record<string, unknown> }>(TOKENREVIEW_PATH, {
-      apiVersion: "authentication.k8s.io/v1",
-      kind: "TokenReview",
-      spec,
-    });
+    const res = await withWebhookRetry(() =>
+      cfg.client.create<{ status?: Record<string, unknown> }>(TOKENREVIEW_PATH, {
+        apiVersion: "authentication.k8s.io/v1",
+        kind: "TokenReview",
+        spec,
+      }),
+    );
     const status = res.status ?? {};
     if (status.authenticated === true) {
       const user = userOf(status);

@@ -3,6 +3,7 @@ import { internalError } from "../apimachinery/status.js";
 import type { KubeClient } from "./kubeclient.js";
 import { errorMessage, silentLog, type ClusterLog } from "./log.js";
 import { TtlCache } from "./ttl-cache.js";
+import { withWebhookRetry } from "./webhook-retry.js";
 
 export { forbiddenError, forbiddenMessage } from "../apimachinery/forbidden.js";
 
@@ -80,11 +81,13 @@ export function createAuthorizer(cfg: AuthorizerConfig): Authorizer {
   const inFlight = new Map<string, Promise<AuthzDecision>>();
 
   const review = async (spec: Record<string, unknown>): Promise<AuthzDecision> => {
-    const res = await cfg.client.create<SarResponse>(SAR_PATH, {
-      apiVersion: "authorization.k8s.io/v1",
-      kind: "SubjectAccessReview",
-      spec,
-    });
+    const res = await withWebhookRetry(() =>
+      cfg.client.create<SarResponse>(SAR_PATH, {
+        apiVersion: "authorization.k8s.io/v1",
+        kind: "SubjectAccessReview",
+        spec,
+      }),
+    );
     const s = res.status ?? {};
     if (s.allowed === true) return { allowed: true };
     if (s.evaluationError)

@@ -145,6 +145,27 @@ describe("authorization by SubjectAccessReview", () => {
     );
   });
 
+  it("retries a review the kube-apiserver could not answer for a moment, as the webhook authorizer does", async () => {
+    const authz = createAuthorizer({ client });
+    const sars = () => fake.requests.filter((r) => r.endsWith("/subjectaccessreviews")).length;
+    let failures = 2;
+    fake.failRequest = (_m, path) =>
+      path.endsWith("/subjectaccessreviews") && failures-- > 0 ? 503 : undefined;
+    const before = sars();
+    expect(await authz(attrs())).toEqual({ allowed: true });
+    expect(sars() - before).toBe(3);
+
+    // five tries, then the request fails; a refusal that is not transient is not retried
+    fake.failRequest = (_m, path) => (path.endsWith("/subjectaccessreviews") ? 503 : undefined);
+    const start = sars();
+    await expect(authz(attrs({ namespace: "team-c" }))).rejects.toMatchObject({ code: 500 });
+    expect(sars() - start).toBe(5);
+    fake.failRequest = (_m, path) => (path.endsWith("/subjectaccessreviews") ? 400 : undefined);
+    const once = sars();
+    await expect(authz(attrs({ namespace: "team-d" }))).rejects.toMatchObject({ code: 500 });
+    expect(sars() - once).toBe(1);
+  }, 20_000);
+
   it("caches allow and deny for their own TTLs", async () => {
     const authz = createAuthorizer({ client, allowTtlMs: 60_000, denyTtlMs: 100 });
     await authz(attrs());
