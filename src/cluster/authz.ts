@@ -67,6 +67,23 @@ export function subjectAccessReviewSpec(a: AuthzAttributes): Record<string, unkn
   return spec;
 }
 
+/**
+ * shouldCache: a decision about attributes a client chose to make huge (a long name or path) is not
+ * kept, so such requests cannot fill the cache (maxControlledAttrCacheSize).
+ */
+function cacheable(a: AuthzAttributes): boolean {
+  const size =
+    a.namespace.length +
+    a.verb.length +
+    a.apiGroup.length +
+    a.apiVersion.length +
+    a.resource.length +
+    a.subresource.length +
+    a.name.length +
+    a.path.length;
+  return size < 10_000;
+}
+
 interface SarResponse {
   status?: { allowed?: boolean; denied?: boolean; reason?: string; evaluationError?: string };
 }
@@ -106,7 +123,7 @@ export function createAuthorizer(cfg: AuthorizerConfig): Authorizer {
     if (!p) {
       p = review(spec)
         .then((d) => {
-          cache.set(key, d, d.allowed ? allowTtl : denyTtl);
+          if (cacheable(attrs)) cache.set(key, d, d.allowed ? allowTtl : denyTtl);
           return d;
         })
         .finally(() => inFlight.delete(key));

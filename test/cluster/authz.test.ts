@@ -183,6 +183,14 @@ describe("authorization by SubjectAccessReview", () => {
     ]);
   });
 
+  it("does not keep decisions about huge client-chosen attributes (a cache a client could fill)", async () => {
+    const authz = createAuthorizer({ client, allowTtlMs: 60_000 });
+    const huge = attrs({ name: "x".repeat(10_000) });
+    await authz(huge);
+    await authz(huge);
+    expect(fake.accessReviews).toHaveLength(2);
+  });
+
   it("lets system:masters and always-allowed paths through without a review", async () => {
     const authz = createAuthorizer({ client });
     const admin = { name: "system:kube-aggregator", groups: ["system:masters"] };
