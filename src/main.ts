@@ -186,7 +186,6 @@ async function main(): Promise<void> {
     },
     now: () => new Date(),
   });
-  const alwaysAllow = new Set(cfg.authorizationAlwaysAllowPaths);
   const handler = buildHandlerChain({
     route,
     authenticate,
@@ -195,9 +194,7 @@ async function main(): Promise<void> {
     // paths are always allowed, as an aggregated server built on k8s.io/apiserver does; standalone
     // has no anonymous user, so its health paths skip both.
     isPublic: (p) => !inCluster && isHealthPath(p),
-    isProbe: isHealthPath,
-    isAlwaysAllowed: (p) =>
-      alwaysAllow.has(p) || [...alwaysAllow].some((a) => a.endsWith("*") && p.startsWith(a.slice(0, -1))),
+    isProbe: (p) => HEALTH_PATHS.includes(p),
     limits: cfg,
     requestTimeoutMs: cfg.requestTimeoutMs,
     onReject: metrics.rejected,

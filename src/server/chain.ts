@@ -12,10 +12,8 @@ export interface ChainDeps {
   authorize: Authorizer;
   /** Paths that skip authentication and authorization (health, in standalone mode). */
   isPublic: (path: string) => boolean;
-  /** Health probes, exempt from the in-flight limits. */
+  /** The probes' own paths (GET /livez, /readyz, /healthz), exempt from the in-flight limits. */
   isProbe: (path: string) => boolean;
-  /** Paths that skip authorization (--authorization-always-allow-paths). */
-  isAlwaysAllowed: (path: string) => boolean;
   limits: InflightLimits;
   requestTimeoutMs: number;
   onReject?: (reason: string) => void;
@@ -24,11 +22,17 @@ export interface ChainDeps {
 /** The filter chain, outermost last, as kube-apiserver's DefaultBuildHandlerChain reads. */
 export function buildHandlerChain(d: ChainDeps): Handler {
   let h: Handler = d.route;
-  h = withAuthorization(h, d.authorize, (p) => d.isPublic(p) || d.isAlwaysAllowed(p));
-  // Health probes are exempt, as kube-apiserver's "probes" flow schema makes them: a busy server must
-  // not be restarted by its liveness probe nor taken out of rotation by its readiness probe.
-  h = withInflightLimit(h, d.limits, { readonly: 0, mutating: 0, watches: 0 }, d.onReject, (ctx) =>
-    d.isProbe(ctx.path),
+  // --authorization-always-allow-paths is the authorizer's to apply (to non-resource paths only)
+  h = withAuthorization(h, d.authorize, d.isPublic);
+  // Health probes are exempt, as kube-apiserver's "probes" flow schema makes them (GET of the bare
+  // paths): a busy server must not be restarted by its liveness probe nor taken out of rotation by
+  // its readiness probe.
+  h = withInflightLimit(
+    h,
+    d.limits,
+    { readonly: 0, mutating: 0, watches: 0 },
+    d.onReject,
+    (ctx) => (ctx.method === "GET" || ctx.method === "HEAD") && d.isProbe(ctx.path),
   );
   // Outside the in-flight limit, as in kube-apiserver: work that outlives its 504 keeps its slot
   // until it really ends, so abandoned work cannot pile up beyond the limits.

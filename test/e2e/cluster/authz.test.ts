@@ -195,3 +195,29 @@ describe("cluster mode: what a request may do (SubjectAccessReview through the r
     );
   });
 });
+
+describe("cluster mode: --authorization-always-allow-paths", () => {
+  const fx = useClusterServer(
+    (standIn) => {
+      // RBAC that allows the anonymous user nothing
+      standIn.fake.authorize = (spec) => ({ allowed: spec.user !== "system:anonymous" });
+    },
+    ["--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics,/apis*"],
+  );
+
+  it("lets anyone, even without credentials, call the paths it lists: a tokenless scrape of /metrics", async () => {
+    const metrics = await call(fx.server(), "/metrics");
+    expect(metrics.status, metrics.body).toBe(200);
+    expect(metrics.body).toContain("# TYPE");
+    expect((await call(fx.server(), "/apis")).status).toBe(200);
+  });
+
+  it("never applies to resource requests, whatever it lists (a path authorizer has no opinion on them)", async () => {
+    const before = fx.standIn().fake.accessReviews.length;
+    const res = await call(fx.server(), LIST_TEAM_A);
+    expect(res.status, res.body).toBe(403);
+    expect(fx.standIn().fake.accessReviews.slice(before)).toEqual([
+      expect.objectContaining({ user: "system:anonymous" }),
+    ]);
+  });
+});

@@ -303,7 +303,10 @@ export async function eventually<T>(
  * A stand-in and a server in cluster mode for the tests of one file: `prepare` sets up the
  * stand-in (users, RBAC decisions) before the server starts; both stop after the file.
  */
-export function useClusterServer(prepare: (standIn: StandIn) => void = () => {}): {
+export function useClusterServer(
+  prepare: (standIn: StandIn) => void = () => {},
+  args: string[] = [],
+): {
   standIn: () => StandIn;
   server: () => ClusterServer;
 } {
@@ -312,7 +315,7 @@ export function useClusterServer(prepare: (standIn: StandIn) => void = () => {})
   beforeAll(async () => {
     standIn = await startStandIn();
     prepare(standIn);
-    server = await startClusterServer({ standIn });
+    server = await startClusterServer({ standIn, args });
   }, 60_000);
   afterAll(async () => {
     await server?.stop();
