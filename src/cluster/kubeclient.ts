@@ -203,12 +203,11 @@ export class KubeClient {
           new KubeApiError(0, "Timeout", `${method} ${url.pathname}: no response within ${timeoutMs} ms`),
         );
       });
-      req.on("error", (err) => {
-        reject(
-          err instanceof KubeApiError
-            ? err
-            : new KubeApiError(0, "ConnectionError", `${method} ${url.pathname}: ${err.message}`),
-        );
+      req.on("error", (err: NodeJS.ErrnoException) => {
+        if (err instanceof KubeApiError) return reject(err);
+        // a connection that was reset is told apart: the webhooks retry it (utilnet.IsConnectionReset)
+        const reason = err.code === "ECONNRESET" ? "ConnectionReset" : "ConnectionError";
+        reject(new KubeApiError(0, reason, `${method} ${url.pathname}: ${err.message}`));
       });
       req.end(payload);
     });

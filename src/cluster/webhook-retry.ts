@@ -11,9 +11,17 @@ const FIRST_DELAY_MS = 500;
 const FACTOR = 1.5;
 const JITTER = 0.2;
 
-/** What DefaultShouldRetry retries: no answer (a reset or lost connection, a timeout), 429, 500, 503, 504. */
+/**
+ * DefaultShouldRetry: a connection reset, an internal error (500), a timeout (504), 429, or an answer
+ * that asks to be retried later (retryAfterSeconds, or the ServerTimeout reason). Not a refused
+ * connection, nor a request that got no answer in time: the kube-apiserver is away, and five more
+ * tries would only hold the request up.
+ */
 function transient(err: unknown): boolean {
-  return isKubeApiError(err) && [0, 429, 500, 503, 504].includes(err.code);
+  if (!isKubeApiError(err)) return false;
+  if (err.code === 0) return err.reason === "ConnectionReset";
+  if ([429, 500, 504].includes(err.code)) return true;
+  return err.reason === "ServerTimeout" || (err.status?.details?.retryAfterSeconds ?? 0) > 0;
 }
 
 export async function withWebhookRetry<T>(call: () => Promise<T>): Promise<T> {

@@ -148,22 +148,31 @@ describe("authorization by SubjectAccessReview", () => {
   it("retries a review the kube-apiserver could not answer for a moment, as the webhook authorizer does", async () => {
     const authz = createAuthorizer({ client });
     const sars = () => fake.requests.filter((r) => r.endsWith("/subjectaccessreviews")).length;
-    let failures = 2;
-    fake.failRequest = (_m, path) =>
-      path.endsWith("/subjectaccessreviews") && failures-- > 0 ? 503 : undefined;
+    const failWith = (code: number, times = Infinity) => {
+      let left = times;
+      fake.failRequest = (_m, path) =>
+        path.endsWith("/subjectaccessreviews") && left-- > 0 ? code : undefined;
+    };
+    failWith(500, 2);
     const before = sars();
     expect(await authz(attrs())).toEqual({ allowed: true });
     expect(sars() - before).toBe(3);
 
-    // five tries, then the request fails; a refusal that is not transient is not retried
-    fake.failRequest = (_m, path) => (path.endsWith("/subjectaccessreviews") ? 503 : undefined);
+    // five tries, then the request fails
+    failWith(500);
     const start = sars();
     await expect(authz(attrs({ namespace: "team-c" }))).rejects.toMatchObject({ code: 500 });
     expect(sars() - start).toBe(5);
-    fake.failRequest = (_m, path) => (path.endsWith("/subjectaccessreviews") ? 400 : undefined);
-    const once = sars();
-    await expect(authz(attrs({ namespace: "team-d" }))).rejects.toMatchObject({ code: 500 });
-    expect(sars() - once).toBe(1);
+    // what DefaultShouldRetry does not retry: a refusal, and a 503 that does not ask to be retried
+    for (const [code, ns] of [
+      [400, "team-d"],
+      [503, "team-e"],
+    ] as const) {
+      failWith(code);
+      const once = sars();
+      await expect(authz(attrs({ namespace: ns }))).rejects.toMatchObject({ code: 500 });
+      expect(sars() - once, String(code)).toBe(1);
+    }
   }, 20_000);
 
   it("caches allow and deny for their own TTLs", async () => {
