@@ -70,9 +70,14 @@ function byEncodedOrder(a: ManagedFieldsEntry, b: ManagedFieldsEntry): number {
   );
 }
 
+/** Entries that own something: the updater drops the others before anything else looks at them. */
+function owning(entries: ManagedFieldsEntry[]): ManagedFieldsEntry[] {
+  return entries.filter((e) => Object.keys(e.fieldsV1).length > 0);
+}
+
 /** The list as stored: entries that own something, in the order kube-apiserver encodes them. */
 function finish(entries: ManagedFieldsEntry[]): ManagedFieldsEntry[] {
-  return entries.filter((e) => Object.keys(e.fieldsV1).length > 0).sort(byEncodedOrder);
+  return owning(entries).sort(byEncodedOrder);
 }
 
 /** RFC 3339 in whole seconds, UTC: how metav1.Time is written. */
@@ -189,8 +194,8 @@ export function trackUpdate(
   }
   if (changed.length === 0 && removed.length === 0) {
     // a list sent with more update entries than kube-apiserver keeps is capped all the same
-    const capped = capUpdateManagers(entries);
-    if (capped !== entries)
+    const capped = capUpdateManagers(owning(entries));
+    if (capped.length !== entries.length)
       next.metadata.managedFields = finish(capped) as unknown as Record<string, unknown>[];
     else if (base.stored === undefined) delete next.metadata.managedFields;
     else next.metadata.managedFields = base.stored as Record<string, unknown>[];
@@ -220,7 +225,7 @@ export function trackUpdate(
     .map((e) =>
       touched.some((p) => hasLeaf(e.fieldsV1, p)) ? { ...e, fieldsV1: subtract(e.fieldsV1, touched) } : e,
     );
-  const list = finish(capUpdateManagers([...rest, entry]));
+  const list = finish(capUpdateManagers(owning([...rest, entry])));
   next.metadata.managedFields = list as unknown as Record<string, unknown>[];
 }
 

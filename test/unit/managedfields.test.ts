@@ -342,6 +342,20 @@ describe("update managers beyond ten", () => {
     expect(bucket).toHaveProperty("f:summary");
   });
 
+  it("do not count an entry the write itself emptied", () => {
+    const obj = updatedBy(Array.from({ length: 9 }, (_, i) => `m${i}`));
+    expect(entries(obj)).toHaveLength(10);
+    // "late" takes over everything m0 owned: m0 leaves, and ten remain without merging
+    const next = structuredClone(obj);
+    next.metadata.labels = { ...next.metadata.labels, m0: "changed" };
+    trackUpdate(def, obj, next, "late", at(30));
+    expect(entries(next).map((e) => e.manager)).toEqual([
+      "creator",
+      ...Array.from({ length: 8 }, (_, i) => `m${i + 1}`),
+      "late",
+    ]);
+  });
+
   it("keep merging into the one bucket as more managers come", () => {
     const obj = updatedBy(Array.from({ length: 12 }, (_, i) => `m${i}`));
     const list = entries(obj);
