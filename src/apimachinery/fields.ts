@@ -70,25 +70,37 @@ export function escapeFieldValue(s: string): string {
   return s.replace(/[\\,=]/g, (c) => `\\${c}`);
 }
 
+interface Term {
+  field: string;
+  op: "=" | "!=";
+  value: string;
+}
+
+/** fields.ParseSelector: the terms sorted, values unescaped, any field name. Throws 400 BadRequest. */
+function parseTerms(s: string): Term[] {
+  if (s === "") return [];
+  const parts = splitTerms(s).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const parsed: Term[] = [];
+  for (const part of parts) {
+    if (part === "") continue;
+    const t = splitTerm(part);
+    if (t === undefined) throw badRequest(`invalid selector: '${s}'; can't understand '${part}'`);
+    parsed.push({ field: t.lhs, op: t.op === "!=" ? "!=" : "=", value: unescapeValue(t.rhs) });
+  }
+  return parsed;
+}
+
 /**
- * The value a field selector requires `field` to equal (fields.Selector.RequiresExactMatch), read as
- * the request info reads it: any field may appear, and a selector that does not parse requires
- * nothing.
+ * The value a field selector requires `field` to equal (RequiresExactMatch: the first such term in
+ * sorted order), read as the request info reads it: any field may appear, and a selector that does
+ * not parse requires nothing.
  */
 export function requiredFieldValue(s: string, field: string): string | undefined {
-  let found: string | undefined;
   try {
-    for (const part of splitTerms(s)) {
-      if (part === "") continue;
-      const t = splitTerm(part);
-      if (t === undefined) return undefined;
-      const value = unescapeValue(t.rhs);
-      if (t.lhs === field && t.op !== "!=") found ??= value;
-    }
+    return parseTerms(s).find((t) => t.field === field && t.op === "=")?.value;
   } catch {
     return undefined;
   }
-  return found;
 }
 
 /**
@@ -96,15 +108,7 @@ export function requiredFieldValue(s: string, field: string): string | undefined
  * sorted as the API server sorts them. Throws 400 BadRequest with the API server's message.
  */
 export function parseFieldSelector(s: string, opts: FieldSelectorOptions = {}): FieldSelector {
-  if (s === "") return [];
-  const parts = splitTerms(s).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const parsed: { field: string; op: "=" | "!="; value: string }[] = [];
-  for (const part of parts) {
-    if (part === "") continue;
-    const t = splitTerm(part);
-    if (t === undefined) throw badRequest(`invalid selector: '${s}'; can't understand '${part}'`);
-    parsed.push({ field: t.lhs, op: t.op === "!=" ? "!=" : "=", value: unescapeValue(t.rhs) });
-  }
+  const parsed = parseTerms(s);
   // Parsing finishes before field labels are checked, as in the API server.
   const namespaced = opts.namespaced ?? true;
   const out: FieldRequirement[] = [];

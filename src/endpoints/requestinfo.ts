@@ -1,4 +1,5 @@
 import { requiredFieldValue } from "../apimachinery/fields.js";
+import { parseLabelSelector } from "../apimachinery/labels.js";
 
 /**
  * What a request is about, from its method and path alone (k8s.io/apiserver pkg/endpoints/request
@@ -27,6 +28,23 @@ export interface RequestInfo {
 /** path.IsValidPathSegmentName: a name that could stand in a path as one segment. */
 function isValidPathSegmentName(name: string): boolean {
   return name !== "." && name !== ".." && !name.includes("/") && !name.includes("%");
+}
+
+/**
+ * Whether the list options decode (ParameterCodec.DecodeParameters): when they do not, kube-apiserver
+ * reads no name from the field selector either.
+ */
+function listOptionsDecode(query: URLSearchParams): boolean {
+  for (const p of ["limit", "timeoutSeconds"]) {
+    const v = query.get(p);
+    if (v !== null && !/^[+-]?\d+$/.test(v)) return false;
+  }
+  try {
+    parseLabelSelector(query.get("labelSelector") ?? "");
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const MUTATING = new Set(["create", "update", "patch", "delete", "deletecollection"]);
@@ -98,7 +116,9 @@ export function requestInfo(method: string, path: string, query: URLSearchParams
   if (info.name === "") {
     if (info.verb === "get") {
       info.verb = truthy(query.get("watch")) ? "watch" : "list";
-      const named = requiredFieldValue(query.get("fieldSelector") ?? "", "metadata.name");
+      const named = listOptionsDecode(query)
+        ? requiredFieldValue(query.get("fieldSelector") ?? "", "metadata.name")
+        : undefined;
       if (named !== undefined && isValidPathSegmentName(named)) info.authzName = named;
     } else if (info.verb === "delete") info.verb = "deletecollection";
   } else if (info.verb === "get" && truthy(query.get("watch"))) {

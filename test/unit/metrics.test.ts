@@ -53,6 +53,11 @@ describe("metric labels", () => {
     expect(v("PATCH", `${PR}/namespaces/a/policyreports/x`, "application/apply-patch+yaml")).toBe("APPLY");
     expect(v("DELETE", `${PR}/namespaces/a/policyreports`)).toBe("DELETECOLLECTION");
     expect(v("GET", "/metrics")).toBe("GET");
+    // CanonicalVerb from CleanScope: a list selecting one object by name is a GET of it
+    const one = `${PR}/namespaces/a/policyreports?fieldSelector=metadata.name%3Dx`;
+    expect(v("GET", one)).toBe("GET");
+    expect(v("GET", `${one}&watch=true`)).toBe("WATCH");
+    expect(requestScope(ctxFor("GET", one).info)).toBe("resource");
   });
 
   it("tells one object, one namespace and the cluster apart", () => {

@@ -21,6 +21,8 @@ const VERBS: Record<string, string> = {
 export function reportedVerb(info: RequestInfo, contentType: string | undefined): string {
   if (!info.isResourceRequest) return KNOWN_METHODS.has(info.verb) ? info.verb.toUpperCase() : "OTHER";
   if (info.verb === "patch" && contentType?.startsWith("application/apply-patch")) return "APPLY";
+  // CanonicalVerb: a GET whose scope is one object is a GET, even a list that selects it by name
+  if (info.verb === "list" && info.authzName) return "GET";
   return VERBS[info.verb] ?? "OTHER";
 }
 

@@ -1,0 +1,45 @@
+import { describe, expect, it } from "vitest";
+import { requestInfo } from "../../src/endpoints/requestinfo.js";
+
+const LIST = "/apis/wgpolicyk8s.io/v1alpha2/namespaces/team-a/policyreports";
+const info = (query: string, method = "GET", path = LIST) =>
+  requestInfo(method, path, new URLSearchParams(query));
+
+describe("the name authorization sees (kube-apiserver's requestInfo.Name)", () => {
+  it("is the path's, or for a list or watch the one its field selector requires", () => {
+    expect(info("", "GET", `${LIST}/r1`)).toMatchObject({ verb: "get", name: "r1", authzName: "r1" });
+    expect(info("fieldSelector=metadata.name%3Dr1")).toMatchObject({
+      verb: "list",
+      name: "",
+      authzName: "r1",
+    });
+    expect(info("watch=true&fieldSelector=metadata.name%3D%3Dr1")).toMatchObject({
+      verb: "watch",
+      authzName: "r1",
+    });
+    expect(info("fieldSelector=metadata.namespace%3Dteam-a,metadata.name%3Dr1").authzName).toBe("r1");
+  });
+
+  it("takes the first requirement in sorted order, as RequiresExactMatch on the parsed selector does", () => {
+    expect(info("fieldSelector=metadata.name%3Db,metadata.name%3Da").authzName).toBe("a");
+  });
+
+  it("is empty when nothing requires one name, or when the list options do not decode", () => {
+    for (const q of [
+      "fieldSelector=metadata.name!%3Dr1",
+      "fieldSelector=metadata.name%3Dr1,oops",
+      "fieldSelector=metadata.name%3Da%2Fb",
+      "fieldSelector=metadata.name%3D..",
+      "fieldSelector=metadata.name%3Dr1&labelSelector=%3D%3D",
+      "fieldSelector=metadata.name%3Dr1&limit=ten",
+      "fieldSelector=metadata.name%3Dr1&timeoutSeconds=1.5",
+    ]) {
+      expect(info(q).authzName, q).toBe("");
+    }
+    // deletecollection reads no name from its selector
+    expect(info("fieldSelector=metadata.name%3Dr1", "DELETE")).toMatchObject({
+      verb: "deletecollection",
+      authzName: "",
+    });
+  });
+});
