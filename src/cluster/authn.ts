@@ -19,6 +19,7 @@ import {
   type CompiledRequestHeader,
 } from "./authn-requestheader.js";
 import { tokenReviewAuthenticator } from "./authn-token.js";
+import { bearerToken } from "./headers.js";
 import { clientCertAuthenticator } from "./authn-x509.js";
 import { follow, type Follower } from "./follow.js";
 import { isKubeApiError, type KubeClient } from "./kubeclient.js";
@@ -94,9 +95,13 @@ function withAuthenticatedGroup(user: UserInfo): UserInfo {
   return { ...user, groups: [...user.groups, AUTHENTICATED_GROUP] };
 }
 
-/** A client certificate or an Authorization header that did not authenticate is a 401, never anonymous. */
+/**
+ * A client certificate or a bearer token that did not authenticate is a 401, never anonymous. An
+ * Authorization header of another scheme (Basic), or a bearer without a token, is no credential:
+ * k8s.io/apiserver's bearer-token authenticator passes on it and the request is anonymous.
+ */
 function presentsCredentials(req: AuthnRequest): boolean {
-  return req.peerCertificates.length > 0 || req.headers.authorization !== undefined;
+  return req.peerCertificates.length > 0 || bearerToken(req.headers) !== undefined;
 }
 
 export async function createAuthenticator(cfg: AuthenticatorConfig): Promise<ClusterAuthenticator> {

@@ -111,6 +111,12 @@ describe("authentication from flags", () => {
       });
       expect((await rejected(anon.authenticate(req({}, pki.proxyClientWrongCa)))).code).toBe(401);
       expect((await rejected(anon.authenticate(req({ authorization: "Bearer x" })))).code).toBe(401);
+      // not a bearer token: no credential at all, as the bearer-token authenticator passes on it
+      for (const authorization of ["Basic YWxpY2U6c2VjcmV0", "Bearer", "Bearer "]) {
+        expect((await anon.authenticate(req({ authorization }))).name, authorization).toBe(
+          "system:anonymous",
+        );
+      }
     } finally {
       anon.close();
     }
