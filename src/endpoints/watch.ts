@@ -106,7 +106,6 @@ export async function handleWatch(
   const timer = setTimeout(() => ac.abort(), timeoutMs);
   const { res } = ctx;
   res.setHeader("Content-Type", "application/json");
-  res.setHeader("Cache-Control", "no-cache, private");
   if (ctx.warnings.length) res.setHeader("Warning", warningHeaders(ctx.warnings));
   res.writeHead(200);
   // HTTP/1.1 holds headers until the first write; an idle watch must still answer at once.
