@@ -166,8 +166,15 @@ function mustFind(doc: Json, path: string, what: string): { con: Container; key:
   return found;
 }
 
+/**
+ * What copies may add to a document in one patch, in bytes of JSON (k8s.io/apiserver sets
+ * jsonpatch.AccumulatedCopySizeLimit to JSONPatchMaxCopyBytes): without it, two dozen copies of a
+ * value into itself make a 1 KB patch grow a document past any memory.
+ */
+const MAX_ACCUMULATED_COPY_BYTES = 3 * 1024 * 1024;
+
 /** Applies one operation to `doc` in place; returns the document (replaced only for a root replace). */
-function applyOp(doc: Json, op: Record<string, Json>): Json {
+function applyOp(doc: Json, op: Record<string, Json>, copied: { bytes: number }): Json {
   const kind = stringField(op, "op") ?? "unknown";
   // A missing value behaves as null.
   const value = getOwn(op, "value") ?? null;
@@ -210,6 +217,12 @@ function applyOp(doc: Json, op: Record<string, Json>): Json {
       if (val === undefined)
         throw new PatchFailure(`copy operation does not apply: doc is missing from path`);
       const to = mustFind(doc, requirePath(op, "path"), "copy");
+      copied.bytes += Buffer.byteLength(JSON.stringify(val));
+      if (copied.bytes > MAX_ACCUMULATED_COPY_BYTES) {
+        throw new PatchFailure(
+          `Unable to complete the copy, the accumulated size increase of copy is ${copied.bytes}, exceeding the limit ${MAX_ACCUMULATED_COPY_BYTES}`,
+        );
+      }
       conAdd(to.con, to.key, cloneJson(val));
       return doc;
     }
@@ -253,7 +266,8 @@ export function applyJsonPatch(doc: unknown, patch: unknown): unknown {
   }
   let out = cloneJson(doc);
   try {
-    for (const op of patch as (Record<string, Json> | null)[]) out = applyOp(out, op ?? {});
+    const copied = { bytes: 0 };
+    for (const op of patch as (Record<string, Json> | null)[]) out = applyOp(out, op ?? {}, copied);
   } catch (e) {
     if (e instanceof PatchFailure) throw invalidPatch(e.message);
     throw e;

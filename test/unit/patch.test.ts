@@ -281,6 +281,21 @@ describe("applyJsonPatch: more cases", () => {
     );
     expect(applyJsonPatch({ a: 1 }, patch.slice(1))).toEqual({ a: 1 });
   });
+
+  it("stops copies that would add more than 3 MiB (JSONPatchMaxCopyBytes) with 422", () => {
+    // each copy doubles the list: a 1 KB patch that would otherwise grow past any memory
+    const doubling = [
+      { op: "add", path: "/bogus", value: [{ a: 1, b: "x" }] },
+      ...Array.from({ length: 24 }, () => ({ op: "copy", from: "/bogus", path: "/bogus/-" })),
+    ];
+    const err = rejection(() => applyJsonPatch({}, doubling));
+    expect(err.code).toBe(422);
+    expect((err.cause as Error).message).toMatch(
+      /^Unable to complete the copy, the accumulated size increase of copy is \d+, exceeding the limit 3145728$/,
+    );
+    // copies that stay under the limit are fine
+    expect((applyJsonPatch({}, doubling.slice(0, 5)) as { bogus: unknown[] }).bogus).toHaveLength(5);
+  });
 });
 
 describe("applyMergePatch: RFC 7386 appendix A", () => {
