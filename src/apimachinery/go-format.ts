@@ -60,3 +60,11 @@ export function goJson(value: unknown): string {
 export function goJsonStruct(fields: Record<string, unknown>): string {
   return goEscape(JSON.stringify(fields));
 }
+
+/** How encoding/json names a JSON value's kind in "cannot unmarshal <kind> into ..." errors. */
+export function goKind(v: unknown): string {
+  if (Array.isArray(v)) return "array";
+  if (v === null) return "null";
+  if (typeof v === "boolean") return "bool";
+  return typeof v;
+}

@@ -1,5 +1,6 @@
 import { isPlainObject } from "./types.js";
 import { badRequest, requestEntityTooLarge, StatusError } from "./status.js";
+import { goKind } from "./go-format.js";
 
 /**
  * JSON patch (RFC 6902) and JSON merge patch (RFC 7386) as kube-apiserver applies them to custom
@@ -64,13 +65,6 @@ function invalidPatch(reason: string): StatusError {
   );
   err.cause = new Error(reason);
   return err;
-}
-
-function goKind(v: Json): string {
-  if (Array.isArray(v)) return "array";
-  if (v === null) return "null";
-  if (typeof v === "boolean") return "bool";
-  return typeof v;
 }
 
 /** strconv.Atoi: an optional sign and decimal digits. */

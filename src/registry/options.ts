@@ -3,7 +3,7 @@ import { parseLabelSelector } from "../apimachinery/labels.js";
 import { parseResourceVersion } from "../apimachinery/resourceversion.js";
 import type { FieldSelector, LabelSelector } from "../apimachinery/selector-ast.js";
 import { badRequest, invalid, type StatusCause } from "../apimachinery/status.js";
-import { goQuote } from "../apimachinery/go-format.js";
+import { goKind, goQuote } from "../apimachinery/go-format.js";
 import { isPlainObject } from "../apimachinery/types.js";
 import { managerOf } from "./managedfields.js";
 import {
@@ -236,8 +236,67 @@ function deleteOptionsFromQuery(q: URLSearchParams): SentDeleteOptions {
   return o;
 }
 
+/** The Go type of each DeleteOptions field a body may set (null leaves any of them unset). */
+const DELETE_OPTION_TYPES: Record<string, "string" | "int64" | "bool" | "[]string" | "Preconditions"> = {
+  kind: "string",
+  apiVersion: "string",
+  gracePeriodSeconds: "int64",
+  preconditions: "Preconditions",
+  orphanDependents: "bool",
+  propagationPolicy: "string",
+  dryRun: "[]string",
+};
+const PRECONDITION_TYPES = { uid: "string", resourceVersion: "string" } as const;
+
+/** encoding/json's complaint about a value that does not fit its field's Go type; undefined when it fits. */
+function typeMismatch(path: string, v: unknown, type: string): string | undefined {
+  if (v === null || v === undefined) return undefined;
+  const wrong = (what = goKind(v)) =>
+    `json: cannot unmarshal ${what} into Go struct field ${path} of type ${type}`;
+  switch (type) {
+    case "string":
+      return typeof v === "string" ? undefined : wrong();
+    case "bool":
+      return typeof v === "boolean" ? undefined : wrong();
+    case "int64":
+      if (typeof v !== "number") return wrong();
+      return Number.isInteger(v) ? undefined : wrong(`number ${v}`);
+    case "[]string":
+      if (!Array.isArray(v)) return wrong();
+      for (const item of v) if (typeof item !== "string") return typeMismatch(path, item, "string");
+      return undefined;
+    default:
+      return isPlainObject(v) ? undefined : wrong();
+  }
+}
+
+/**
+ * A DELETE body decoded as the API server decodes it into DeleteOptions: a field of the wrong type
+ * fails the whole request (400) rather than being dropped, so that a mistyped dryRun or
+ * precondition never turns into a real, unconditional delete; another kind is refused too.
+ */
+function checkDeleteOptionsBody(body: Record<string, unknown>): void {
+  for (const [field, type] of Object.entries(DELETE_OPTION_TYPES)) {
+    const err = typeMismatch(`DeleteOptions.${field}`, body[field], type);
+    if (err) throw badRequest(err);
+  }
+  if (isPlainObject(body.preconditions)) {
+    for (const [field, type] of Object.entries(PRECONDITION_TYPES)) {
+      const err = typeMismatch(`DeleteOptions.preconditions.${field}`, body.preconditions[field], type);
+      if (err) throw badRequest(err);
+    }
+  }
+  const kind = body.kind ?? "";
+  if (kind !== "" && kind !== "DeleteOptions") {
+    throw badRequest(
+      `no kind ${goQuote(String(kind))} is registered for version ${goQuote(String(body.apiVersion ?? ""))}`,
+    );
+  }
+}
+
 function deleteOptionsFromBody(body: unknown): SentDeleteOptions {
   if (!isPlainObject(body)) throw badRequest("the body of a DELETE must be DeleteOptions");
+  checkDeleteOptionsBody(body);
   const o: SentDeleteOptions = { dryRun: Array.isArray(body.dryRun) ? body.dryRun.map(String) : [] };
   if (isPlainObject(body.preconditions)) {
     const pc = body.preconditions;

@@ -138,6 +138,18 @@ describe("edge cases", () => {
     }
   });
 
+  it("a DELETE whose options do not decode is a 400 and deletes nothing (a mistyped dry run stays dry)", async () => {
+    const ns = uniqueName("delbody");
+    await created(ns);
+    const path = resourcePath(POLICY_REPORT, ns, "r");
+    for (const body of [{ dryRun: "All" }, { preconditions: { resourceVersion: 5 } }]) {
+      const res = await del(ctx.server(), path, body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.json()).toMatchObject({ kind: "Status", reason: "BadRequest" });
+    }
+    expect((await get(ctx.server(), path)).status).toBe(200);
+  });
+
   it("a PUT naming another uid fails its precondition with 409, as kube-apiserver answers", async () => {
     const ns = uniqueName("uid");
     const obj = await created(ns);

@@ -45,6 +45,56 @@ describe("DeleteOptions, as the API server reads and checks them", () => {
     );
   });
 
+  it.each([
+    [
+      { dryRun: "All" },
+      "json: cannot unmarshal string into Go struct field DeleteOptions.dryRun of type []string",
+    ],
+    [
+      { dryRun: ["All", 1] },
+      "json: cannot unmarshal number into Go struct field DeleteOptions.dryRun of type string",
+    ],
+    [
+      { preconditions: { resourceVersion: 5 } },
+      "json: cannot unmarshal number into Go struct field DeleteOptions.preconditions.resourceVersion of type string",
+    ],
+    [
+      { preconditions: "x" },
+      "json: cannot unmarshal string into Go struct field DeleteOptions.preconditions of type Preconditions",
+    ],
+    [
+      { propagationPolicy: 5 },
+      "json: cannot unmarshal number into Go struct field DeleteOptions.propagationPolicy of type string",
+    ],
+    [
+      { gracePeriodSeconds: 1.5 },
+      "json: cannot unmarshal number 1.5 into Go struct field DeleteOptions.gracePeriodSeconds of type int64",
+    ],
+    [
+      { orphanDependents: "true" },
+      "json: cannot unmarshal string into Go struct field DeleteOptions.orphanDependents of type bool",
+    ],
+    [{ kind: "Pod", apiVersion: "v1" }, 'no kind "Pod" is registered for version "v1"'],
+  ])(
+    "a body field of the wrong type fails the whole delete with 400 (%j), never dropped",
+    (body, message) => {
+      const err = rejection(() => parseDeleteOptions(q(), body));
+      expect(err.code).toBe(400);
+      expect(err.message).toBe(message);
+    },
+  );
+
+  it("null leaves a field unset, and unknown fields are ignored, as the decoder does", () => {
+    expect(
+      parseDeleteOptions(q(), {
+        dryRun: null,
+        preconditions: { uid: null },
+        extra: 1,
+        kind: "DeleteOptions",
+      }),
+    ).toEqual({ dryRun: false, preconditions: { uid: undefined, resourceVersion: undefined } });
+  });
+
   it("a gracePeriodSeconds in the query that is no integer is a 400", () => {
     expect(rejection(() => parseDeleteOptions(q("gracePeriodSeconds=abc"), undefined)).code).toBe(400);
   });
