@@ -15,6 +15,7 @@ export interface ParsedYaml {
  * field validation to turn into warnings (Warn) or a 400 (Strict). Syntax errors throw.
  */
 export function parseYamlBody(text: string): ParsedYaml {
+  checkYamlSize(text);
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { uniqueKeys: false, lineCounter });
   if (doc.errors.length > 0) throw doc.errors[0];
@@ -23,6 +24,38 @@ export function parseYamlBody(text: string): ParsedYaml {
     duplicateKeys.push(`line ${lineCounter.linePos(at).line}: key ${goValue(key)} already set in map`),
   );
   return { value: doc.toJS() as unknown, duplicateKeys };
+}
+
+/**
+ * The YAML parser builds a syntax tree of several objects per token before anything can be
+ * refused: a 3 MiB body of a million nested `[` or a flat list of a million items would take
+ * gigabytes and block the server for seconds. go-yaml stops at a nesting depth of 10,000; this
+ * parser's own recursion ends near 1,000, so that is the depth limit here, with a bound on the
+ * tokens too (a real report of 3 MiB in YAML has about 100,000 lines).
+ */
+export const MAX_YAML_DEPTH = 1000;
+export const MAX_YAML_TOKENS = 250_000;
+
+/**
+ * Rejects a YAML text too deep or too large to parse safely: one cheap pass that counts brackets,
+ * commas and lines wherever they are, quoted or not, so that no quote can hide the rest of a text
+ * from it (a plain scalar may hold an unmatched quote).
+ */
+function checkYamlSize(text: string): void {
+  let depth = 0;
+  let tokens = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
+      tokens++;
+      if (++depth > MAX_YAML_DEPTH) throw new Error(`yaml: exceeded max depth of ${MAX_YAML_DEPTH}`);
+    } else if (c === 0x5d /* ] */ || c === 0x7d /* } */) {
+      if (depth > 0) depth--;
+    } else if (c === 0x2c /* , */ || c === 0x0a /* newline */) {
+      if (++tokens > MAX_YAML_TOKENS)
+        throw new Error(`yaml: document too large to decode (more than ${MAX_YAML_TOKENS} nodes)`);
+    }
+  }
 }
 
 /**

@@ -150,6 +150,18 @@ describe("edge cases", () => {
     expect((await get(ctx.server(), path)).status).toBe(200);
   });
 
+  it("a YAML body nested a million deep is a 400 at once, and the server lives on", async () => {
+    const ns = uniqueName("yamlbomb");
+    const body = `apiVersion: wgpolicyk8s.io/v1alpha2\nkind: PolicyReport\nmetadata:\n  name: b\nbogus: ${"[".repeat(1_000_000)}${"]".repeat(1_000_000)}\n`;
+    const res = await request(ctx.server(), "POST", resourcePath(POLICY_REPORT, ns), {
+      body,
+      headers: { "Content-Type": "application/yaml" },
+    });
+    expect(res.status, res.body.slice(0, 200)).toBe(400);
+    expect(res.json<{ message: string }>().message).toContain("yaml: exceeded max depth of 1000");
+    expect((await get(ctx.server(), "/readyz")).status).toBe(200);
+  });
+
   it("a PUT naming another uid fails its precondition with 409, as kube-apiserver answers", async () => {
     const ns = uniqueName("uid");
     const obj = await created(ns);

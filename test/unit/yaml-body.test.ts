@@ -51,3 +51,31 @@ describe("YAML request bodies", () => {
     expect(() => parseYamlBody("a: [\n")).toThrow(/Flow sequence/);
   });
 });
+
+describe("YAML bodies too deep or too large to parse safely", () => {
+  it("are refused before the parser builds its tree: a million nested brackets, a million items", () => {
+    expect(() => parseYamlBody(`bogus: ${"[".repeat(1_000_000)}${"]".repeat(1_000_000)}`)).toThrow(
+      "yaml: exceeded max depth of 1000",
+    );
+    expect(() => parseYamlBody(`bogus: [${"1,".repeat(1_000_000)}1]`)).toThrow(
+      "yaml: document too large to decode (more than 250000 nodes)",
+    );
+    expect(() => parseYamlBody(`a: 1\n${"# c\n".repeat(300_000)}`)).toThrow("document too large");
+  });
+
+  it("a quote cannot hide what follows it from the count", () => {
+    expect(() => parseYamlBody(`msg: it's "open\nbogus: ${"[".repeat(2_000)}`)).toThrow("max depth");
+  });
+
+  it("a realistic large report in YAML still decodes", () => {
+    const results = Array.from(
+      { length: 6000 },
+      (_, i) =>
+        `- policy: p${i}\n  rule: r\n  result: pass\n  message: "ok, [fine]"\n  scored: true\n  source: kyverno\n  timestamp:\n    seconds: 1700000000\n    nanos: 0\n  resources:\n  - apiVersion: v1\n    kind: Pod\n    name: p${i}\n    namespace: ns\n    uid: u${i}\n`,
+    ).join("");
+    const { value } = parseYamlBody(
+      `apiVersion: wgpolicyk8s.io/v1alpha2\nkind: PolicyReport\nresults:\n${results}`,
+    );
+    expect((value as { results: unknown[] }).results).toHaveLength(6000);
+  });
+});

@@ -1,5 +1,6 @@
 import { badRequest, StatusError } from "../../apimachinery/status.js";
 import { parseYamlBody } from "../../apimachinery/yaml.js";
+import { findDuplicateFields } from "../../registry/validation.js";
 import type { KubeObject } from "../../apimachinery/types.js";
 import { parseIncludeObject } from "../../registry/table.js";
 import type { Registry } from "../../registry/store.js";
@@ -56,6 +57,12 @@ export function decodeBodyReporting(
   if (text.trim() === "") throw badRequest("the request body is empty");
   try {
     if (mediaType === "application/yaml" || mediaType === "application/apply-patch+yaml") {
+      // JSON is YAML, and JSON is what kubectl's server-side apply sends: read as JSON it gives the
+      // same values at a fraction of the YAML parser's time and memory. Repeated keys still go
+      // through the YAML parser, which names them as go-yaml does.
+      const json = asJson(text);
+      if (json !== undefined && findDuplicateFields(text).length === 0)
+        return { value: json.value, yamlDuplicates: [] };
       const { value, duplicateKeys } = parseYamlBody(text);
       return { value, yamlDuplicates: duplicateKeys };
     }
@@ -64,6 +71,17 @@ export function decodeBodyReporting(
     throw badRequest(
       `the request body could not be decoded: ${err instanceof Error ? err.message : String(err)}`,
     );
+  }
+}
+
+/** The text's value when it is a JSON object or list. */
+function asJson(text: string): { value: unknown } | undefined {
+  const first = text.trimStart()[0];
+  if (first !== "{" && first !== "[") return undefined;
+  try {
+    return { value: JSON.parse(text) as unknown };
+  } catch {
+    return undefined;
   }
 }
 
