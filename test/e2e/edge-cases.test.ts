@@ -162,6 +162,22 @@ describe("edge cases", () => {
     expect((await get(ctx.server(), "/readyz")).status).toBe(200);
   });
 
+  it("a lone surrogate escape in a body is stored as U+FFFD, as Go's decoder reads it", async () => {
+    const ns = uniqueName("surrogate");
+    const report = makeReport(POLICY_REPORT, { name: "s", namespace: ns });
+    const text = JSON.stringify({
+      ...report,
+      results: [{ policy: "p", result: "pass", message: "MARK" }],
+    }).replace("MARK", "a\\ud800b\\udc00");
+    const res = await request(ctx.server(), "POST", resourcePath(POLICY_REPORT, ns), {
+      body: text,
+      headers: { "Content-Type": "application/json" },
+    });
+    expect(res.status, res.body).toBe(201);
+    const stored = (await get(ctx.server(), resourcePath(POLICY_REPORT, ns, "s"))).json<Obj>();
+    expect((stored.results as { message: string }[])[0].message).toBe("a\ufffdb\ufffd");
+  });
+
   it("a PUT naming another uid fails its precondition with 409, as kube-apiserver answers", async () => {
     const ns = uniqueName("uid");
     const obj = await created(ns);

@@ -55,6 +55,25 @@ export function decodeBodyReporting(
   }
   const text = typeof raw === "string" ? raw : raw.toString("utf8");
   if (text.trim() === "") throw badRequest("the request body is empty");
+  const decoded = decodeText(text, mediaType);
+  // A `\ud800` escape without its pair decodes to a lone surrogate, which Go's decoder turns into
+  // U+FFFD: so does this one, and no such string is ever stored (nor breaks a database's JSON).
+  if (LONE_SURROGATE_ESCAPE.test(text)) decoded.value = wellFormed(decoded.value);
+  return decoded;
+}
+
+const LONE_SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
+function wellFormed(v: unknown): unknown {
+  if (typeof v === "string") return v.toWellFormed();
+  if (Array.isArray(v)) return v.map(wellFormed);
+  if (v === null || typeof v !== "object") return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) out[k.toWellFormed()] = wellFormed(x);
+  return out;
+}
+
+function decodeText(text: string, mediaType: string): { value: unknown; yamlDuplicates: string[] } {
   try {
     if (mediaType === "application/yaml" || mediaType === "application/apply-patch+yaml") {
       // JSON is YAML, and JSON is what kubectl's server-side apply sends: read as JSON it gives the

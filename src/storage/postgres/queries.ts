@@ -271,9 +271,15 @@ export async function selectLatestPage(
   return pageRows(await run(db.sql.unsafe(st.text, st.params, { prepare: true }), db));
 }
 
-/** The state as of `$3` of rows changed since: each one's object before its first later change. */
+/**
+ * The state as of `$3` of rows changed since: each one's object before its first later change.
+ * jsonb refuses the `\u0000` escape that JSON text (and a report's strings) may hold; only the
+ * labels are read from it, which cannot hold one, so the escape is blanked there.
+ */
 const CHANGED_SINCE = `
-  SELECT key, namespace, name, coalesce((data::jsonb) -> 'metadata' -> 'labels', '{}'::jsonb) AS labels, rv, data
+  SELECT key, namespace, name,
+         coalesce((replace(data, '\\u0000', '\\u0020')::jsonb) -> 'metadata' -> 'labels', '{}'::jsonb) AS labels,
+         rv, data
   FROM (
     SELECT DISTINCT ON (namespace, name)
       (CASE WHEN namespace = '' THEN name ELSE namespace || '/' || name END) COLLATE "C" AS key,

@@ -446,6 +446,20 @@ export function listTests(current: () => StoreUnderTest): void {
       );
     });
 
+    it("reads a past state by label even when a report's strings hold a NUL character", async () => {
+      const { store } = current();
+      const r = freshResource();
+      const key = ns("c", "a");
+      const made = await store.create(r, key, thing(key, { app: "x" }, { message: "x\u0000y" }));
+      await store.update(r, key, { ...made, spec: { message: "changed\u0000" } }, rvOf(made));
+      const at = await list(store, r, {
+        consistency: { kind: "exact", resourceVersion: rvOf(made) },
+        labelSelector: labels({ key: "app", op: "=", value: "x" }),
+        limit: 1,
+      });
+      expect(at.items.map((o) => o.spec)).toEqual([{ message: "x\u0000y" }]);
+    });
+
     it("reads an exact resource version right after a write to another resource", async () => {
       const { store } = current();
       const r = freshResource();
