@@ -8,14 +8,50 @@ import { toJson } from "../storage/encoded.js";
 // kube-apiserver compresses responses larger than this when the client accepts gzip.
 const GZIP_THRESHOLD = 128 * 1024;
 
+/** k8s.io/apiserver's warning recorder limits (endpoints/filters/warning.go). */
+const TRUNCATE_AT_TOTAL_RUNES = 4 * 1024;
+const TRUNCATE_ITEM_RUNES = 256;
+
+const runes = (s: string): number => [...s].length;
+const cut = (s: string): string => [...s].slice(0, TRUNCATE_ITEM_RUNES).join("");
+
 /**
- * `Warning: 299 - "<text>"`, one header value per warning, as k8s.io/apiserver warning.go writes them;
- * a text already given is not repeated (its recorder keeps each text once).
+ * The warnings a response carries, as the recorder keeps them: each text once, in order; once they
+ * pass 4,096 runes in all, every one is cut to 256 runes, and after 4,096 runes of those the rest
+ * are dropped, so that thousands of unknown fields cannot make a header no client can read.
  */
+export function recordedWarnings(warnings: string[]): string[] {
+  const ordered: string[] = [];
+  const seen = new Set<string>();
+  let out: string[] = [];
+  let written = 0;
+  let truncating = false;
+  for (const text of warnings) {
+    if (truncating && written >= TRUNCATE_AT_TOTAL_RUNES) break;
+    if (seen.has(text)) continue;
+    seen.add(text);
+    ordered.push(text);
+    let t = text;
+    let n = runes(t);
+    if (truncating && n > TRUNCATE_ITEM_RUNES) [t, n] = [cut(t), TRUNCATE_ITEM_RUNES];
+    if (truncating || written + n <= TRUNCATE_AT_TOTAL_RUNES) {
+      written += n;
+      out.push(t);
+      continue;
+    }
+    // over the limit: start again with every warning so far cut short
+    truncating = true;
+    out = ordered.map((w) => (runes(w) > TRUNCATE_ITEM_RUNES ? cut(w) : w));
+    written = out.reduce((sum, w) => sum + runes(w), 0);
+  }
+  return out;
+}
+
+/** `Warning: 299 - "<text>"`, one header value per recorded warning, as warning.go writes them. */
 export function warningHeaders(warnings: string[]): string[] {
   // Go writes the text as raw UTF-8 bytes; Node's headers take Latin-1 strings, so pass the bytes
   // through that way rather than fail the response on a non-Latin-1 field name.
-  return [...new Set(warnings)].map((w) =>
+  return recordedWarnings(warnings).map((w) =>
     Buffer.from(`299 - ${JSON.stringify(w)}`, "utf8").toString("latin1"),
   );
 }
