@@ -178,6 +178,23 @@ describe("edge cases", () => {
     expect((stored.results as { message: string }[])[0].message).toBe("a\ufffdb\ufffd");
   });
 
+  it("a body nested deeper than 1,000 levels is a 400, also as a patch (no stack overflow, no 500)", async () => {
+    const ns = uniqueName("deep");
+    await created(ns);
+    const deep = `${"[".repeat(3000)}${"]".repeat(3000)}`;
+    for (const [type, body] of [
+      ["application/merge-patch+json", `{"bogus":${deep}}`],
+      ["application/json-patch+json", `[{"op":"add","path":"/bogus","value":${deep}}]`],
+    ]) {
+      const res = await request(ctx.server(), "PATCH", resourcePath(POLICY_REPORT, ns, "r"), {
+        body,
+        headers: { "Content-Type": type },
+      });
+      expect(res.status, type).toBe(400);
+      expect(res.json<{ message: string }>().message).toContain("exceeded max depth of 1000");
+    }
+  });
+
   it("a PUT naming another uid fails its precondition with 409, as kube-apiserver answers", async () => {
     const ns = uniqueName("uid");
     const obj = await created(ns);

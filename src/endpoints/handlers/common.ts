@@ -1,4 +1,5 @@
 import { badRequest, StatusError } from "../../apimachinery/status.js";
+import { jsonNestsDeeperThan, MAX_JSON_DEPTH } from "../../apimachinery/json-depth.js";
 import { parseYamlBody } from "../../apimachinery/yaml.js";
 import { findDuplicateFields } from "../../registry/validation.js";
 import type { KubeObject } from "../../apimachinery/types.js";
@@ -80,12 +81,16 @@ function decodeText(text: string, mediaType: string): { value: unknown; yamlDupl
       // same values at a fraction of the YAML parser's time and memory. Repeated keys still go
       // through the YAML parser, which names them as go-yaml does.
       const json = asJson(text);
-      if (json !== undefined && findDuplicateFields(text).length === 0)
+      if (json !== undefined && findDuplicateFields(text).length === 0) {
+        if (jsonNestsDeeperThan(text)) throw new Error(`json: exceeded max depth of ${MAX_JSON_DEPTH}`);
         return { value: json.value, yamlDuplicates: [] };
+      }
       const { value, duplicateKeys } = parseYamlBody(text);
       return { value, yamlDuplicates: duplicateKeys };
     }
-    return { value: JSON.parse(text) as unknown, yamlDuplicates: [] };
+    const value = JSON.parse(text) as unknown;
+    if (jsonNestsDeeperThan(text)) throw new Error(`json: exceeded max depth of ${MAX_JSON_DEPTH}`);
+    return { value, yamlDuplicates: [] };
   } catch (err) {
     throw badRequest(
       `the request body could not be decoded: ${err instanceof Error ? err.message : String(err)}`,
