@@ -10,8 +10,9 @@ export const MAX_JSON_DEPTH = 1000;
  * skipped with indexOf, so their brackets do not count.
  */
 export function jsonNestsDeeperThan(text: string, max = MAX_JSON_DEPTH): boolean {
-  // every level costs at least two characters
-  if (text.length <= 2 * max) return false;
+  // every level costs at least two characters, and an opening bracket: most bodies (a report of
+  // 100 results has about 600 brackets) are cleared by counting brackets with indexOf alone
+  if (text.length <= 2 * max || openersAtMost(text, max)) return false;
   let depth = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -37,4 +38,13 @@ function closingQuote(text: string, start: number): number {
     if (backslashes % 2 === 0) return q;
     i = q + 1;
   }
+}
+
+/** Whether the text holds at most `max` opening brackets, strings included. */
+function openersAtMost(text: string, max: number): boolean {
+  let n = 0;
+  for (const bracket of ["[", "{"]) {
+    for (let i = text.indexOf(bracket); i >= 0; i = text.indexOf(bracket, i + 1)) if (++n > max) return false;
+  }
+  return true;
 }
