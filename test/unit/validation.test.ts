@@ -284,6 +284,24 @@ describe("schema validation (422 Invalid)", () => {
     ]);
   });
 
+  it("an integer this server cannot keep exactly (beyond ±2^53, or 1e308) is no integer, not a rounded one", () => {
+    // parsed from JSON text, as a body's numbers are (the literals would already be rounded)
+    for (const pass of ["9007199254740993", "9223372036854775807", "1e308", "-1e20"].map(Number)) {
+      const causes = statusOf(() => validateObject(polr, report({ summary: { pass } }), "Strict")).details
+        ?.causes;
+      expect(causes, String(pass)).toEqual([
+        {
+          reason: "FieldValueTypeInvalid",
+          field: "summary.pass",
+          message: 'Invalid value: "number": summary.pass in body must be of type integer: "number"',
+        },
+      ]);
+    }
+    expect(() =>
+      validateObject(polr, report({ summary: { pass: 9007199254740991 } }), "Strict"),
+    ).not.toThrow();
+  });
+
   it("missing required fields, nested and in lists", () => {
     const obj = {
       apiVersion: "reports.kyverno.io/v1",

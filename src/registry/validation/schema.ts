@@ -186,7 +186,10 @@ function typeOf(v: unknown): string {
     case "boolean":
       return "boolean";
     case "number":
-      return Number.isInteger(v) ? "integer" : "number";
+      // Only integers that are exact here count as integers: Go keeps an int64 exactly, but this
+      // server would store 2^53 + 1 as 2^53, and 1e308 does not fit any integer a Go client reads
+      // back (kube-openapi also takes a float for an integer only within ±2^53).
+      return Number.isSafeInteger(v) ? "integer" : "number";
     default:
       return "object";
   }
