@@ -110,3 +110,32 @@ export function finalizerWarnings(next: KubeObject, prev?: KubeObject): string[]
         `metadata.finalizers: ${goQuote(f)}: prefer a domain-qualified finalizer name including a path (/) to avoid accidental conflicts with other finalizer writers`,
     );
 }
+
+/** rest.DuplicateOwnerReferencesWarningFormat, and its form for a patch (deduplicated after admission). */
+const DUPLICATE_OWNERS =
+  ".metadata.ownerReferences contains duplicate entries; API server dedups owner references in 1.20+, and may reject such requests as early as 1.24; please fix your requests; duplicate UID(s) observed: ";
+const DUPLICATE_OWNERS_AFTER_ADMISSION =
+  ".metadata.ownerReferences contains duplicate entries after mutating admission happens; API server dedups owner references in 1.20+, and may reject such requests as early as 1.24; please fix your requests; duplicate UID(s) observed: ";
+
+/**
+ * dedupOwnerReferencesAndAddWarning: an owner reference equal in every field to an earlier one is
+ * dropped (in place), and the warning naming their uids is returned. Creates and updates use the
+ * first wording; patches, which kube-apiserver deduplicates only after admission, the second.
+ */
+export function dedupOwnerReferences(obj: KubeObject, patch: boolean): string[] {
+  const refs = obj.metadata.ownerReferences;
+  if (!Array.isArray(refs) || refs.length < 2) return [];
+  const kept: Record<string, unknown>[] = [];
+  const duplicates: string[] = [];
+  const seen = new Set<unknown>();
+  for (const ref of refs) {
+    if (seen.has(ref.uid) && kept.some((k) => deepEqual(k, ref))) duplicates.push(String(ref.uid ?? ""));
+    else {
+      seen.add(ref.uid);
+      kept.push(ref);
+    }
+  }
+  if (duplicates.length === 0) return [];
+  obj.metadata.ownerReferences = kept;
+  return [(patch ? DUPLICATE_OWNERS_AFTER_ADMISSION : DUPLICATE_OWNERS) + duplicates.join(", ")];
+}

@@ -26,6 +26,7 @@ import {
 } from "../storage/interface.js";
 import { CONTINUE_EXPIRED, storageToStatus } from "./errors.js";
 import {
+  dedupOwnerReferences,
   finalizerWarnings,
   generateName,
   nowTimestamp,
@@ -259,10 +260,12 @@ export class Registry {
   async create(namespace: string, body: unknown, o: MutationOptions): Promise<WriteResult> {
     const { object: obj, warnings } = this.decodeBody(body, o);
     this.placeInNamespace(obj, namespace);
-    if (obj.metadata.resourceVersion) {
+    // the etcd3 store's check: a version that parses as a positive integer (others are ignored)
+    const rv = obj.metadata.resourceVersion;
+    if (rv && /^\d+$/.test(rv) && BigInt(rv) > 0n && BigInt(rv) < 2n ** 64n) {
       throw internalError("resourceVersion should not be set on objects to be created");
     }
-    return this.createDecoded(namespace, obj, o, warnings, true);
+    return this.createDecoded(namespace, obj, o, [...warnings, ...dedupOwnerReferences(obj, false)], true);
   }
 
   private async createDecoded(
@@ -337,6 +340,7 @@ export class Registry {
         },
       ]);
     }
+    warnings.push(...dedupOwnerReferences(obj, false));
     let added: string[] = [];
     const object = await this.guaranteedUpdate(namespace, name, o, (current) => {
       added = finalizerWarnings(obj, current);
@@ -375,7 +379,11 @@ export class Registry {
         // the 422 quotes the result as patched; decoding pruned this copy, so patch again
         throw patchResultInvalid(JSON.stringify(patchOf(structuredClone(current) as KubeObject)), err);
       }
-      warnings = [...res.warnings, ...finalizerWarnings(res.object, current)];
+      warnings = [
+        ...res.warnings,
+        ...dedupOwnerReferences(res.object, true),
+        ...finalizerWarnings(res.object, current),
+      ];
       this.placeInNamespace(res.object, namespace);
       checkName(res.object, name);
       return res.object;
@@ -402,7 +410,8 @@ export class Registry {
         const fresh = applyConfiguration(this.def, undefined, applied, o.manager, o.force, this.now());
         delete fresh.metadata.resourceVersion;
         try {
-          return await this.createDecoded(namespace, fresh, o, warnings, false);
+          const deduped = [...warnings, ...dedupOwnerReferences(fresh, true)];
+          return await this.createDecoded(namespace, fresh, o, deduped, false);
         } catch (err) {
           // Created meanwhile by someone else: apply onto it instead.
           if (err instanceof StatusError && err.reason === "AlreadyExists") continue;
@@ -416,7 +425,7 @@ export class Registry {
         o,
         (current) => {
           const merged = applyConfiguration(this.def, current, applied, o.manager, o.force, this.now());
-          added = finalizerWarnings(merged, current);
+          added = [...dedupOwnerReferences(merged, true), ...finalizerWarnings(merged, current)];
           merged.metadata.resourceVersion =
             applied.metadata.resourceVersion ?? current.metadata.resourceVersion;
           return merged;

@@ -9,6 +9,7 @@ import type { ResourceDef } from "../resources/types.js";
 import { invalidValue, toCause } from "./validation/field-errors.js";
 import { coerceObjectMeta, MetadataTypeError, objectMetaErrors } from "./validation/objectmeta.js";
 import { compileSchema, prune, type SchemaNode, validateSchema } from "./validation/schema.js";
+import { goKind } from "../apimachinery/go-format.js";
 
 export { findDuplicateFields } from "./validation/duplicates.js";
 
@@ -89,13 +90,6 @@ export function patchResultInvalid(patchedJson: string, err: DecodeError): Statu
   return invalid("", "", "", [toCause(invalidValue("patch", patchedJson, err.why))]);
 }
 
-function jsonKind(v: unknown): string {
-  if (Array.isArray(v)) return "array";
-  if (v === null) return "null";
-  if (typeof v === "boolean") return "bool";
-  return typeof v;
-}
-
 /**
  * The decoding step: checks apiVersion and kind, then drops unknown fields (in place, on `obj`), which
  * Strict mode turns into a 400 and Warn mode into warnings. Throws StatusError.
@@ -111,7 +105,7 @@ export function decodeObject(
     unrecognized(
       def,
       obj,
-      `couldn't get version/kind; json parse error: json: cannot unmarshal ${jsonKind(obj)} into Go value of type struct { APIVersion string "json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }`,
+      `couldn't get version/kind; json parse error: json: cannot unmarshal ${goKind(obj)} into Go value of type struct { APIVersion string "json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }`,
     );
   }
   const kind = typeof obj.kind === "string" ? obj.kind : "";
@@ -131,7 +125,7 @@ export function decodeObject(
   if (!isPlainObject(obj.metadata)) {
     cannotBeHandled(
       def,
-      `json: cannot unmarshal ${jsonKind(obj.metadata)} into Go value of type v1.ObjectMeta`,
+      `json: cannot unmarshal ${goKind(obj.metadata)} into Go value of type v1.ObjectMeta`,
     );
   }
   let metaUnknown: string[];

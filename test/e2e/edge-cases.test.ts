@@ -195,6 +195,46 @@ describe("edge cases", () => {
     }
   });
 
+  it("duplicate owner references are stored once, with kube-apiserver's warning (create, and a patch's wording)", async () => {
+    const ns = uniqueName("owners");
+    const owner = { apiVersion: "v1", kind: "Pod", name: "p", uid: "u-1" };
+    const body = makeReport(POLICY_REPORT, { name: "o", namespace: ns });
+    body.metadata = { ...body.metadata, ownerReferences: [owner, owner, { ...owner, name: "q" }] };
+    const res = await post(ctx.server(), resourcePath(POLICY_REPORT, ns), body);
+    expect(res.status, res.body).toBe(201);
+    expect(res.json<Obj>().metadata.ownerReferences).toEqual([owner, { ...owner, name: "q" }]);
+    expect(String(res.headers.warning)).toContain(
+      ".metadata.ownerReferences contains duplicate entries; API server dedups owner references in 1.20+, and may reject such requests as early as 1.24; please fix your requests; duplicate UID(s) observed: u-1",
+    );
+    const patched = await patch(
+      ctx.server(),
+      resourcePath(POLICY_REPORT, ns, "o"),
+      "application/merge-patch+json",
+      {
+        metadata: { ownerReferences: [owner, owner] },
+      },
+    );
+    expect(patched.json<Obj>().metadata.ownerReferences).toEqual([owner]);
+    expect(String(patched.headers.warning)).toContain(
+      "contains duplicate entries after mutating admission happens",
+    );
+  });
+
+  it("a create with a resourceVersion: only a positive integer is refused (500), as the etcd3 store checks it", async () => {
+    const ns = uniqueName("createrv");
+    for (const [rv, status] of [
+      ["0", 201],
+      ["abc", 201],
+      ["-1", 201],
+      ["5", 500],
+    ] as const) {
+      const body = makeReport(POLICY_REPORT, { name: `r${rv.replace(/\W/g, "x")}`, namespace: ns });
+      body.metadata = { ...body.metadata, resourceVersion: rv };
+      const res = await post(ctx.server(), resourcePath(POLICY_REPORT, ns), body);
+      expect(res.status, rv).toBe(status);
+    }
+  });
+
   it("a PUT naming another uid fails its precondition with 409, as kube-apiserver answers", async () => {
     const ns = uniqueName("uid");
     const obj = await created(ns);

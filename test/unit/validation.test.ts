@@ -472,8 +472,72 @@ describe("ObjectMeta", () => {
       `metadata.labels: Invalid value: "bad value!": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')`,
       "metadata.annotations: Too long: may not be more than 262144 bytes",
       `metadata.ownerReferences.uid: Invalid value: "": uid must not be empty`,
-      `metadata.finalizers[1]: Invalid value: "a/b/c": a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')`,
+      `metadata.finalizers: Invalid value: "a/b/c": a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')`,
     ]);
+  });
+
+  it("owner references and finalizers as ValidateOwnerReferences and ValidateFinalizers check them", () => {
+    const ref = (name: string, more: Record<string, unknown> = {}) => ({
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      name,
+      uid: `u-${name}`,
+      ...more,
+    });
+    const m = {
+      name: "a",
+      namespace: "default",
+      finalizers: ["orphan", "foregroundDeletion"],
+      ownerReferences: [
+        ref("a", { controller: true }),
+        ref("b", { controller: true }),
+        ref("c", { controller: true }),
+        ref("d", { apiVersion: "a/b/c" }),
+        ref("e", { apiVersion: "v1", kind: "Event" }),
+      ],
+    };
+    const causes = statusOf(() => validateMetadata(polr, m, { isCreate: true })).details?.causes ?? [];
+    const only = 'Only one reference can have Controller set to true. Found "true" in references for';
+    expect(
+      causes.map((c) => `${c.field}: ${(c.message ?? "").replace(/Invalid value: \[.*\]: /, "")}`),
+    ).toEqual([
+      `metadata.ownerReferences: ${only} Deployment/a and Deployment/b`,
+      `metadata.ownerReferences: ${only} Deployment/a and Deployment/c`,
+      'metadata.ownerReferences.apiVersion: Invalid value: "a/b/c": version must not be empty',
+      `metadata.ownerReferences: Invalid value: ${JSON.stringify(m.ownerReferences[4])}: /v1, Kind=Event is disallowed from being an owner`,
+      'metadata.finalizers: Invalid value: []string{"orphan", "foregroundDeletion"}: finalizer orphan and foregroundDeletion cannot be both set',
+    ]);
+  });
+
+  it("the server's own annotation does not count against the 256 KiB a client may send", () => {
+    const annotations = {
+      "example.com/big": "x".repeat(256 * 1024 - "example.com/big".length),
+      "reports.kyverno.io/served-by-reports-server": "true",
+    };
+    expect(() =>
+      validateMetadata(polr, { name: "a", namespace: "d", annotations }, { isCreate: true }),
+    ).not.toThrow();
+  });
+
+  it("times must be RFC 3339 and integers exact, as metav1.Time and int64 decode them (400)", () => {
+    for (const [metadata, message] of [
+      [{ creationTimestamp: "garbage" }, 'parsing time "garbage" as "2006-01-02T15:04:05Z07:00"'],
+      [{ deletionTimestamp: "2026-02-30T00:00:00Z" }, 'parsing time "2026-02-30T00:00:00Z"'],
+      [
+        { generation: Number("1e300") },
+        "json: cannot unmarshal number into Go struct field ObjectMeta.metadata.generation of type int64",
+      ],
+    ] as const) {
+      const err = statusOf(() =>
+        validateObject(polr, report({ metadata: { name: "a", ...metadata } }), "Ignore"),
+      );
+      expect(err.code, JSON.stringify(metadata)).toBe(400);
+      expect(err.message).toContain(message);
+    }
+    const ok = report({
+      metadata: { name: "a", namespace: "d", creationTimestamp: "2026-01-02T03:04:05.5+01:00" },
+    });
+    expect(() => validateObject(polr, ok, "Strict")).not.toThrow();
   });
 
   it("metadata errors come before schema errors in one 422", () => {

@@ -32,7 +32,13 @@ const TYPE_TEXT: Record<FieldErrorType, string> = {
   FieldValueTooMany: "Too many",
 };
 
+/** A value already printed as Go's `%#v` prints it (a []string, say), shown as it is. */
+export class GoSyntax {
+  constructor(readonly text: string) {}
+}
+
 function printValue(v: unknown): string {
+  if (v instanceof GoSyntax) return v.text;
   if (v === null || v === undefined) return "null";
   if (typeof v === "string") return goQuote(v);
   if (typeof v === "number" || typeof v === "boolean") return String(v);

@@ -6,11 +6,21 @@
 import { isPlainObject } from "../../apimachinery/types.js";
 import type { ObjectMeta } from "../../apimachinery/types.js";
 import type { ResourceDef } from "../../resources/types.js";
-import { type FieldError, forbidden, invalidValue, notSupported, required, tooLong } from "./field-errors.js";
+import { goQuote } from "../../apimachinery/go-format.js";
+import { SERVED_BY_ANNOTATION } from "../metadata.js";
+import {
+  type FieldError,
+  forbidden,
+  GoSyntax,
+  invalidValue,
+  notSupported,
+  required,
+  tooLong,
+} from "./field-errors.js";
 import { isDNS1123Label, isQualifiedName, isValidLabelValue, nameIsDNSSubdomain } from "./names.js";
 
 type FieldKind =
-  "string" | "int" | "bool" | "stringMap" | "stringList" | "object" | "ownerRefs" | "managedFields";
+  "string" | "time" | "int" | "bool" | "stringMap" | "stringList" | "object" | "ownerRefs" | "managedFields";
 
 const OBJECT_META: Record<string, FieldKind> = {
   name: "string",
@@ -20,8 +30,8 @@ const OBJECT_META: Record<string, FieldKind> = {
   uid: "string",
   resourceVersion: "string",
   generation: "int",
-  creationTimestamp: "string",
-  deletionTimestamp: "string",
+  creationTimestamp: "time",
+  deletionTimestamp: "time",
   deletionGracePeriodSeconds: "int",
   labels: "stringMap",
   annotations: "stringMap",
@@ -43,7 +53,7 @@ const MANAGED_FIELDS_ENTRY: Record<string, FieldKind> = {
   manager: "string",
   operation: "string",
   apiVersion: "string",
-  time: "string",
+  time: "time",
   fieldsType: "string",
   fieldsV1: "object",
   subresource: "string",
@@ -54,6 +64,7 @@ export class MetadataTypeError extends Error {}
 
 const GO_TYPES: Record<FieldKind, string> = {
   string: "string",
+  time: "string",
   int: "int64",
   bool: "bool",
   stringMap: "map[string]string",
@@ -124,8 +135,18 @@ function coerceValue(
     case "string":
       if (typeof v !== "string") fail();
       return [];
+    case "time":
+      if (typeof v !== "string") fail();
+      // metav1.Time reads RFC 3339 only
+      if (!isRfc3339(v as string)) {
+        const q = goQuote(v as string);
+        throw new MetadataTypeError(
+          `parsing time ${q} as "2006-01-02T15:04:05Z07:00": cannot parse ${q} as "2006"`,
+        );
+      }
+      return [];
     case "int":
-      if (typeof v !== "number" || !Number.isInteger(v)) fail();
+      if (typeof v !== "number" || !Number.isSafeInteger(v)) fail();
       return [];
     case "bool":
       if (typeof v !== "boolean") fail();
@@ -157,6 +178,16 @@ function coerceValue(
       return out;
     }
   }
+}
+
+const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/;
+
+/** time.Parse(time.RFC3339, s) succeeds: the shape, and a real date and time. */
+function isRfc3339(s: string): boolean {
+  if (!RFC3339.test(s)) return false;
+  const [y, mo, d, h, mi, sec] = s.match(/\d+/g)!.map(Number);
+  const days = new Date(Date.UTC(y, mo, 0)).getUTCDate();
+  return mo >= 1 && mo <= 12 && d >= 1 && d <= days && h < 24 && mi < 60 && sec < 60;
 }
 
 export interface MetadataOptions {
@@ -242,17 +273,14 @@ function contentErrors(meta: ObjectMeta, withFinalizers: boolean): FieldError[] 
   let annotationBytes = 0;
   for (const [k, v] of Object.entries(meta.annotations ?? {})) {
     for (const m of isQualifiedName(k.toLowerCase())) errs.push(invalidValue("metadata.annotations", k, m));
-    annotationBytes += Buffer.byteLength(k) + Buffer.byteLength(v);
+    // the server's own annotation does not count against what the client may send
+    if (k !== SERVED_BY_ANNOTATION) annotationBytes += Buffer.byteLength(k) + Buffer.byteLength(v);
   }
   if (annotationBytes > TOTAL_ANNOTATION_SIZE_LIMIT) {
     errs.push(tooLong("metadata.annotations", TOTAL_ANNOTATION_SIZE_LIMIT));
   }
   errs.push(...ownerReferenceErrors(meta.ownerReferences ?? []));
-  if (withFinalizers) {
-    (meta.finalizers ?? []).forEach((f, i) => {
-      for (const m of isQualifiedName(f)) errs.push(invalidValue(`metadata.finalizers[${i}]`, f, m));
-    });
-  }
+  if (withFinalizers) errs.push(...finalizerErrors(meta.finalizers ?? []));
   errs.push(...managedFieldsErrors(meta.managedFields ?? []));
   return errs;
 }
@@ -271,26 +299,59 @@ function managedFieldsErrors(entries: Record<string, unknown>[]): FieldError[] {
   return errs;
 }
 
+/** schema.ParseGroupVersion, as FromAPIVersionAndKind uses it: more than one slash parses to nothing. */
+function groupVersionOf(apiVersion: string): { group: string; version: string } {
+  const parts = apiVersion.split("/");
+  if (apiVersion === "" || parts.length > 2) return { group: "", version: "" };
+  return parts.length === 1 ? { group: "", version: parts[0] } : { group: parts[0], version: parts[1] };
+}
+
+/** BannedOwners: objects that may never own another. */
+const BANNED_OWNERS = new Set(["/v1, Kind=Event"]);
+
 function ownerReferenceErrors(refs: Record<string, unknown>[]): FieldError[] {
   const errs: FieldError[] = [];
   const path = "metadata.ownerReferences";
-  const controllers: string[] = [];
+  let firstController = "";
   for (const ref of refs) {
     const apiVersion = String(ref.apiVersion ?? "");
     const kind = String(ref.kind ?? "");
-    const version = apiVersion.includes("/") ? apiVersion.slice(apiVersion.lastIndexOf("/") + 1) : apiVersion;
-    if (!version) errs.push(invalidValue(`${path}.apiVersion`, apiVersion, "version must not be empty"));
+    const gv = groupVersionOf(apiVersion);
+    if (!gv.version) errs.push(invalidValue(`${path}.apiVersion`, apiVersion, "version must not be empty"));
     if (!kind) errs.push(invalidValue(`${path}.kind`, kind, "kind must not be empty"));
     if (!ref.name) errs.push(invalidValue(`${path}.name`, String(ref.name ?? ""), "name must not be empty"));
     if (!ref.uid) errs.push(invalidValue(`${path}.uid`, String(ref.uid ?? ""), "uid must not be empty"));
-    if (ref.controller === true) controllers.push(`${kind}/${String(ref.name ?? "")}`);
+    const gvk = `${gv.group}/${gv.version}, Kind=${kind}`;
+    if (BANNED_OWNERS.has(gvk))
+      errs.push(invalidValue(path, ref, `${gvk} is disallowed from being an owner`));
+    if (ref.controller === true) {
+      const current = `${kind}/${String(ref.name ?? "")}`;
+      // one error for each controller after the first
+      if (firstController) {
+        errs.push(
+          invalidValue(
+            path,
+            refs,
+            `Only one reference can have Controller set to true. Found "true" in references for ${firstController} and ${current}`,
+          ),
+        );
+      } else firstController = current;
+    }
   }
-  if (controllers.length > 1) {
+  return errs;
+}
+
+/** ValidateFinalizers: each name qualified, and not both orphan and foregroundDeletion. */
+function finalizerErrors(finalizers: string[]): FieldError[] {
+  const path = "metadata.finalizers";
+  const errs: FieldError[] = [];
+  for (const f of finalizers) for (const m of isQualifiedName(f)) errs.push(invalidValue(path, f, m));
+  if (finalizers.includes("orphan") && finalizers.includes("foregroundDeletion")) {
     errs.push(
       invalidValue(
         path,
-        refs,
-        `Only one reference can have Controller set to true. Found "true" in references for ${controllers.join(" and ")}`,
+        new GoSyntax(`[]string{${finalizers.map(goQuote).join(", ")}}`),
+        "finalizer orphan and foregroundDeletion cannot be both set",
       ),
     );
   }
