@@ -39,10 +39,13 @@ function bool(v: string | null): boolean | undefined {
   throw badRequest(`invalid boolean value "${v}"`);
 }
 
+/** An int64 query parameter, as strconv.ParseInt(v, 10, 64) reads it; a negative one counts as unset. */
 function nonNegativeInt(name: string, v: string | null): number | undefined {
   if (v === null || v === "") return undefined;
+  if (!/^[+-]?\d+$/.test(v) || BigInt(v) > 2n ** 63n - 1n || BigInt(v) < -(2n ** 63n)) {
+    throw badRequest(`invalid value for ${name}: "${v}"`);
+  }
   const n = Number(v);
-  if (!Number.isInteger(n)) throw badRequest(`invalid value for ${name}: "${v}"`);
   return n < 0 ? undefined : n;
 }
 

@@ -235,6 +235,32 @@ describe("edge cases", () => {
     }
   });
 
+  it("a create in a patch's media type is a 415; an empty Content-Type is JSON; limit must be an int64", async () => {
+    const ns = uniqueName("types");
+    const path = resourcePath(POLICY_REPORT, ns);
+    const body = (name: string) => JSON.stringify(makeReport(POLICY_REPORT, { name, namespace: ns }));
+    for (const type of [
+      "application/merge-patch+json",
+      "application/json-patch+json",
+      "application/apply-patch+yaml",
+    ]) {
+      const res = await request(ctx.server(), "POST", path, {
+        body: body("p"),
+        headers: { "Content-Type": type },
+      });
+      expect(res.status, type).toBe(415);
+    }
+    const empty = await request(ctx.server(), "POST", path, {
+      body: body("e"),
+      headers: { "Content-Type": "" },
+    });
+    expect(empty.status, empty.body).toBe(201);
+    for (const limit of ["1e3", "99999999999999999999", "1.5"]) {
+      expect((await get(ctx.server(), `${path}?limit=${limit}`)).status, limit).toBe(400);
+    }
+    expect((await get(ctx.server(), `${path}?limit=-5`)).status).toBe(200);
+  });
+
   it("a PUT naming another uid fails its precondition with 409, as kube-apiserver answers", async () => {
     const ns = uniqueName("uid");
     const obj = await created(ns);

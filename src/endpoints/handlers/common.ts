@@ -17,24 +17,26 @@ export interface ResourceScope {
   now: () => Date;
 }
 
+/** The body's media type; none (or an empty header) is JSON, as kube-apiserver reads it. */
 export function mediaTypeOf(ctx: RequestContext): string {
-  return String(ctx.req.headers["content-type"] ?? "application/json")
+  const type = String(ctx.req.headers["content-type"] ?? "")
     .split(";")[0]
     .trim()
     .toLowerCase();
+  return type || "application/json";
 }
 
-/** Decodes a JSON or YAML body; anything unparsable is a 400 naming the problem. */
-const BODY_TYPES = new Set([
-  "application/json",
-  "application/yaml",
+/** What an object's body may be (create, update, DeleteOptions); a patch's types are the patch's own. */
+export const OBJECT_BODY_TYPES: ReadonlySet<string> = new Set(["application/json", "application/yaml"]);
+const PATCH_BODY_TYPES: ReadonlySet<string> = new Set([
   "application/json-patch+json",
   "application/merge-patch+json",
   "application/apply-patch+yaml",
 ]);
 
+/** Decodes a JSON or YAML object body; anything unparsable is a 400 naming the problem. */
 export function decodeBody(raw: Buffer | string, mediaType: string): unknown {
-  return decodeBodyReporting(raw, mediaType).value;
+  return decodeBodyReporting(raw, mediaType, OBJECT_BODY_TYPES).value;
 }
 
 /**
@@ -45,9 +47,11 @@ export function decodeBody(raw: Buffer | string, mediaType: string): unknown {
 export function decodeBodyReporting(
   raw: Buffer | string,
   mediaType: string,
+  accepted: ReadonlySet<string> = PATCH_BODY_TYPES,
 ): { value: unknown; yamlDuplicates: string[] } {
-  // Protobuf, CBOR and the rest get a 415, on which client-go falls back to JSON.
-  if (!BODY_TYPES.has(mediaType)) {
+  // Protobuf, CBOR and the rest get a 415, on which client-go falls back to JSON; so does a patch's
+  // type on a create or update, and an object's type on a patch.
+  if (!accepted.has(mediaType)) {
     throw new StatusError(
       415,
       "UnsupportedMediaType",

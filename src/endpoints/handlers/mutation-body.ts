@@ -1,7 +1,7 @@
 import { findDuplicateFields } from "../../registry/validation.js";
 import type { MutationOptions } from "../../registry/options.js";
 import type { RequestContext } from "../context.js";
-import { decodeBodyReporting, mediaTypeOf } from "./common.js";
+import { decodeBodyReporting, mediaTypeOf, OBJECT_BODY_TYPES } from "./common.js";
 
 /**
  * Decodes a create/update body and notes repeated fields, which decoding keeps only the last of:
@@ -10,7 +10,7 @@ import { decodeBodyReporting, mediaTypeOf } from "./common.js";
 export async function readMutationBody(ctx: RequestContext, o: MutationOptions): Promise<unknown> {
   const text = (await ctx.body()).toString("utf8");
   const mediaType = mediaTypeOf(ctx);
-  const { value, yamlDuplicates } = decodeBodyReporting(text, mediaType);
+  const { value, yamlDuplicates } = decodeBodyReporting(text, mediaType, OBJECT_BODY_TYPES);
   if (o.fieldValidation !== "Ignore") {
     if (yamlDuplicates.length > 0) o.yamlDuplicates = yamlDuplicates;
     if (mediaType === "application/json") {
