@@ -1,4 +1,4 @@
-import { isPlainObject } from "./types.js";
+import { isPlainObject, setOwn } from "./types.js";
 import { badRequest, requestEntityTooLarge, StatusError } from "./status.js";
 import { goKind } from "./go-format.js";
 
@@ -22,13 +22,6 @@ export function cloneJson<T>(v: T): T {
   const out: Record<string, Json> = {};
   for (const k of Object.keys(v)) setOwn(out, k, cloneJson((v as Record<string, Json>)[k]));
   return out as T;
-}
-
-/** Assigns a property without `__proto__` reaching the prototype. */
-function setOwn(o: Record<string, Json>, k: string, v: Json): void {
-  if (k === "__proto__")
-    Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
-  else o[k] = v;
 }
 
 function getOwn(o: Record<string, Json>, k: string): Json | undefined {

@@ -38,3 +38,10 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
+
+/** Assigns a property without `__proto__` reaching the prototype (JSON.parse makes it a plain key). */
+export function setOwn<V>(o: Record<string, V>, k: string, v: V): void {
+  if (k === "__proto__")
+    Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  else o[k] = v;
+}

@@ -1,4 +1,5 @@
-import { LineCounter, isMap, isScalar, isSeq, parseDocument } from "yaml";
+import { setOwn } from "./types.js";
+import { LineCounter, isMap, isScalar, isSeq, parseAllDocuments, type Tags } from "yaml";
 
 export interface ParsedYaml {
   value: unknown;
@@ -17,13 +18,46 @@ export interface ParsedYaml {
 export function parseYamlBody(text: string): ParsedYaml {
   checkYamlSize(text);
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { uniqueKeys: false, lineCounter });
+  const docs = parseAllDocuments(text, { ...GO_YAML, lineCounter });
+  // go-yaml reads the first document and nothing after it
+  const doc = Array.isArray(docs) ? docs[0] : undefined;
+  if (!doc) return { value: null, duplicateKeys: [] };
   if (doc.errors.length > 0) throw doc.errors[0];
   const duplicateKeys: string[] = [];
   findRepeats(doc.contents, (at, key) =>
     duplicateKeys.push(`line ${lineCounter.linePos(at).line}: key ${goValue(key)} already set in map`),
   );
-  return { value: doc.toJS() as unknown, duplicateKeys };
+  return { value: asJsonValue(doc.toJS()), duplicateKeys };
+}
+
+/**
+ * YAML as go-yaml v2 (sigs.k8s.io/yaml) reads it: YAML 1.1, so yes/no/on/off are booleans, 017 is
+ * octal and `<<` merges a mapping in; but a timestamp or a base-60 number stays the string it
+ * looks like, as go-yaml keeps them when decoding into interface{}.
+ */
+const GO_YAML = {
+  version: "1.1",
+  merge: true,
+  uniqueKeys: false,
+  customTags: (tags: Tags) =>
+    tags.filter((t) => !(typeof t === "object" && (t.format === "TIME" || t.tag === TIMESTAMP_TAG))),
+} as const;
+const TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp";
+
+/**
+ * What sigs.k8s.io/yaml's JSON conversion makes of a decoded value: `!!binary` is the string of its
+ * bytes, and an infinity or NaN, which JSON cannot hold, fails the body.
+ */
+function asJsonValue(v: unknown): unknown {
+  if (v instanceof Uint8Array) return Buffer.from(v).toString("utf8");
+  if (typeof v === "number" && !Number.isFinite(v)) {
+    throw new Error(`json: unsupported value: ${Number.isNaN(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf"}`);
+  }
+  if (Array.isArray(v)) return v.map(asJsonValue);
+  if (v === null || typeof v !== "object") return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) setOwn(out, k, asJsonValue(x));
+  return out;
 }
 
 /**

@@ -79,3 +79,56 @@ describe("YAML bodies too deep or too large to parse safely", () => {
     expect((value as { results: unknown[] }).results).toHaveLength(6000);
   });
 });
+
+describe("YAML read as go-yaml v2 reads it (YAML 1.1, into interface{})", () => {
+  it("booleans, octal, binary and hex integers, merge keys", () => {
+    const { value } = parseYamlBody(
+      [
+        "a: yes",
+        "b: off",
+        "c: 017",
+        "d: 0x1F",
+        "e: 0b101",
+        "f: 1_000",
+        "base: &b {x: 1, z: 2}",
+        "g:",
+        "  <<: *b",
+        "  z: 3",
+        "",
+      ].join("\n"),
+    );
+    expect(value).toEqual({
+      a: true,
+      b: false,
+      c: 15,
+      d: 31,
+      e: 5,
+      f: 1000,
+      base: { x: 1, z: 2 },
+      g: { x: 1, z: 3 },
+    });
+  });
+
+  it("timestamps and base-60 numbers stay strings; !!binary is the string of its bytes", () => {
+    expect(
+      parseYamlBody("t: 2001-12-14\nu: 2001-12-14T21:59:43.10-05:00\nd: 1:20\nb: !!binary aGVsbG8=\n").value,
+    ).toEqual({
+      t: "2001-12-14",
+      u: "2001-12-14T21:59:43.10-05:00",
+      d: "1:20",
+      b: "hello",
+    });
+  });
+
+  it("only the first document counts; an infinity cannot be JSON", () => {
+    expect(parseYamlBody("a: 1\n---\nb: 2\n").value).toEqual({ a: 1 });
+    expect(parseYamlBody("a: 1\n...\n").value).toEqual({ a: 1 });
+    expect(() => parseYamlBody("a: .inf\n")).toThrow("json: unsupported value: +Inf");
+  });
+
+  it("keeps __proto__ a plain key", () => {
+    const { value } = parseYamlBody('"__proto__": {polluted: true}\n');
+    expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
+    expect(Object.keys(value as object)).toEqual(["__proto__"]);
+  });
+});

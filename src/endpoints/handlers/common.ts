@@ -2,7 +2,7 @@ import { badRequest, StatusError } from "../../apimachinery/status.js";
 import { jsonNestsDeeperThan, MAX_JSON_DEPTH } from "../../apimachinery/json-depth.js";
 import { parseYamlBody } from "../../apimachinery/yaml.js";
 import { findDuplicateFields } from "../../registry/validation.js";
-import type { KubeObject } from "../../apimachinery/types.js";
+import { setOwn, type KubeObject } from "../../apimachinery/types.js";
 import { parseIncludeObject } from "../../registry/table.js";
 import type { Registry } from "../../registry/store.js";
 import type { RequestContext } from "../context.js";
@@ -74,7 +74,7 @@ function wellFormed(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(wellFormed);
   if (v === null || typeof v !== "object") return v;
   const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v)) out[k.toWellFormed()] = wellFormed(x);
+  for (const [k, x] of Object.entries(v)) setOwn(out, k.toWellFormed(), wellFormed(x));
   return out;
 }
 
