@@ -95,7 +95,7 @@ function decodeEntries(raw: unknown[]): ManagedFieldsEntry[] | undefined {
     if (e.operation !== "Apply" && e.operation !== "Update") return undefined;
     if (typeof e.apiVersion !== "string" || e.apiVersion === "" || e.fieldsType !== "FieldsV1")
       return undefined;
-    if (e.fieldsV1 !== undefined && !isPlainObject(e.fieldsV1)) return undefined;
+    if (e.fieldsV1 !== undefined && !isFieldSet(e.fieldsV1)) return undefined;
     const entry: ManagedFieldsEntry = {
       manager: e.manager,
       operation: e.operation,
@@ -118,6 +118,36 @@ function decodeEntries(raw: unknown[]): ManagedFieldsEntry[] | undefined {
     out.push(entry);
   }
   return out;
+}
+
+/** A path element of FieldsV1 (structured-merge-diff's PathElement), with what follows its prefix. */
+function isPathElement(key: string): boolean {
+  if (key === ".") return true;
+  const rest = key.slice(2);
+  try {
+    switch (key.slice(0, 2)) {
+      case "f:":
+        return true;
+      case "k:":
+        return isPlainObject(JSON.parse(rest));
+      case "v:":
+        JSON.parse(rest);
+        return true;
+      case "i:":
+        return /^-?\d+$/.test(rest);
+      default:
+        return false;
+    }
+  } catch {
+    return false;
+  }
+}
+
+/** Whether a value reads as a FieldsV1 set: path elements mapping to sets, all the way down. */
+function isFieldSet(v: unknown): boolean {
+  if (!isPlainObject(v)) return false;
+  for (const [k, child] of Object.entries(v)) if (!isPathElement(k) || !isFieldSet(child)) return false;
+  return true;
 }
 
 /** A leaf's identity for set lookups (field names cannot hold a newline). */

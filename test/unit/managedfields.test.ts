@@ -183,6 +183,12 @@ describe("a request's own managed fields", () => {
     next.metadata.managedFields = [importer];
     trackUpdate(def, live, next, "editor", now);
     expect(entriesOf(next)).toEqual([{ ...importer, time: "2025-05-05T05:05:05Z" }]);
+    // every kind of path element reads
+    const elements = { "f:scope": { ".": {}, "i:0": {}, 'k:{"name":"a"}': {}, 'v:"x"': {} } };
+    const again = structuredClone(live);
+    again.metadata.managedFields = [{ ...importer, fieldsV1: elements }];
+    trackUpdate(def, live, again, "editor", now);
+    expect(entriesOf(again).map((e) => e.fieldsV1)).toEqual([elements]);
   });
 
   it("with one entry that does not decode, the stored list is the base instead", () => {
@@ -193,6 +199,11 @@ describe("a request's own managed fields", () => {
       { apiVersion: "" },
       { fieldsType: "" },
       { time: "yesterday" },
+      // fields that are no FieldsV1 set: a non-object, an unknown prefix, a bad key or index
+      { fieldsV1: { "f:results": "str" } },
+      { fieldsV1: { "x:weird": { "f:a": {} } } },
+      { fieldsV1: { "f:results": { "k:not-json": {} } } },
+      { fieldsV1: { "f:results": { "i:one": {} } } },
     ]) {
       const next = structuredClone(live);
       next.metadata.managedFields = [{ ...importer, ...bad }];
