@@ -52,11 +52,11 @@ export function prepareForUpdate(next: KubeObject, old: KubeObject): KubeObject 
   meta.uid = o.uid;
   meta.creationTimestamp = o.creationTimestamp;
   meta.resourceVersion = o.resourceVersion;
+  // rest.BeforeUpdate: an update never removes or changes a deletion timestamp or grace period; one
+  // the object does not have is kept for validation to refuse (field is immutable)
   if (o.deletionTimestamp !== undefined) meta.deletionTimestamp = o.deletionTimestamp;
-  else delete meta.deletionTimestamp;
-  if (o.deletionGracePeriodSeconds !== undefined)
+  if (o.deletionGracePeriodSeconds !== undefined && meta.deletionGracePeriodSeconds === undefined)
     meta.deletionGracePeriodSeconds = o.deletionGracePeriodSeconds;
-  else delete meta.deletionGracePeriodSeconds;
   delete meta.selfLink;
   meta.annotations = { ...meta.annotations, [SERVED_BY_ANNOTATION]: "true" };
   const out = { ...next, metadata: meta };

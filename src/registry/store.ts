@@ -384,7 +384,7 @@ export class Registry {
         ...dedupOwnerReferences(res.object, true),
         ...finalizerWarnings(res.object, current),
       ];
-      this.placeInNamespace(res.object, namespace);
+      this.placeInNamespace(res.object, namespace, true);
       checkName(res.object, name);
       return res.object;
     });
@@ -403,7 +403,7 @@ export class Registry {
     // structured-merge's Apply: the applier says what it owns by what it sends, never by this list
     if (applied.metadata.managedFields !== undefined) throw badRequest("metadata.managedFields must be nil");
     warnings.push(...applyYamlProblems(o));
-    this.placeInNamespace(applied, namespace);
+    this.placeInNamespace(applied, namespace, true);
     checkName(applied, name);
     for (;;) {
       if (!(await this.exists(this.key(namespace, name)))) {
@@ -741,15 +741,18 @@ export class Registry {
   }
 
   /** Namespace from the path; a different one in the body is a 400, as kube-apiserver answers. */
-  private placeInNamespace(obj: KubeObject, namespace: string): void {
+  private placeInNamespace(obj: KubeObject, namespace: string, patch = false): void {
     if (!this.def.namespaced) {
       delete obj.metadata.namespace;
       return;
     }
     const ns = obj.metadata.namespace;
     if (ns && ns !== namespace) {
+      // a patch's result is checked by the patcher's checkName, in its own words
       throw badRequest(
-        "the namespace of the provided object does not match the namespace sent on the request",
+        patch
+          ? `the namespace of the object (${ns}) does not match the namespace on the request (${namespace})`
+          : "the namespace of the provided object does not match the namespace sent on the request",
       );
     }
     obj.metadata.namespace = namespace;

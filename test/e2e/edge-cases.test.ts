@@ -261,6 +261,43 @@ describe("edge cases", () => {
     expect((await get(ctx.server(), `${path}?limit=-5`)).status).toBe(200);
   });
 
+  it("an update may not set a deletion timestamp or grace period the object does not have (422 immutable)", async () => {
+    const ns = uniqueName("deletion");
+    await created(ns);
+    for (const metadata of [
+      { deletionTimestamp: "2026-01-01T00:00:00Z" },
+      { deletionGracePeriodSeconds: 5 },
+    ]) {
+      const res = await patch(
+        ctx.server(),
+        resourcePath(POLICY_REPORT, ns, "r"),
+        "application/merge-patch+json",
+        {
+          metadata,
+        },
+      );
+      expect(res.status, res.body).toBe(422);
+      expect(res.body).toContain("field is immutable");
+    }
+  });
+
+  it("a patch that moves the object to another namespace is a 400 in the patcher's words", async () => {
+    const ns = uniqueName("movens");
+    await created(ns);
+    const res = await patch(
+      ctx.server(),
+      resourcePath(POLICY_REPORT, ns, "r"),
+      "application/merge-patch+json",
+      {
+        metadata: { namespace: "other" },
+      },
+    );
+    expect(res.status).toBe(400);
+    expect(res.json<{ message: string }>().message).toBe(
+      `the namespace of the object (other) does not match the namespace on the request (${ns})`,
+    );
+  });
+
   it("a PUT naming another uid fails its precondition with 409, as kube-apiserver answers", async () => {
     const ns = uniqueName("uid");
     const obj = await created(ns);
