@@ -1,3 +1,4 @@
+import { goKind } from "../apimachinery/go-format.js";
 import type { NamespaceAdmission, NamespacedWrite } from "../apimachinery/admission.js";
 import { decodeContinue, encodeContinue } from "../apimachinery/continue.js";
 import { applyJsonPatch, applyMergePatch } from "../apimachinery/patch.js";
@@ -370,7 +371,11 @@ export class Registry {
       const patchOf = (base: KubeObject) =>
         type === "json" ? applyJsonPatch(base, patch) : applyMergePatch(base, patch);
       const patched = patchOf(structuredClone(current) as KubeObject);
-      if (!isPlainObject(patched)) throw badRequest("the patch did not produce an object");
+      if (!isPlainObject(patched)) {
+        // the decoder cannot read a list (or a scalar) as an object: jsonPatcher's 422 on `patch`
+        const why = `json: cannot unmarshal ${goKind(patched)} into Go value of type map[string]interface {}`;
+        throw patchResultInvalid(JSON.stringify(patched), new DecodeError(this.def, why));
+      }
       let res: DecodeResult;
       try {
         res = decodeObject(this.def, patched, o.fieldValidation, o.duplicates);

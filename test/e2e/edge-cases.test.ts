@@ -298,6 +298,25 @@ describe("edge cases", () => {
     );
   });
 
+  it("a patch whose result is a list is a 422 on patch, as jsonPatcher cannot decode it", async () => {
+    const ns = uniqueName("listresult");
+    await created(ns);
+    const path = resourcePath(POLICY_REPORT, ns, "r");
+    for (const [type, body] of [
+      ["application/json-patch+json", [{ op: "replace", path: "", value: [] }]],
+      ["application/merge-patch+json", [1, 2]],
+    ] as const) {
+      const res = await patch(ctx.server(), path, type, body);
+      expect(res.status, type).toBe(422);
+      expect(res.json()).toMatchObject({
+        reason: "Invalid",
+        details: { causes: [{ field: "patch", reason: "FieldValueInvalid" }] },
+      });
+      expect(res.body).toContain("cannot unmarshal array into Go value of type map[string]interface {}");
+    }
+    expect((await get(ctx.server(), path)).status).toBe(200);
+  });
+
   it("a PUT naming another uid fails its precondition with 409, as kube-apiserver answers", async () => {
     const ns = uniqueName("uid");
     const obj = await created(ns);
