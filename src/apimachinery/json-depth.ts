@@ -17,7 +17,7 @@ export function jsonNestsDeeperThan(text: string, max = MAX_JSON_DEPTH): boolean
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x22 /* " */) {
-      i = closingQuote(text, i);
+      i = jsonStringEnd(text, i);
     } else if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
       if (++depth > max) return true;
     } else if (c === 0x5d /* ] */ || c === 0x7d /* } */) {
@@ -27,8 +27,8 @@ export function jsonNestsDeeperThan(text: string, max = MAX_JSON_DEPTH): boolean
   return false;
 }
 
-/** The index of the quote that closes the string opened at `start`. */
-function closingQuote(text: string, start: number): number {
+/** The index of the quote that closes the JSON string opened at `start` (the text's length if none). */
+export function jsonStringEnd(text: string, start: number): number {
   let i = start + 1;
   for (;;) {
     const q = text.indexOf('"', i);

@@ -1,3 +1,5 @@
+import { jsonStringEnd } from "../../apimachinery/json-depth.js";
+
 /**
  * JSON.parse keeps the last of repeated keys silently; the real server's strict decoder reports each
  * repeat as `duplicate field "<path>"`. One pass over the raw text: strings are skipped with indexOf,
@@ -27,19 +29,6 @@ function pathOf(stack: Frame[], depth: number): string {
   return s;
 }
 
-/** End of the string whose opening quote is at `start`: the index of its closing quote. */
-function stringEnd(text: string, start: number): number {
-  let i = start + 1;
-  for (;;) {
-    const q = text.indexOf('"', i);
-    if (q < 0) return text.length;
-    let backslashes = 0;
-    for (let j = q - 1; text.charCodeAt(j) === 0x5c; j--) backslashes++;
-    if (backslashes % 2 === 0) return q;
-    i = q + 1;
-  }
-}
-
 /** Records a key of an object; true when the object already had it. */
 function seen(f: Frame, key: string): boolean {
   const keys = f.keys!;
@@ -67,7 +56,7 @@ export function findDuplicateFields(text: string): string[] {
   while (i < n) {
     const c = text.charCodeAt(i);
     if (c === 0x22 /* " */) {
-      const end = stringEnd(text, i);
+      const end = jsonStringEnd(text, i);
       if (expectKey) {
         let key = text.slice(i + 1, end);
         if (key.includes("\\")) {
