@@ -1,10 +1,8 @@
-import { describe, it, expect, beforeAll, afterAll, beforeEach } from "vitest";
+import { describe, it, expect, beforeEach } from "vitest";
 import type { AuthzAttributes } from "../../src/apimachinery/auth.js";
 import { StatusError } from "../../src/apimachinery/status.js";
 import { alwaysAllowPathMatcher, createAuthorizer, forbiddenError } from "../../src/cluster/authz.js";
-import { KubeClient } from "../../src/cluster/kubeclient.js";
-import { makeTestPki, type TestPki } from "../support/certs.js";
-import { FakeKubeApiServer } from "../support/fake-kube-apiserver.js";
+import { useStandInClient } from "../support/stand-in-client.js";
 
 const bob = {
   name: "bob",
@@ -88,24 +86,12 @@ describe("always-allowed paths", () => {
 });
 
 describe("authorization by SubjectAccessReview", () => {
-  let pki: TestPki;
-  let fake: FakeKubeApiServer;
-  let client: KubeClient;
-
-  beforeAll(async () => {
-    pki = await makeTestPki();
-    fake = await new FakeKubeApiServer({ serving: pki.serving }).start();
-    client = new KubeClient(fake.connection(pki.servingCa.cert));
-  });
-  afterAll(async () => {
-    client.close();
-    await fake.stop();
-  });
+  const sx = useStandInClient();
   beforeEach(() => {
-    fake.accessReviews.length = 0;
-    fake.failRequest = () => undefined;
+    sx.fake.accessReviews.length = 0;
+    sx.fake.failRequest = () => undefined;
     // bob may list policy reports in team-a, nothing else
-    fake.authorize = (spec) =>
+    sx.fake.authorize = (spec) =>
       spec.user === "bob" &&
       spec.resourceAttributes?.verb === "list" &&
       spec.resourceAttributes.namespace === "team-a"
@@ -114,9 +100,9 @@ describe("authorization by SubjectAccessReview", () => {
   });
 
   it("sends the request's attributes and the whole user, and allows", async () => {
-    const authz = createAuthorizer({ client });
+    const authz = createAuthorizer({ client: sx.client });
     expect(await authz(attrs())).toEqual({ allowed: true });
-    expect(fake.accessReviews).toEqual([
+    expect(sx.fake.accessReviews).toEqual([
       {
         user: "bob",
         groups: ["team-a", "system:authenticated"],
@@ -136,7 +122,7 @@ describe("authorization by SubjectAccessReview", () => {
   });
 
   it("denies with the reviewer's reason, which makes the exact 403", async () => {
-    const authz = createAuthorizer({ client });
+    const authz = createAuthorizer({ client: sx.client });
     const a = attrs({ namespace: "team-b" });
     const d = await authz(a);
     expect(d).toEqual({ allowed: false, reason: "no RBAC policy matched" });
@@ -146,11 +132,11 @@ describe("authorization by SubjectAccessReview", () => {
   });
 
   it("retries a review the kube-apiserver could not answer for a moment, as the webhook authorizer does", async () => {
-    const authz = createAuthorizer({ client });
-    const sars = () => fake.requests.filter((r) => r.endsWith("/subjectaccessreviews")).length;
+    const authz = createAuthorizer({ client: sx.client });
+    const sars = () => sx.fake.requests.filter((r) => r.endsWith("/subjectaccessreviews")).length;
     const failWith = (code: number, times = Infinity) => {
       let left = times;
-      fake.failRequest = (_m, path) =>
+      sx.fake.failRequest = (_m, path) =>
         path.endsWith("/subjectaccessreviews") && left-- > 0 ? code : undefined;
     };
     failWith(500, 2);
@@ -176,16 +162,16 @@ describe("authorization by SubjectAccessReview", () => {
   }, 20_000);
 
   it("caches allow and deny for their own TTLs", async () => {
-    const authz = createAuthorizer({ client, allowTtlMs: 60_000, denyTtlMs: 100 });
+    const authz = createAuthorizer({ client: sx.client, allowTtlMs: 60_000, denyTtlMs: 100 });
     await authz(attrs());
     await authz(attrs());
     await authz(attrs({ namespace: "team-b" }));
     await authz(attrs({ namespace: "team-b" }));
-    expect(fake.accessReviews).toHaveLength(2);
+    expect(sx.fake.accessReviews).toHaveLength(2);
     await new Promise((r) => setTimeout(r, 150));
     await authz(attrs());
     await authz(attrs({ namespace: "team-b" }));
-    expect(fake.accessReviews.map((s) => s.resourceAttributes?.namespace)).toEqual([
+    expect(sx.fake.accessReviews.map((s) => s.resourceAttributes?.namespace)).toEqual([
       "team-a",
       "team-b",
       "team-b",
@@ -193,24 +179,24 @@ describe("authorization by SubjectAccessReview", () => {
   });
 
   it("does not keep decisions about huge client-chosen attributes (a cache a client could fill)", async () => {
-    const authz = createAuthorizer({ client, allowTtlMs: 60_000 });
+    const authz = createAuthorizer({ client: sx.client, allowTtlMs: 60_000 });
     const huge = attrs({ name: "x".repeat(10_000) });
     await authz(huge);
     await authz(huge);
-    expect(fake.accessReviews).toHaveLength(2);
+    expect(sx.fake.accessReviews).toHaveLength(2);
   });
 
   it("lets system:masters and always-allowed paths through without a review", async () => {
-    const authz = createAuthorizer({ client });
+    const authz = createAuthorizer({ client: sx.client });
     const admin = { name: "system:kube-aggregator", groups: ["system:masters"] };
     expect(await authz(attrs({ user: admin, verb: "delete", namespace: "kube-system" }))).toEqual({
       allowed: true,
     });
     const probe = { resourceRequest: false, verb: "get", apiGroup: "", resource: "", namespace: "" };
     expect(await authz(attrs({ ...probe, path: "/readyz" }))).toEqual({ allowed: true });
-    expect(fake.accessReviews).toHaveLength(0);
+    expect(sx.fake.accessReviews).toHaveLength(0);
     expect(await authz(attrs({ ...probe, path: "/metrics" }))).toMatchObject({ allowed: false });
-    expect(fake.accessReviews).toEqual([
+    expect(sx.fake.accessReviews).toEqual([
       {
         user: "bob",
         groups: bob.groups,
@@ -222,15 +208,15 @@ describe("authorization by SubjectAccessReview", () => {
   });
 
   it("fails with a 500, never an allow, when the review cannot be made; and does not cache that", async () => {
-    const authz = createAuthorizer({ client });
-    fake.failRequest = () => 503;
+    const authz = createAuthorizer({ client: sx.client });
+    sx.fake.failRequest = () => 503;
     const err = await authz(attrs()).then(
       () => undefined,
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(StatusError);
     expect((err as StatusError).code).toBe(500);
-    fake.failRequest = () => undefined;
+    sx.fake.failRequest = () => undefined;
     expect(await authz(attrs())).toEqual({ allowed: true });
   });
 });

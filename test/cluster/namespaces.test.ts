@@ -1,33 +1,22 @@
-import { describe, it, expect, beforeAll, afterAll } from "vitest";
+import { describe, it, expect, beforeAll } from "vitest";
 import { StatusError } from "../../src/apimachinery/status.js";
-import { KubeClient } from "../../src/cluster/kubeclient.js";
 import { startNamespaceLifecycle } from "../../src/cluster/namespaces.js";
-import { makeTestPki, type TestPki } from "../support/certs.js";
-import { FakeKubeApiServer, NAMESPACES } from "../support/fake-kube-apiserver.js";
+import { NAMESPACES } from "../support/fake-kube-apiserver.js";
+import { useStandInClient } from "../support/stand-in-client.js";
 
 const REPORTS = { group: "wgpolicyk8s.io", resource: "policyreports" };
 
 /** kube-apiserver's NamespaceLifecycle before its informer has listed namespaces once. */
 describe("namespace admission before the first list", () => {
-  let pki: TestPki;
-  let fake: FakeKubeApiServer;
-  let client: KubeClient;
-
-  beforeAll(async () => {
-    pki = await makeTestPki();
-    fake = await new FakeKubeApiServer({ serving: pki.serving }).start();
-    client = new KubeClient(fake.connection(pki.servingCa.cert));
-    fake.putObject(NAMESPACES, { metadata: { name: "team-a" }, status: { phase: "Active" } });
-  });
-  afterAll(async () => {
-    client.close();
-    await fake.stop();
+  const sx = useStandInClient();
+  beforeAll(() => {
+    sx.fake.putObject(NAMESPACES, { metadata: { name: "team-a" }, status: { phase: "Active" } });
   });
 
   it("a write waits 10 s for the list, then 403 not yet ready; once namespaces list, writes go on", async () => {
     let listing = false;
-    fake.failRequest = (method, path) => (path === "/api/v1/namespaces" && !listing ? 503 : undefined);
-    const lifecycle = startNamespaceLifecycle(client);
+    sx.fake.failRequest = (method, path) => (path === "/api/v1/namespaces" && !listing ? 503 : undefined);
+    const lifecycle = startNamespaceLifecycle(sx.client);
     try {
       const started = Date.now();
       const err = await lifecycle.admit("create", REPORTS, "r1", "team-a").catch((e: unknown) => e);
@@ -49,7 +38,7 @@ describe("namespace admission before the first list", () => {
       });
     } finally {
       lifecycle.stop();
-      fake.failRequest = () => undefined;
+      sx.fake.failRequest = () => undefined;
     }
   }, 30_000);
 });
