@@ -39,10 +39,22 @@ const GO_YAML = {
   version: "1.1",
   merge: true,
   uniqueKeys: false,
-  customTags: (tags: Tags) =>
-    tags.filter((t) => !(typeof t === "object" && (t.format === "TIME" || t.tag === TIMESTAMP_TAG))),
+  customTags: (tags: Tags) => [
+    ...tags.filter((t) => !(typeof t === "object" && (t.format === "TIME" || t.tag === TIMESTAMP_TAG))),
+    GO_OCTAL,
+  ],
 } as const;
 const TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp";
+
+/** strconv.ParseInt(s, 0, 64), which go-yaml tries first, also reads Go's `0o17`. */
+const GO_OCTAL = {
+  identify: (v: unknown) => typeof v === "number",
+  default: true,
+  tag: "tag:yaml.org,2002:int",
+  format: "OCT",
+  test: /^[-+]?0o[0-7_]+$/,
+  resolve: (s: string) => parseInt(s.replace(/_/g, "").replace("0o", ""), 8),
+};
 
 /**
  * What sigs.k8s.io/yaml's JSON conversion makes of a decoded value: `!!binary` is the string of its

@@ -1,4 +1,3 @@
-import { goKind } from "../apimachinery/go-format.js";
 import type { NamespaceAdmission, NamespacedWrite } from "../apimachinery/admission.js";
 import { decodeContinue, encodeContinue } from "../apimachinery/continue.js";
 import { applyJsonPatch, applyMergePatch } from "../apimachinery/patch.js";
@@ -41,6 +40,7 @@ import { RecentObjects } from "./recent.js";
 import {
   DecodeError,
   decodeObject,
+  notAnObject,
   patchResultInvalid,
   validateDecoded,
   type DecodeResult,
@@ -373,8 +373,7 @@ export class Registry {
       const patched = patchOf(structuredClone(current) as KubeObject);
       if (!isPlainObject(patched)) {
         // the decoder cannot read a list (or a scalar) as an object: jsonPatcher's 422 on `patch`
-        const why = `json: cannot unmarshal ${goKind(patched)} into Go value of type map[string]interface {}`;
-        throw patchResultInvalid(JSON.stringify(patched), new DecodeError(this.def, why));
+        throw patchResultInvalid(JSON.stringify(patched), new DecodeError(this.def, notAnObject(patched)));
       }
       let res: DecodeResult;
       try {

@@ -90,6 +90,11 @@ export function patchResultInvalid(patchedJson: string, err: DecodeError): Statu
   return invalid("", "", "", [toCause(invalidValue("patch", patchedJson, err.why))]);
 }
 
+/** The decoder's words for JSON that is no object (SimpleMetaFactory.Interpret reads version and kind first). */
+export function notAnObject(v: unknown): string {
+  return `couldn't get version/kind; json parse error: json: cannot unmarshal ${goKind(v)} into Go value of type struct { APIVersion string "json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }`;
+}
+
 /**
  * The decoding step: checks apiVersion and kind, then drops unknown fields (in place, on `obj`), which
  * Strict mode turns into a 400 and Warn mode into warnings. Throws StatusError.
@@ -101,13 +106,7 @@ export function decodeObject(
   duplicates: string[] = [],
   yamlDuplicates: string[] = [],
 ): DecodeResult {
-  if (!isPlainObject(obj)) {
-    unrecognized(
-      def,
-      obj,
-      `couldn't get version/kind; json parse error: json: cannot unmarshal ${goKind(obj)} into Go value of type struct { APIVersion string "json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }`,
-    );
-  }
+  if (!isPlainObject(obj)) unrecognized(def, obj, notAnObject(obj));
   const kind = typeof obj.kind === "string" ? obj.kind : "";
   if (!kind) unrecognized(def, obj, `Object 'Kind' is missing in '${JSON.stringify(obj)}'`);
   const apiVersion = typeof obj.apiVersion === "string" ? obj.apiVersion : "";

@@ -176,6 +176,14 @@ describe("edge cases", () => {
     expect(res.status, res.body).toBe(201);
     const stored = (await get(ctx.server(), resourcePath(POLICY_REPORT, ns, "s"))).json<Obj>();
     expect((stored.results as { message: string }[])[0].message).toBe("a\ufffdb\ufffd");
+    // YAML has its own spelling of the escape
+    const yaml = `apiVersion: wgpolicyk8s.io/v1alpha2\nkind: PolicyReport\nmetadata:\n  name: yaml-one\nresults:\n- policy: p\n  result: pass\n  message: "\\U0000D800x"\n`;
+    const viaYaml = await request(ctx.server(), "POST", resourcePath(POLICY_REPORT, ns), {
+      body: yaml,
+      headers: { "Content-Type": "application/yaml" },
+    });
+    expect(viaYaml.status, viaYaml.body).toBe(201);
+    expect((viaYaml.json<Obj>().results as { message: string }[])[0].message).toBe("\ufffdx");
   });
 
   it("a body nested deeper than 1,000 levels is a 400, also as a patch (no stack overflow, no 500)", async () => {
@@ -312,7 +320,9 @@ describe("edge cases", () => {
         reason: "Invalid",
         details: { causes: [{ field: "patch", reason: "FieldValueInvalid" }] },
       });
-      expect(res.body).toContain("cannot unmarshal array into Go value of type map[string]interface {}");
+      expect(res.json<{ details: { causes: { message: string }[] } }>().details.causes[0].message).toContain(
+        "couldn't get version/kind; json parse error: json: cannot unmarshal array into Go value of type struct { APIVersion string",
+      );
     }
     expect((await get(ctx.server(), path)).status).toBe(200);
   });

@@ -63,8 +63,9 @@ export function decodeBodyReporting(
   const decoded = decodeText(text, mediaType);
   // A `\ud800` escape without its pair decodes to a lone surrogate, which Go's decoder turns into
   // U+FFFD: so does this one, and no such string is ever stored (nor breaks a database's JSON).
-  if (LONE_SURROGATE_ESCAPE.test(text)) decoded.value = wellFormed(decoded.value);
-  return decoded;
+  // YAML has more ways to write one (`\U0000D800`), so its values are always made well-formed.
+  const value = decoded.yaml || LONE_SURROGATE_ESCAPE.test(text) ? wellFormed(decoded.value) : decoded.value;
+  return { value, yamlDuplicates: decoded.yamlDuplicates };
 }
 
 const LONE_SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
@@ -78,7 +79,10 @@ function wellFormed(v: unknown): unknown {
   return out;
 }
 
-function decodeText(text: string, mediaType: string): { value: unknown; yamlDuplicates: string[] } {
+function decodeText(
+  text: string,
+  mediaType: string,
+): { value: unknown; yamlDuplicates: string[]; yaml?: boolean } {
   try {
     if (mediaType === "application/yaml" || mediaType === "application/apply-patch+yaml") {
       // JSON is YAML, and JSON is what kubectl's server-side apply sends: read as JSON it gives the
@@ -90,7 +94,7 @@ function decodeText(text: string, mediaType: string): { value: unknown; yamlDupl
         return { value: json.value, yamlDuplicates: [] };
       }
       const { value, duplicateKeys } = parseYamlBody(text);
-      return { value, yamlDuplicates: duplicateKeys };
+      return { value, yamlDuplicates: duplicateKeys, yaml: true };
     }
     const value = JSON.parse(text) as unknown;
     if (jsonNestsDeeperThan(text)) throw new Error(`json: exceeded max depth of ${MAX_JSON_DEPTH}`);
