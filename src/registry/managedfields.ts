@@ -120,33 +120,42 @@ function decodeEntries(raw: unknown[]): ManagedFieldsEntry[] | undefined {
   return out;
 }
 
-/** A path element of FieldsV1 (structured-merge-diff's PathElement), with what follows its prefix. */
-function isPathElement(key: string): boolean {
-  if (key === ".") return true;
+/**
+ * How structured-merge-diff reads one key of a FieldsV1 set: a valid path element, one of a kind it
+ * does not know (ignored, as "a future version maybe knows what they are"), or an error.
+ */
+function pathElement(key: string): "ok" | "ignored" | "bad" {
+  if (key.length < 2) return "bad";
+  if (key[1] !== ":") return "ignored";
   const rest = key.slice(2);
   try {
-    switch (key.slice(0, 2)) {
-      case "f:":
-        return true;
-      case "k:":
-        return isPlainObject(JSON.parse(rest));
-      case "v:":
+    switch (key[0]) {
+      case "f":
+        return "ok";
+      case "k":
+        return isPlainObject(JSON.parse(rest)) ? "ok" : "bad";
+      case "v":
         JSON.parse(rest);
-        return true;
-      case "i:":
-        return /^-?\d+$/.test(rest);
+        return "ok";
+      case "i":
+        return /^[+-]?\d+$/.test(rest) ? "ok" : "bad";
       default:
-        return false;
+        return "ignored";
     }
   } catch {
-    return false;
+    return "bad";
   }
 }
 
-/** Whether a value reads as a FieldsV1 set: path elements mapping to sets, all the way down. */
+/** Whether a value reads as a FieldsV1 set: objects all the way down, keys that are path elements. */
 function isFieldSet(v: unknown): boolean {
   if (!isPlainObject(v)) return false;
-  for (const [k, child] of Object.entries(v)) if (!isPathElement(k) || !isFieldSet(child)) return false;
+  for (const [k, child] of Object.entries(v)) {
+    // "." marks the set's owner as a member; what it holds is not read
+    if (k === ".") continue;
+    const kind = pathElement(k);
+    if (kind === "bad" || (kind === "ok" && !isFieldSet(child))) return false;
+  }
   return true;
 }
 

@@ -183,8 +183,10 @@ describe("a request's own managed fields", () => {
     next.metadata.managedFields = [importer];
     trackUpdate(def, live, next, "editor", now);
     expect(entriesOf(next)).toEqual([{ ...importer, time: "2025-05-05T05:05:05Z" }]);
-    // every kind of path element reads
-    const elements = { "f:scope": { ".": {}, "i:0": {}, 'k:{"name":"a"}': {}, 'v:"x"': {} } };
+    // every kind of path element reads, and one of a kind not known yet is let be
+    const elements = {
+      "f:scope": { ".": {}, "i:0": {}, "i:+1": {}, 'k:{"name":"a"}': {}, 'v:"x"': {}, "x:later": {} },
+    };
     const again = structuredClone(live);
     again.metadata.managedFields = [{ ...importer, fieldsV1: elements }];
     trackUpdate(def, live, again, "editor", now);
@@ -199,9 +201,9 @@ describe("a request's own managed fields", () => {
       { apiVersion: "" },
       { fieldsType: "" },
       { time: "yesterday" },
-      // fields that are no FieldsV1 set: a non-object, an unknown prefix, a bad key or index
+      // fields that are no FieldsV1 set: a non-object, a key too short, a bad key or index
       { fieldsV1: { "f:results": "str" } },
-      { fieldsV1: { "x:weird": { "f:a": {} } } },
+      { fieldsV1: { x: { "f:a": {} } } },
       { fieldsV1: { "f:results": { "k:not-json": {} } } },
       { fieldsV1: { "f:results": { "i:one": {} } } },
     ]) {
