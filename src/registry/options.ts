@@ -285,7 +285,8 @@ function checkDeleteOptionsBody(body: Record<string, unknown>): void {
   }
   if (isPlainObject(body.preconditions)) {
     for (const [field, type] of Object.entries(PRECONDITION_TYPES)) {
-      const err = typeMismatch(`DeleteOptions.preconditions.${field}`, body.preconditions[field], type);
+      // encoding/json names the innermost struct
+      const err = typeMismatch(`Preconditions.preconditions.${field}`, body.preconditions[field], type);
       if (err) throw badRequest(err);
     }
   }

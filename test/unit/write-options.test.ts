@@ -56,7 +56,7 @@ describe("DeleteOptions, as the API server reads and checks them", () => {
     ],
     [
       { preconditions: { resourceVersion: 5 } },
-      "json: cannot unmarshal number into Go struct field DeleteOptions.preconditions.resourceVersion of type string",
+      "json: cannot unmarshal number into Go struct field Preconditions.preconditions.resourceVersion of type string",
     ],
     [
       { preconditions: "x" },
