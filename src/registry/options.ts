@@ -39,9 +39,12 @@ function bool(v: string | null): boolean | undefined {
   throw badRequest(`invalid boolean value "${v}"`);
 }
 
-/** An int64 query parameter, as strconv.ParseInt(v, 10, 64) reads it; a negative one counts as unset. */
+/**
+ * An int64 query parameter, as strconv.ParseInt(v, 10, 64) reads it (an empty one included, which
+ * it refuses); a negative one counts as unset.
+ */
 function nonNegativeInt(name: string, v: string | null): number | undefined {
-  if (v === null || v === "") return undefined;
+  if (v === null) return undefined;
   if (!/^[+-]?\d+$/.test(v) || BigInt(v) > 2n ** 63n - 1n || BigInt(v) < -(2n ** 63n)) {
     throw badRequest(`invalid value for ${name}: "${v}"`);
   }
