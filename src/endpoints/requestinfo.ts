@@ -116,10 +116,11 @@ export function requestInfo(method: string, path: string, query: URLSearchParams
   if (info.name === "") {
     if (info.verb === "get") {
       info.verb = truthy(query.get("watch")) ? "watch" : "list";
-      const named = listOptionsDecode(query)
-        ? requiredFieldValue(query.get("fieldSelector") ?? "", "metadata.name")
-        : undefined;
-      if (named !== undefined && isValidPathSegmentName(named)) info.authzName = named;
+      // the other options are decoded (a label selector parsed twice) only when a name is required
+      const fs = query.get("fieldSelector");
+      const named = fs ? requiredFieldValue(fs, "metadata.name") : undefined;
+      if (named !== undefined && isValidPathSegmentName(named) && listOptionsDecode(query))
+        info.authzName = named;
     } else if (info.verb === "delete") info.verb = "deletecollection";
   } else if (info.verb === "get" && truthy(query.get("watch"))) {
     info.verb = "watch";
