@@ -105,11 +105,6 @@ export async function handleWatch(
   if (ctx.signal.aborted) ac.abort();
   const timer = setTimeout(() => ac.abort(), timeoutMs);
   const { res } = ctx;
-  res.setHeader("Content-Type", "application/json");
-  if (ctx.warnings.length) res.setHeader("Warning", warningHeaders(ctx.warnings));
-  res.writeHead(200);
-  // HTTP/1.1 holds headers until the first write; an idle watch must still answer at once.
-  if (typeof res.flushHeaders === "function") res.flushHeaders();
   let firstTableEvent = true;
   let events = 0;
   let lastRV = "";
@@ -142,10 +137,21 @@ export async function handleWatch(
     timers.push(setInterval(bookmark, limits.bookmarkIntervalMs));
     if (timeoutMs > 2000) timers.push(setTimeout(bookmark, timeoutMs - 2000));
   }
+  let stream: AsyncGenerator<RegistryWatchEvent> | undefined;
   try {
     const now = scope.now;
-    const stream = scope.registry.watch(ctx.info.namespace || undefined, p, ac.signal);
-    for await (const ev of stream as AsyncIterable<RegistryWatchEvent>) {
+    stream = scope.registry.watch(ctx.info.namespace || undefined, p, ac.signal);
+    // The first event fixes where the stream starts (the initial list's version, or the version
+    // asked for). Answering only then means a client that has seen the 200 sees every later change,
+    // as kube-apiserver's watch handler writes its headers once the watcher is registered.
+    let next = await stream.next();
+    res.setHeader("Content-Type", "application/json");
+    if (ctx.warnings.length) res.setHeader("Warning", warningHeaders(ctx.warnings));
+    res.writeHead(200);
+    // HTTP/1.1 holds headers until the first write; an idle watch must still answer at once.
+    if (typeof res.flushHeaders === "function") res.flushHeaders();
+    for (; !next.done; next = await stream.next()) {
+      const ev = next.value;
       if (ac.signal.aborted) break;
       let ok = true;
       if (ev.type === "BOOKMARK") {
@@ -182,6 +188,9 @@ export async function handleWatch(
     ac.abort();
     ctx.log.watchEvents = events;
     tracker?.closed();
-    if (!res.writableEnded) res.end();
+    // ends the registry's stream if we left it mid-way (a slow client, an ERROR event)
+    void stream?.return(undefined);
+    // before the headers, a failure is the caller's to answer with a Status
+    if (res.headersSent && !res.writableEnded) res.end();
   }
 }

@@ -277,6 +277,30 @@ export function watchTests(ctx: SuiteContext) {
       }
     });
 
+    it("a change made as soon as the watch answers 200 is streamed after the initial ADDED", async () => {
+      const names = Array.from({ length: 12 }, (_, i) => `r${i}`);
+      const ns = await seed(ctx, "wready", ...names);
+      const srv = ctx.server();
+      await Promise.all(
+        names.map(async (name, i) => {
+          const w = await openWatch(srv, `${resourcePath(POLICY_REPORT, ns)}/${name}?watch=true`);
+          try {
+            expect(w.status).toBe(200);
+            await patch(srv, `${resourcePath(POLICY_REPORT, ns)}/${name}`, merge, {
+              summary: { pass: 100 + i },
+            });
+            const events = await take(w, 2);
+            expect(events.map((e) => [e.type, (e.object.summary as JsonObject | undefined)?.pass])).toEqual([
+              ["ADDED", 1],
+              ["MODIFIED", 100 + i],
+            ]);
+          } finally {
+            w.close();
+          }
+        }),
+      );
+    });
+
     it("timeoutSeconds ends the stream cleanly, not early", async () => {
       const ns = await seed(ctx, "wto");
       const w = await openWatch(
