@@ -24,7 +24,11 @@ export interface APIServiceSettings {
   caBundlePem?: string;
   /** Only when explicitly asked: the aggregator then does not verify the server. */
   insecureSkipTLSVerify?: boolean;
-  /** Same as the Go reports-server's manifests. */
+  /**
+   * 1000 and 100 by default: what kube-apiserver's crdRegistrationController gives the APIService of a
+   * CRD group, so discovery orders the groups (and kubectl resolves a resource name claimed by two
+   * groups) as it did while CRDs served them. The Go reports-server uses 100/100.
+   */
   groupPriorityMinimum?: number;
   versionPriority?: number;
 }
@@ -53,7 +57,7 @@ export function desiredSpec(gv: GroupVersionRef, s: APIServiceSettings): APIServ
     group: gv.group,
     version: gv.version,
     service: { namespace: s.service.namespace, name: s.service.name, port: s.service.port },
-    groupPriorityMinimum: s.groupPriorityMinimum ?? 100,
+    groupPriorityMinimum: s.groupPriorityMinimum ?? 1000,
     versionPriority: s.versionPriority ?? 100,
   };
   // The API rejects caBundle together with insecureSkipTLSVerify.

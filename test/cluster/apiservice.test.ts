@@ -61,7 +61,7 @@ describe("APIService reconciliation", () => {
       group: "wgpolicyk8s.io",
       version: "v1alpha2",
       service,
-      groupPriorityMinimum: 100,
+      groupPriorityMinimum: 1000,
       versionPriority: 100,
       caBundle: Buffer.from(pki.servingCa.cert).toString("base64"),
     });

@@ -64,7 +64,7 @@ describe("cluster mode: the APIServices of the served groups", () => {
         version,
         service: { namespace: "reports-server", name: "reports-server", port: 8443 },
         caBundle: Buffer.from(server.ca).toString("base64"),
-        groupPriorityMinimum: 100,
+        groupPriorityMinimum: 1000,
         versionPriority: 100,
       });
       expect(a.spec.insecureSkipTLSVerify).toBeUndefined();
