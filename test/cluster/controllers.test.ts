@@ -70,9 +70,10 @@ describe("the leader's controllers across two replicas", () => {
         groupVersions: servedGroupVersions(defs),
         caBundle: () => pki.servingCa.cert,
         migration: { defs, write, onReport: (r) => reports.push(r) },
-        leaseDurationMs: 1_000,
-        renewDeadlineMs: 800,
-        retryPeriodMs: 100,
+        // long enough that a stall of the test process does not hand the lease to b early
+        leaseDurationMs: 3_000,
+        renewDeadlineMs: 2_500,
+        retryPeriodMs: 200,
       });
       running.push(c);
       return c;

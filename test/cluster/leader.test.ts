@@ -4,7 +4,9 @@ import { KubeClient } from "../../src/cluster/kubeclient.js";
 import { makeTestPki, type TestPki } from "../support/certs.js";
 import { FakeKubeApiServer, LEASES } from "../support/fake-kube-apiserver.js";
 
-const timing = { leaseDurationMs: 1_000, renewDeadlineMs: 800, retryPeriodMs: 100 };
+// A lease long enough that a stall of the test process (GC, a loaded machine) does not let the
+// follower take it from a leader that is alive.
+const timing = { leaseDurationMs: 3_000, renewDeadlineMs: 2_500, retryPeriodMs: 200 };
 
 describe("leader election on a Lease", () => {
   let pki: TestPki;
@@ -50,12 +52,12 @@ describe("leader election on a Lease", () => {
     a.start();
     await expect.poll(() => a.isLeader()).toBe(true);
     b.start();
-    // b keeps trying while a renews
-    await new Promise((r) => setTimeout(r, 1_500));
+    // b keeps trying while a renews, for longer than a lease
+    await new Promise((r) => setTimeout(r, 4_000));
     expect(b.isLeader()).toBe(false);
     expect(holder("handover")).toMatchObject({
       holderIdentity: "a",
-      leaseDurationSeconds: 1,
+      leaseDurationSeconds: 3,
       leaseTransitions: 0,
     });
 
@@ -77,10 +79,13 @@ describe("leader election on a Lease", () => {
     a.start();
     await expect.poll(() => a.isLeader()).toBe(true);
     b.start();
-    await a.stop({ release: false }); // as if the pod was killed
+    // taken before the stop, which may wait for a renewal in flight (a renewal after it would only
+    // move the expiry later)
     const diedAt = Date.now();
-    await expect.poll(() => b.isLeader(), { timeout: 5_000 }).toBe(true);
-    expect(Date.now() - diedAt).toBeGreaterThanOrEqual(800);
+    await a.stop({ release: false }); // as if the pod was killed
+    await expect.poll(() => b.isLeader(), { timeout: 10_000 }).toBe(true);
+    // not before the lease, last renewed at most one retry period before the stop, expired
+    expect(Date.now() - diedAt).toBeGreaterThanOrEqual(3_000 - 200);
     expect(holder("crash")).toMatchObject({ holderIdentity: "b", leaseTransitions: 1 });
     await b.stop();
   });

@@ -98,7 +98,7 @@ describe("edge cases", () => {
     // once the store moves on, the bookmark before the deadline carries its version
     const idle = await openWatch(
       ctx.server(),
-      `${path}?watch=true&allowWatchBookmarks=true&timeoutSeconds=5&resourceVersion=${now}`,
+      `${path}?watch=true&allowWatchBookmarks=true&timeoutSeconds=8&resourceVersion=${now}`,
     );
     const elsewhere = await created(uniqueName("bmother"));
     await idle.ended;

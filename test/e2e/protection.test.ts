@@ -5,6 +5,7 @@ import { kubectlStart } from "../support/kubectl.js";
 import { makeReport, POLICY_REPORT, resourcePath, uniqueName } from "../support/reports.js";
 import { useServer } from "../support/server.js";
 import { h2Client, halfSent } from "./support/held.js";
+import { metric, sleep, until } from "./support/poll.js";
 
 /**
  * The server's protections under load, each with small limits so the test is fast: in-flight budgets
@@ -12,18 +13,6 @@ import { h2Client, halfSent } from "./support/held.js";
  * dropped without slowing writers. Requests are held in flight deterministically: a list whose
  * response the client does not read (HTTP/2 flow control), a body sent only in part, an open watch.
  */
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(50);
-  }
-}
 
 async function createReports(ep: Endpoint, ns: string, n: number): Promise<string[]> {
   const names: string[] = [];
@@ -44,18 +33,6 @@ function expectTooMany(res: { status: number; headers: HttpResponse["headers"]; 
 }
 
 /** The value of one Prometheus sample (0 when absent). */
-async function metric(ep: Endpoint, name: string, labels: Record<string, string>): Promise<number> {
-  const res = await get(ep, "/metrics");
-  expect(res.status, res.body).toBe(200);
-  let sum = 0;
-  for (const line of res.body.split("\n")) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
-      sum += Number(line.slice(line.lastIndexOf(" ") + 1));
-  }
-  return sum;
-}
-
 describe("in-flight budgets: 429 with Retry-After, then service again", () => {
   const fx = useServer("memory", {
     args: [
@@ -227,14 +204,13 @@ describe("request timeout: 504 for requests, watches exempt", () => {
   });
 
   it("?timeout=1s shortens the deadline", async () => {
-    const started = Date.now();
     const slow = halfSent(ep(), "POST", `${list()}?timeout=1s`, makeReport(POLICY_REPORT, { name: "short" }));
     try {
       const res = await slow.response;
-      const took = Date.now() - started;
+      const took = Date.now() - (await slow.connectedAt);
       expectTimeout(res);
       expect(took).toBeGreaterThanOrEqual(900);
-      // Well below the 3 s --request-timeout, with room for a TLS handshake on a loaded machine.
+      // Well below the 3 s --request-timeout, with room for a loaded machine.
       expect(took).toBeLessThan(2_500);
     } finally {
       slow.abort();
@@ -242,12 +218,12 @@ describe("request timeout: 504 for requests, watches exempt", () => {
   });
 
   it("?timeout= takes any Go duration, as client-go sends it; a malformed one is a 400", async () => {
-    const started = Date.now();
     const slow = halfSent(ep(), "POST", `${list()}?timeout=500ms`, makeReport(POLICY_REPORT, { name: "ms" }));
     try {
       const res = await slow.response;
       expectTimeout(res);
-      expect(Date.now() - started).toBeLessThan(1_500);
+      // below the ?timeout=1s of the test above, with room for a loaded machine
+      expect(Date.now() - (await slow.connectedAt)).toBeLessThan(2_000);
     } finally {
       slow.abort();
     }
@@ -264,9 +240,13 @@ describe("request timeout: 504 for requests, watches exempt", () => {
     try {
       const held = client.get(resourcePath(POLICY_REPORT, big));
       expect(await held.status).toBe(200);
-      await sleep(3_500);
-      // The one read slot is free again although the client is still connected.
-      const res = await get(ep(), `${list()}?limit=1`);
+      // The one read slot is free again after the 3 s deadline although the client is still
+      // connected (429 while the held list keeps it).
+      const res = await until("the read slot freed", 10_000, async () => {
+        const r = await get(ep(), `${list()}?limit=1`);
+        expect([200, 429], r.body).toContain(r.status);
+        return r.status === 200 ? r : undefined;
+      });
       expect(res.status, res.body).toBe(200);
       const outcome = await held.resume().then(
         (body) => body,
@@ -335,15 +315,17 @@ describe("watch lifetime: --min-request-timeout", () => {
   it("watches without timeoutSeconds end cleanly between 1x and 2x of it", async () => {
     const client = h2Client(ep());
     try {
-      const started = Date.now();
+      const asked = Date.now();
       const watches = [1, 2, 3, 4].map(() => client.get(`${list()}?watch=true`));
       for (const w of watches) expect(await w.status).toBe(200);
+      // the server's lifetimes start between the request and its 200: at least 1x from the
+      // request, at most 2x (plus slack) from the 200, so the connect counts for neither
+      const answered = Date.now();
       // resume() resolves only when the server ends the stream cleanly (a reset rejects it).
-      const lived = await Promise.all(watches.map((w) => w.resume().then(() => Date.now() - started)));
-      for (const ms of lived) {
-        expect(ms).toBeGreaterThanOrEqual(2_000);
-        // 2x plus slack for a loaded machine.
-        expect(ms).toBeLessThan(4_000 + 1_500);
+      const ended = await Promise.all(watches.map((w) => w.resume().then(() => Date.now())));
+      for (const at of ended) {
+        expect(at - asked).toBeGreaterThanOrEqual(2_000);
+        expect(at - answered).toBeLessThan(4_000 + 1_500);
       }
     } finally {
       client.close();
@@ -352,10 +334,14 @@ describe("watch lifetime: --min-request-timeout", () => {
 
   it("an explicit timeoutSeconds is kept", async () => {
     const w = await openWatch(ep(), `${list()}?watch=true&timeoutSeconds=1`);
+    // the server's timer starts before its 200, so the stream lives at least 1 s from the request
+    // and ends within 1 s (plus slack) of the 200; the connect and handshake count for neither
+    const answered = Date.now();
     expect(w.status).toBe(200);
     const ms = await w.ended;
     expect(ms).toBeGreaterThanOrEqual(1_000);
-    expect(ms).toBeLessThan(1_900);
+    // a watch without timeoutSeconds would live 2–4 s here (--min-request-timeout=2s)
+    expect(Date.now() - answered).toBeLessThan(1_900);
   });
 });
 
@@ -429,14 +415,19 @@ describe("slow watchers: dropped, without slowing writers or other watchers", ()
       const slow = [1, 2, 3, 4].map(() => slowClient.get(`${list()}?watch=true`));
       for (const s of slow) expect(await s.status).toBe(200);
 
-      let worst = 0;
+      const took: number[] = [];
       for (let i = 0; i < WRITES; i++) {
         const t = Date.now();
         const res = await post(ep(), list(), makeReport(POLICY_REPORT, { name: `w-${i}` }));
-        worst = Math.max(worst, Date.now() - t);
+        took.push(Date.now() - t);
         expect(res.status, res.body).toBe(201);
       }
-      expect(worst).toBeLessThan(2_000);
+      // A writer held up by the watchers would show in most writes; one pause of a loaded machine
+      // (GC, a starved process) shows in one, so the maximum only has to stay clear of a hang.
+      took.sort((x, y) => x - y);
+      const shown = `write latencies (ms), slowest: ${took.slice(-20).join(",")}`;
+      expect(took[Math.floor(WRITES * 0.99)], shown).toBeLessThan(500);
+      expect(took[WRITES - 1], shown).toBeLessThan(5_000);
 
       // The reading watcher saw every write, in order.
       await until("the reading watcher saw every create", 30_000, async () =>

@@ -139,9 +139,11 @@ describe("etcd storage with two replicas", () => {
     const b = await replica("compaction", { compactionIntervalMs: intervalMs }, logTo("b"));
     const first = await a.currentResourceVersion();
     try {
-      // traffic while the compactors run
+      // traffic while the compactors run: eight intervals, longer if a loaded machine delayed the
+      // first compactions
       let i = 0;
-      while (Date.now() - started < 8 * intervalMs) {
+      const ran = () => Date.now() - started;
+      while (ran() < 8 * intervalMs || (compactions.length < 3 && ran() < 40 * intervalMs)) {
         await (i % 2 ? a : b).create(reports, { namespace: "apps", name: `r${i}` }, report(`r${i}`));
         i++;
         await new Promise((r) => setTimeout(r, 20));

@@ -93,7 +93,11 @@ describe("postgres watch latency", () => {
       ac.abort();
     }
     latencies.sort((x, y) => x - y);
-    // before the fix: p90 200 ms to 1.5 s on a loaded machine; after it, a few ms
-    expect(latencies[17], `latencies (ms): ${latencies.join(",")}`).toBeLessThan(150);
+    // Before the fix: p90 200 ms to 1.5 s on a loaded machine; after it, a few ms. The median bounds
+    // the typical event; the p90's looser bound leaves room for a loaded machine's stalls, which
+    // hit a few samples, not most (the test above checks for JIT itself).
+    const shown = `latencies (ms): ${latencies.join(",")}`;
+    expect(latencies[10], shown).toBeLessThan(150);
+    expect(latencies[17], shown).toBeLessThan(1_000);
   });
 });

@@ -134,14 +134,15 @@ describe("postgres storage across restarts and replicas", () => {
       reader.watch(r, { ...all, fromResourceVersion: from }, ac.signal),
       (e) => e.length >= 1,
     );
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const started = Date.now();
     const created = await writer.create(r, key("x"), report(key("x")));
+    // from the acknowledgement: a slow commit is not the watch's latency. Without the nudge the
+    // event waits for the 5 s poll; the bound leaves room for a loaded machine.
+    const acked = Date.now();
     const [event] = await watching;
-    const latency = Date.now() - started;
+    const latency = Date.now() - acked;
     ac.abort();
     expect(event).toEqual({ type: "ADDED", object: created, resourceVersion: rv(created) });
-    expect(latency).toBeLessThan(1_000);
+    expect(latency).toBeLessThan(2_000);
   });
 
   // The watch is read until it holds as many events as there will be acknowledged writes, known in
@@ -479,8 +480,16 @@ describe("postgres history window", () => {
 
     const sql = admin(database);
     try {
-      const [{ n }] = await sql<{ n: string }[]>`SELECT count(*)::text AS n FROM report_changelog`;
-      expect(Number(n)).toBeLessThanOrEqual(2);
+      // pruned on the 200 ms interval once the window has passed: polled, as a loaded machine may
+      // delay the prune past the wait above
+      const deadline = Date.now() + 10_000;
+      let n = Infinity;
+      while (n > 2 && Date.now() < deadline) {
+        if (n !== Infinity) await new Promise((resolve) => setTimeout(resolve, 100));
+        const [row] = await sql<{ n: string }[]>`SELECT count(*)::text AS n FROM report_changelog`;
+        n = Number(row.n);
+      }
+      expect(n).toBeLessThanOrEqual(2);
     } finally {
       await sql.end();
     }

@@ -236,11 +236,18 @@ export function watchTests(ctx: SuiteContext) {
       const srv = ctx.server();
       const path = resourcePath(POLICY_REPORT, ns);
       const [withBm, without] = await Promise.all([
-        openWatch(srv, `${path}?watch=true&allowWatchBookmarks=true&timeoutSeconds=5`),
-        openWatch(srv, `${path}?watch=true&timeoutSeconds=5`),
+        openWatch(srv, `${path}?watch=true&allowWatchBookmarks=true&timeoutSeconds=8`),
+        openWatch(srv, `${path}?watch=true&timeoutSeconds=8`),
       ]);
-      // a bookmark reports only a version after the watch's start: the store has to move on
-      await seed(ctx, "wbm-other", "b");
+      // A bookmark reports only a version after the watch's start: the store has to move on, well
+      // before the one bookmark 2 s ahead of the deadline (a kubectl process may take seconds here).
+      const other = uniqueName("wbm-other");
+      const res = await post(
+        srv,
+        resourcePath(POLICY_REPORT, other),
+        makeReport(POLICY_REPORT, { name: "b", namespace: other }),
+      );
+      expect(res.status, res.body).toBe(201);
       await Promise.all([withBm.ended, without.ended]);
       const bm = withBm.events.find((e) => e.type === "BOOKMARK");
       expect(bm, JSON.stringify(withBm.events)).toBeDefined();

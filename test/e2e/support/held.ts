@@ -63,6 +63,8 @@ export function h2Client(ep: Endpoint): H2Client {
 /** A write request whose body is sent in two halves: the second only on `finish()`. */
 export interface HalfSentRequest {
   response: Promise<HttpResponse>;
+  /** When the TLS handshake ended: the server's timers start at the request, not before the connect. */
+  connectedAt: Promise<number>;
   finish(): void;
   abort(): void;
 }
@@ -100,10 +102,14 @@ export function halfSent(ep: Endpoint, method: string, path: string, body: unkno
     });
   });
   response.catch(() => {});
+  const connectedAt = new Promise<number>((resolve) =>
+    req.once("socket", (socket) => socket.once("secureConnect", () => resolve(Date.now()))),
+  );
   req.flushHeaders();
   req.write(payload.subarray(0, half));
   return {
     response,
+    connectedAt,
     finish: () => req.end(payload.subarray(half)),
     abort: () => req.destroy(),
   };
