@@ -11,7 +11,7 @@ import { coerceObjectMeta, MetadataTypeError, objectMetaErrors } from "./validat
 import { compileSchema, prune, type SchemaNode, validateSchema } from "./validation/schema.js";
 import { goKind } from "../apimachinery/go-format.js";
 
-export { findDuplicateFields } from "./validation/duplicates.js";
+export { duplicateFieldsOf, findDuplicateFields } from "./validation/duplicates.js";
 
 /** The `fieldValidation` query parameter; the real server's default is Warn. */
 export type FieldValidation = "Strict" | "Warn" | "Ignore";

@@ -5,6 +5,7 @@ import type { KubeObject } from "../../src/apimachinery/types.js";
 import {
   compileValidator,
   decodeObject,
+  duplicateFieldsOf,
   findDuplicateFields,
   validateDecoded,
   validateMetadata,
@@ -225,6 +226,34 @@ describe("unknown and duplicate fields", () => {
     ]);
     expect(findDuplicateFields(`{"a":"x,\\"a\\":","b":{"a":1}}`)).toEqual([]);
     expect(findDuplicateFields(`{"a":[{},"x",{"k":1,"k":2}],"s":"\\\\","a":{}}`)).toEqual(["a[2].k", "a"]);
+  });
+
+  it("duplicateFieldsOf, which scans only when a key may repeat, finds what the full scan finds", () => {
+    const bodies = [
+      `{"apiVersion":"v1","metadata":{"name":"a","labels":{"x":"1"}},"results":[{"a":1},{"b":[{"c":2}]}]}`,
+      `{"metadata":{"name":"a","name":"b"}}`,
+      // a key set apart from its colon is not counted: such bodies get the full scan
+      `{"a" :1,"a":2}`,
+      `{\n  "a"\t: 1,\n  "b": {"a" : 2, "a": 3}\n}`,
+      // strings holding `":` count as keys, so a repeat never hides behind them
+      `{"m":"x\\":y","m":"z"}`,
+      `{"m":"\\":\\":","k":1,"k":2}`,
+      `{"s":"\\":","t":1}`,
+      // escaped keys: the same key twice, written two ways
+      `{"k\\u0041":1,"kA":2}`,
+      `{"__proto__":{"a":1},"__proto__":{}}`,
+      `{"a":[{"k":1,"k":2}],"b":[],"c":{}}`,
+    ];
+    for (const text of bodies) {
+      expect(duplicateFieldsOf(text, JSON.parse(text)), text).toEqual(findDuplicateFields(text));
+    }
+    expect(duplicateFieldsOf(bodies[1], JSON.parse(bodies[1]))).toEqual(["metadata.name"]);
+    expect(duplicateFieldsOf(bodies[2], JSON.parse(bodies[2]))).toEqual(["a"]);
+    expect(duplicateFieldsOf(bodies[4], JSON.parse(bodies[4]))).toEqual(["m"]);
+    expect(duplicateFieldsOf(bodies[8], JSON.parse(bodies[8]))).toEqual(["__proto__"]);
+    // a large report without repeats: the counts agree and nothing is scanned for
+    const report = JSON.stringify(examples("policyreport-pod.website.yaml")[0]);
+    expect(duplicateFieldsOf(report, JSON.parse(report))).toEqual([]);
   });
 });
 

@@ -1,7 +1,7 @@
 import { badRequest, StatusError } from "../../apimachinery/status.js";
 import { jsonNestsDeeperThan, MAX_JSON_DEPTH } from "../../apimachinery/json-depth.js";
 import { parseYamlBody } from "../../apimachinery/yaml.js";
-import { findDuplicateFields } from "../../registry/validation.js";
+import { duplicateFieldsOf } from "../../registry/validation.js";
 import { setOwn, type KubeObject } from "../../apimachinery/types.js";
 import { parseIncludeObject } from "../../registry/table.js";
 import type { Registry } from "../../registry/store.js";
@@ -89,7 +89,7 @@ function decodeText(
       // same values at a fraction of the YAML parser's time and memory. Repeated keys still go
       // through the YAML parser, which names them as go-yaml does.
       const json = asJson(text);
-      if (json !== undefined && findDuplicateFields(text).length === 0) {
+      if (json !== undefined && duplicateFieldsOf(text, json.value).length === 0) {
         if (jsonNestsDeeperThan(text)) throw new Error(`json: exceeded max depth of ${MAX_JSON_DEPTH}`);
         return { value: json.value, yamlDuplicates: [] };
       }

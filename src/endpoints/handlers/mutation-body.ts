@@ -1,4 +1,4 @@
-import { findDuplicateFields } from "../../registry/validation.js";
+import { duplicateFieldsOf } from "../../registry/validation.js";
 import type { MutationOptions } from "../../registry/options.js";
 import type { RequestContext } from "../context.js";
 import { decodeBodyReporting, mediaTypeOf, OBJECT_BODY_TYPES } from "./common.js";
@@ -14,7 +14,7 @@ export async function readMutationBody(ctx: RequestContext, o: MutationOptions):
   if (o.fieldValidation !== "Ignore") {
     if (yamlDuplicates.length > 0) o.yamlDuplicates = yamlDuplicates;
     if (mediaType === "application/json") {
-      const dups = findDuplicateFields(text);
+      const dups = duplicateFieldsOf(text, value);
       if (dups.length > 0) o.duplicates = dups;
     }
   }

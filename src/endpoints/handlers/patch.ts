@@ -1,6 +1,6 @@
 import { invalid, unsupportedMediaType } from "../../apimachinery/status.js";
 import { parseMutationOptions } from "../../registry/options.js";
-import { findDuplicateFields } from "../../registry/validation.js";
+import { duplicateFieldsOf } from "../../registry/validation.js";
 import type { PatchType } from "../../registry/store.js";
 import type { RequestContext } from "../context.js";
 import { negotiate } from "../negotiate.js";
@@ -35,7 +35,7 @@ export async function handlePatch(ctx: RequestContext, scope: ResourceScope): Pr
     if (yamlDuplicates.length > 0) o.yamlDuplicates = yamlDuplicates;
     // a merge patch's repeated keys are field problems of the result (jsonPatcher's strict read)
     if (type === "merge") {
-      const dups = findDuplicateFields(text);
+      const dups = duplicateFieldsOf(text, patch);
       if (dups.length > 0) o.duplicates = dups;
     }
   }

@@ -91,3 +91,37 @@ export function findDuplicateFields(text: string): string[] {
   }
   return dups;
 }
+
+/** `"`, whitespace, `:`: a key written apart from its colon. */
+const KEY_THEN_SPACE = /"[ \t\r\n]+:/;
+
+/** How many `":` the text holds. */
+function keyEnds(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf('":'); i >= 0; i = text.indexOf('":', i + 2)) n++;
+  return n;
+}
+
+/** How many keys the value's objects hold, all levels. */
+function keysIn(v: unknown): number {
+  if (v === null || typeof v !== "object") return 0;
+  let n = 0;
+  if (Array.isArray(v)) {
+    for (const x of v) n += keysIn(x);
+    return n;
+  }
+  for (const k in v) n += 1 + keysIn((v as Record<string, unknown>)[k]);
+  return n;
+}
+
+/**
+ * findDuplicateFields for a text JSON.parse read as `value`, scanning only when a key may repeat.
+ * Every key written ends in `":` (once none is set apart from its colon by whitespace), and a
+ * string may hold `":` too: the text holds at least as many as keys written, the value each key
+ * once. Equal counts therefore mean no repeat, found with indexOf and a walk of the value in
+ * about half the scan's time.
+ */
+export function duplicateFieldsOf(text: string, value: unknown): string[] {
+  if (!KEY_THEN_SPACE.test(text) && keyEnds(text) === keysIn(value)) return [];
+  return findDuplicateFields(text);
+}
