@@ -28,6 +28,13 @@ export interface AuthzAttributes {
   subresource: string;
   namespace: string;
   name: string;
+  /**
+   * The raw field and label selectors of a list, watch or deletecollection (RequestInfo's), absent
+   * otherwise. Kept unparsed: only a SubjectAccessReview reads them, so a request that needs none
+   * (standalone mode, system:masters) does not parse its label selector one more time.
+   */
+  fieldSelector?: string;
+  labelSelector?: string;
 }
 
 export interface AuthzDecision {

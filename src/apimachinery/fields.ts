@@ -70,17 +70,21 @@ export function escapeFieldValue(s: string): string {
   return s.replace(/[\\,=]/g, (c) => `\\${c}`);
 }
 
-interface Term {
+/** One term of a field selector on any field, as fields.Selector.Requirements() gives it. */
+export interface FieldTerm {
   field: string;
   op: "=" | "!=";
   value: string;
 }
 
-/** fields.ParseSelector: the terms sorted, values unescaped, any field name. Throws 400 BadRequest. */
-function parseTerms(s: string): Term[] {
+/**
+ * fields.ParseSelector: the terms sorted, values unescaped, any field name (which fields a kind
+ * supports is checked later, by parseFieldSelector). Throws 400 BadRequest.
+ */
+export function parseFieldTerms(s: string): FieldTerm[] {
   if (s === "") return [];
   const parts = splitTerms(s).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const parsed: Term[] = [];
+  const parsed: FieldTerm[] = [];
   for (const part of parts) {
     if (part === "") continue;
     const t = splitTerm(part);
@@ -97,7 +101,7 @@ function parseTerms(s: string): Term[] {
  */
 export function requiredFieldValue(s: string, field: string): string | undefined {
   try {
-    return parseTerms(s).find((t) => t.field === field && t.op === "=")?.value;
+    return parseFieldTerms(s).find((t) => t.field === field && t.op === "=")?.value;
   } catch {
     return undefined;
   }
@@ -108,7 +112,7 @@ export function requiredFieldValue(s: string, field: string): string | undefined
  * sorted as the API server sorts them. Throws 400 BadRequest with the API server's message.
  */
 export function parseFieldSelector(s: string, opts: FieldSelectorOptions = {}): FieldSelector {
-  const parsed = parseTerms(s);
+  const parsed = parseFieldTerms(s);
   // Parsing finishes before field labels are checked, as in the API server.
   const namespaced = opts.namespaced ?? true;
   const out: FieldRequirement[] = [];

@@ -2,6 +2,7 @@ import type { AuthzAttributes, AuthzDecision, Authorizer } from "../apimachinery
 import { internalError } from "../apimachinery/status.js";
 import type { KubeClient } from "./kubeclient.js";
 import { errorMessage, silentLog, type ClusterLog } from "./log.js";
+import { fieldSelectorRequirements, labelSelectorRequirements } from "./sar-selectors.js";
 import { TtlCache } from "./ttl-cache.js";
 import { withWebhookRetry } from "./webhook-retry.js";
 
@@ -52,7 +53,7 @@ export function subjectAccessReviewSpec(a: AuthzAttributes): Record<string, unkn
   if (a.user.uid) spec.uid = a.user.uid;
   if (a.user.extra && Object.keys(a.user.extra).length > 0) spec.extra = a.user.extra;
   if (a.resourceRequest) {
-    spec.resourceAttributes = {
+    const ra: Record<string, unknown> = {
       namespace: a.namespace,
       verb: a.verb,
       group: a.apiGroup,
@@ -61,6 +62,14 @@ export function subjectAccessReviewSpec(a: AuthzAttributes): Record<string, unkn
       subresource: a.subresource,
       name: a.name,
     };
+    // Set only when some requirement is left, as webhook.go resourceAttributesFrom does: the
+    // reviewer may then allow a list narrowed to what the user may see. Being part of the spec,
+    // the selectors are part of the cache key too (the webhook's key is the marshalled spec).
+    const fieldReqs = a.fieldSelector ? fieldSelectorRequirements(a.fieldSelector) : [];
+    if (fieldReqs.length > 0) ra.fieldSelector = { requirements: fieldReqs };
+    const labelReqs = a.labelSelector ? labelSelectorRequirements(a.labelSelector) : [];
+    if (labelReqs.length > 0) ra.labelSelector = { requirements: labelReqs };
+    spec.resourceAttributes = ra;
   } else {
     spec.nonResourceAttributes = { path: a.path, verb: a.verb };
   }
@@ -69,7 +78,8 @@ export function subjectAccessReviewSpec(a: AuthzAttributes): Record<string, unkn
 
 /**
  * shouldCache: a decision about attributes a client chose to make huge (a long name or path) is not
- * kept, so such requests cannot fill the cache (maxControlledAttrCacheSize).
+ * kept, so such requests cannot fill the cache (maxControlledAttrCacheSize). The selectors are not
+ * counted, as webhook.go's shouldCache (through 1.36) does not count them either.
  */
 function cacheable(a: AuthzAttributes): boolean {
   const size =

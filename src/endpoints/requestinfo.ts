@@ -23,6 +23,15 @@ export interface RequestInfo {
    * object. Authorization, the 403 and metrics' scope read this.
    */
   authzName: string;
+  /**
+   * RequestInfo.FieldSelector and LabelSelector: the raw `fieldSelector` and `labelSelector` of a
+   * list, watch or deletecollection (the verbs that honour them), for authorization to narrow by;
+   * empty otherwise. Read straight from the query, so a selector is kept when other list options do
+   * not decode; not for the deprecated /watch/ prefix, whose single-object form ignores selectors
+   * (k8s.io/apiserver pkg/endpoints/request/requestinfo.go, verbsWithSelectors).
+   */
+  fieldSelector: string;
+  labelSelector: string;
 }
 
 /** path.IsValidPathSegmentName: a name that could stand in a path as one segment. */
@@ -47,6 +56,9 @@ function listOptionsDecode(query: URLSearchParams): boolean {
   }
 }
 
+/** The verbs whose selectors authorization sees (requestinfo.go verbsWithSelectors). */
+const SELECTOR_VERBS = new Set(["list", "watch", "deletecollection"]);
+
 const MUTATING = new Set(["create", "update", "patch", "delete", "deletecollection"]);
 
 export function isMutating(info: RequestInfo): boolean {
@@ -70,6 +82,8 @@ export function requestInfo(method: string, path: string, query: URLSearchParams
     subresource: "",
     name: "",
     authzName: "",
+    fieldSelector: "",
+    labelSelector: "",
   };
   const parts = path.split("/").filter((p) => p !== "");
   // /apis/<group>/<version>/... or /api/<version>/...; shorter paths are discovery (non-resource).
@@ -95,7 +109,8 @@ export function requestInfo(method: string, path: string, query: URLSearchParams
   };
   info.verb = verbs[m] ?? m.toLowerCase();
   // Deprecated /watch/ prefix: still served, as kube-apiserver does.
-  if (rest[0] === "watch") {
+  const verbViaPathPrefix = rest[0] === "watch";
+  if (verbViaPathPrefix) {
     info.verb = "watch";
     rest = rest.slice(1);
   }
@@ -124,6 +139,10 @@ export function requestInfo(method: string, path: string, query: URLSearchParams
     } else if (info.verb === "delete") info.verb = "deletecollection";
   } else if (info.verb === "get" && truthy(query.get("watch"))) {
     info.verb = "watch";
+  }
+  if (!verbViaPathPrefix && SELECTOR_VERBS.has(info.verb)) {
+    info.fieldSelector = query.get("fieldSelector") ?? "";
+    info.labelSelector = query.get("labelSelector") ?? "";
   }
   return info;
 }

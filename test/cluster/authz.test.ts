@@ -2,6 +2,8 @@ import { describe, it, expect, beforeEach } from "vitest";
 import type { AuthzAttributes } from "../../src/apimachinery/auth.js";
 import { StatusError } from "../../src/apimachinery/status.js";
 import { alwaysAllowPathMatcher, createAuthorizer, forbiddenError } from "../../src/cluster/authz.js";
+import { requestInfo } from "../../src/endpoints/requestinfo.js";
+import { attributesOf } from "../../src/server/filters/auth.js";
 import { useStandInClient } from "../support/stand-in-client.js";
 
 const bob = {
@@ -218,5 +220,110 @@ describe("authorization by SubjectAccessReview", () => {
     expect((err as StatusError).code).toBe(500);
     sx.fake.failRequest = () => undefined;
     expect(await authz(attrs())).toEqual({ allowed: true });
+  });
+});
+
+describe("field and label selectors in the review (AuthorizeWithSelectors, on by default since 1.32)", () => {
+  const sx = useStandInClient();
+  const LIST = "/apis/wgpolicyk8s.io/v1alpha2/namespaces/team-a/policyreports";
+  /** The attributes the authorization filter builds for a request. */
+  const request = (method: string, path: string, query: Record<string, string>) =>
+    attributesOf(requestInfo(method, path, new URLSearchParams(query)), bob);
+  const user = { user: "bob", groups: bob.groups, uid: "u-bob", extra: bob.extra };
+  const reports = {
+    group: "wgpolicyk8s.io",
+    version: "v1alpha2",
+    resource: "policyreports",
+    subresource: "",
+  };
+  beforeEach(() => {
+    sx.fake.accessReviews.length = 0;
+    sx.fake.failRequest = () => undefined;
+    sx.fake.authorize = () => ({ allowed: true });
+  });
+
+  it("sends a label-selected list's requirements, as the webhook authorizer converts them", async () => {
+    const authz = createAuthorizer({ client: sx.client });
+    const labelSelector = "tier=front,app in (web,api),!legacy,env!=dev,n>3,team";
+    expect(await authz(request("GET", LIST, { labelSelector }))).toEqual({ allowed: true });
+    expect(sx.fake.accessReviews).toEqual([
+      {
+        ...user,
+        resourceAttributes: {
+          namespace: "team-a",
+          verb: "list",
+          ...reports,
+          name: "",
+          // sorted by key as labels.Parse leaves them; `>` has no operator here and is left out
+          labelSelector: {
+            requirements: [
+              { key: "app", operator: "In", values: ["api", "web"] },
+              { key: "env", operator: "NotIn", values: ["dev"] },
+              { key: "legacy", operator: "DoesNotExist" },
+              { key: "team", operator: "Exists" },
+              { key: "tier", operator: "In", values: ["front"] },
+            ],
+          },
+        },
+      },
+    ]);
+  });
+
+  it("sends a field-selected watch's requirements, and still names the object the selector requires", async () => {
+    const authz = createAuthorizer({ client: sx.client });
+    const fieldSelector = "metadata.namespace!=team-b,metadata.name==r1";
+    await authz(request("GET", LIST, { watch: "true", fieldSelector }));
+    expect(sx.fake.accessReviews).toEqual([
+      {
+        ...user,
+        resourceAttributes: {
+          namespace: "team-a",
+          verb: "watch",
+          ...reports,
+          name: "r1",
+          fieldSelector: {
+            requirements: [
+              { key: "metadata.name", operator: "In", values: ["r1"] },
+              { key: "metadata.namespace", operator: "NotIn", values: ["team-b"] },
+            ],
+          },
+        },
+      },
+    ]);
+  });
+
+  it("sends no selectors for a get, for the deprecated /watch/ prefix, or for a selector that does not parse", async () => {
+    const authz = createAuthorizer({ client: sx.client });
+    const sel = { labelSelector: "app=web", fieldSelector: "metadata.name=r1" };
+    await authz(request("GET", `${LIST}/r1`, sel));
+    await authz(request("GET", "/apis/wgpolicyk8s.io/v1alpha2/watch/namespaces/team-a/policyreports", sel));
+    await authz(request("GET", LIST, { labelSelector: "app in (web", fieldSelector: "metadata.name" }));
+    expect(sx.fake.accessReviews.map((s) => s.resourceAttributes)).toEqual([
+      { namespace: "team-a", verb: "get", ...reports, name: "r1" },
+      { namespace: "team-a", verb: "watch", ...reports, name: "" },
+      { namespace: "team-a", verb: "list", ...reports, name: "" },
+    ]);
+  });
+
+  it("keeps decisions apart by selector, as the webhook's cache key is the whole spec", async () => {
+    const authz = createAuthorizer({ client: sx.client, allowTtlMs: 60_000 });
+    sx.fake.authorize = (spec) => ({
+      allowed: spec.resourceAttributes?.labelSelector?.requirements?.[0]?.values?.[0] === "mine",
+    });
+    const mine = request("GET", LIST, { labelSelector: "owner=mine" });
+    expect(await authz(mine)).toEqual({ allowed: true });
+    expect(await authz(request("GET", LIST, { labelSelector: "owner=theirs" }))).toEqual({ allowed: false });
+    expect(await authz(request("GET", LIST, {}))).toEqual({ allowed: false });
+    expect(await authz(mine)).toEqual({ allowed: true });
+    expect(sx.fake.accessReviews).toHaveLength(3);
+  });
+
+  it("sends the selectors of a deletecollection", async () => {
+    const authz = createAuthorizer({ client: sx.client });
+    await authz(request("DELETE", LIST, { labelSelector: "app=web" }));
+    expect(sx.fake.accessReviews[0]?.resourceAttributes).toMatchObject({
+      verb: "deletecollection",
+      labelSelector: { requirements: [{ key: "app", operator: "In", values: ["web"] }] },
+    });
   });
 });

@@ -61,12 +61,31 @@ export const LEASES: FakeResource = {
   namespaced: true,
 };
 
+/** metav1.FieldSelectorRequirement / LabelSelectorRequirement. */
+export interface SarSelectorRequirement {
+  key: string;
+  operator: string;
+  values?: string[];
+}
+
+export interface SarResourceAttributes {
+  namespace?: string;
+  verb?: string;
+  group?: string;
+  version?: string;
+  resource?: string;
+  subresource?: string;
+  name?: string;
+  fieldSelector?: { rawSelector?: string; requirements?: SarSelectorRequirement[] };
+  labelSelector?: { rawSelector?: string; requirements?: SarSelectorRequirement[] };
+}
+
 export interface SarSpec {
   user?: string;
   groups?: string[];
   uid?: string;
   extra?: Record<string, string[]>;
-  resourceAttributes?: Record<string, string>;
+  resourceAttributes?: SarResourceAttributes;
   nonResourceAttributes?: { path?: string; verb?: string };
 }
 

@@ -43,3 +43,35 @@ describe("the name authorization sees (kube-apiserver's requestInfo.Name)", () =
     });
   });
 });
+
+describe("the selectors authorization sees (kube-apiserver's requestInfo.FieldSelector/LabelSelector)", () => {
+  const sel = "labelSelector=app%3Dweb&fieldSelector=metadata.name%3Dr1";
+  it("are the raw query values of a list, watch or deletecollection", () => {
+    for (const [q, method] of [
+      [sel, "GET"],
+      [`watch=1&${sel}`, "GET"],
+      [sel, "DELETE"],
+    ] as const) {
+      expect(info(q, method), q).toMatchObject({
+        labelSelector: "app=web",
+        fieldSelector: "metadata.name=r1",
+      });
+    }
+    // kept when other list options do not decode, and when they do not parse themselves
+    expect(info("limit=ten&labelSelector=%3D%3D")).toMatchObject({ verb: "list", labelSelector: "==" });
+  });
+
+  it("are empty for other verbs and for the deprecated /watch/ prefix", () => {
+    for (const [method, path] of [
+      ["GET", `${LIST}/r1`],
+      ["DELETE", `${LIST}/r1`],
+      ["POST", LIST],
+      ["GET", "/apis/wgpolicyk8s.io/v1alpha2/watch/namespaces/team-a/policyreports"],
+    ] as const) {
+      expect(info(sel, method, path), `${method} ${path}`).toMatchObject({
+        labelSelector: "",
+        fieldSelector: "",
+      });
+    }
+  });
+});

@@ -7,6 +7,7 @@ import { forbiddenError } from "../../apimachinery/forbidden.js";
 import { unauthorized } from "../../apimachinery/status.js";
 import type { UserInfo } from "../../apimachinery/types.js";
 import type { RequestContext } from "../../endpoints/context.js";
+import type { RequestInfo } from "../../endpoints/requestinfo.js";
 import type { Handler } from "./types.js";
 
 /** The client's certificate chain, leaf first, as presented in the TLS handshake. */
@@ -59,19 +60,21 @@ export function withAuthentication(
   };
 }
 
-export function attributesOf(ctx: RequestContext, user: UserInfo): AuthzAttributes {
-  const i = ctx.info;
+/** GetAuthorizerAttributes (k8s.io/apiserver pkg/endpoints/filters/authorization.go). */
+export function attributesOf(i: RequestInfo, user: UserInfo): AuthzAttributes {
   return {
     user,
     verb: i.verb,
     resourceRequest: i.isResourceRequest,
-    path: ctx.path,
+    path: i.path,
     apiGroup: i.apiGroup,
     apiVersion: i.apiVersion,
     resource: i.resource,
     subresource: i.subresource,
     namespace: i.namespace,
     name: i.authzName,
+    fieldSelector: i.fieldSelector,
+    labelSelector: i.labelSelector,
   };
 }
 
@@ -82,7 +85,7 @@ export function withAuthorization(
 ): Handler {
   return async (ctx) => {
     if (skip(ctx.path) || !ctx.user) return next(ctx);
-    const attrs = attributesOf(ctx, ctx.user);
+    const attrs = attributesOf(ctx.info, ctx.user);
     const decision = await authorize(attrs);
     if (!decision.allowed) {
       throw forbiddenError(attrs, decision.reason);

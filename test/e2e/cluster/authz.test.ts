@@ -142,6 +142,25 @@ describe("cluster mode: what a request may do (SubjectAccessReview through the r
     expect(out.code).toBe(0);
   });
 
+  it("a label-selected list is reviewed with its selector's requirements (AuthorizeWithSelectors)", async () => {
+    const from = standIn.fake.accessReviews.length;
+    const out = await kubectl(["get", "policyreports", "-n", "team-a", "-l", "app in (web,api),!legacy"], {
+      kubeconfig: kubeconfigFor("ann"),
+    });
+    expect(out.code, out.stderr).toBe(0);
+    expect(standIn.fake.accessReviews.slice(from).map((s) => s.resourceAttributes)).toEqual([
+      expect.objectContaining({
+        verb: "list",
+        labelSelector: {
+          requirements: [
+            { key: "app", operator: "In", values: ["api", "web"] },
+            { key: "legacy", operator: "DoesNotExist" },
+          ],
+        },
+      }),
+    ]);
+  });
+
   it("members of system:masters are not reviewed", async () => {
     const res = await call(server, LIST_TEAM_A, { token: "root-token" });
     expect(res.status, res.body).toBe(200);
