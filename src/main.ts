@@ -190,6 +190,7 @@ async function main(): Promise<void> {
     route,
     authenticate,
     authorize,
+    impersonation: inCluster,
     // In a cluster, health is authenticated like any path (a probe is system:anonymous) and the bare
     // paths are always allowed, as an aggregated server built on k8s.io/apiserver does; standalone
     // has no anonymous user, so its health paths skip both.

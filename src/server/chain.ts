@@ -2,6 +2,7 @@ import type { Authenticator, Authorizer } from "../apimachinery/auth.js";
 import type { Route } from "../endpoints/router.js";
 import { withAuthentication, withAuthorization } from "./filters/auth.js";
 import { withCacheControl } from "./filters/cache-control.js";
+import { withImpersonation } from "./filters/impersonation.js";
 import { withInflightLimit, type InflightLimits } from "./filters/inflight.js";
 import { withTimeout } from "./filters/timeout.js";
 import type { Handler } from "./filters/types.js";
@@ -10,6 +11,11 @@ export interface ChainDeps {
   route: Route;
   authenticate: Authenticator;
   authorize: Authorizer;
+  /**
+   * Honour Impersonate-* headers, each checked with `authorize` (cluster mode, where authorization is
+   * delegated; standalone mode allows its one admin everything and ignores them).
+   */
+  impersonation: boolean;
   /** Paths that skip authentication and authorization (health, in standalone mode). */
   isPublic: (path: string) => boolean;
   /** The probes' own paths (GET /livez, /readyz, /healthz), exempt from the in-flight limits. */
@@ -34,6 +40,9 @@ export function buildHandlerChain(d: ChainDeps): Handler {
     d.onReject,
     (ctx) => (ctx.method === "GET" || ctx.method === "HEAD") && d.isProbe(ctx.path),
   );
+  // Inside authentication and outside the in-flight limit, as in kube-apiserver: the reviews of an
+  // impersonation take no in-flight slot, and authorization sees the impersonated user.
+  if (d.impersonation) h = withImpersonation(h, d.authorize);
   // Outside the in-flight limit, as in kube-apiserver: work that outlives its 504 keeps its slot
   // until it really ends, so abandoned work cannot pile up beyond the limits.
   h = withTimeout(h, d.requestTimeoutMs);
