@@ -43,4 +43,5 @@ export interface AuthzDecision {
   reason?: string;
 }
 
+/** Rejects, with the cause's message, when no decision could be made (a review that failed). */
 export type Authorizer = (attrs: AuthzAttributes) => Promise<AuthzDecision>;

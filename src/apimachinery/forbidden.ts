@@ -1,6 +1,6 @@
 import type { AuthzAttributes } from "./auth.js";
 import { goQuote } from "./go-format.js";
-import { forbidden, type StatusError } from "./status.js";
+import { forbidden, PlainTextError, type StatusError } from "./status.js";
 
 /**
  * The 403 kubectl users know, as k8s.io/apiserver writes it (responsewriters.Forbidden wrapped in
@@ -37,4 +37,16 @@ export function forbiddenError(a: AuthzAttributes, reason?: string): StatusError
   if (group) details.group = group;
   if (resource) details.kind = resource;
   return forbidden(message, details);
+}
+
+/**
+ * An authorizer that could not decide: responsewriters.InternalError's plain-text 500, `Internal
+ * Server Error: "<request URI>": <error>`, as the authorization filter writes it.
+ */
+export function authorizationFailure(requestUri: string, cause: string): PlainTextError {
+  return new PlainTextError(
+    500,
+    "InternalError",
+    sanitize(`Internal Server Error: ${q(requestUri)}: ${cause}`),
+  );
 }

@@ -74,6 +74,16 @@ export class StatusError extends Error {
   }
 }
 
+/**
+ * A failure kube-apiserver writes with http.Error rather than as a Status: plain text, a line. Its
+ * filters do so where no API machinery is at hand (responsewriters.InternalError).
+ */
+export class PlainTextError extends StatusError {
+  constructor(code: number, reason: string, text: string) {
+    super(code, reason, text);
+  }
+}
+
 export function qualifiedResource(gr: GroupResource): string {
   return gr.group ? `${gr.resource}.${gr.group}` : gr.resource;
 }

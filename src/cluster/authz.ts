@@ -1,5 +1,4 @@
 import type { AuthzAttributes, AuthzDecision, Authorizer } from "../apimachinery/auth.js";
-import { internalError } from "../apimachinery/status.js";
 import type { KubeClient } from "./kubeclient.js";
 import { errorMessage, silentLog, type ClusterLog } from "./log.js";
 import { fieldSelectorRequirements, labelSelectorRequirements } from "./sar-selectors.js";
@@ -143,7 +142,8 @@ export function createAuthorizer(cfg: AuthorizerConfig): Authorizer {
       return await p;
     } catch (err) {
       log.error({ err: errorMessage(err) }, "SubjectAccessReview failed");
-      throw internalError(`authorization failed: ${errorMessage(err)}`);
+      // the authorization filter answers it as kube-apiserver does, a plain-text 500 naming the cause
+      throw new Error(errorMessage(err));
     }
   };
 }

@@ -1,6 +1,6 @@
 import { gzipSync } from "node:zlib";
 import { stringify as toYaml } from "yaml";
-import { toStatusError } from "../apimachinery/status.js";
+import { PlainTextError, toStatusError } from "../apimachinery/status.js";
 import type { RequestContext, Res } from "./context.js";
 import type { Encoding } from "./negotiate.js";
 import { toJson } from "../storage/encoded.js";
@@ -114,6 +114,12 @@ export function writeError(ctx: RequestContext, err: unknown): void {
   // client sees a failure rather than a truncated body that looks complete.
   if (ctx.res.headersSent) {
     if (!ctx.res.writableEnded) ctx.res.destroy();
+    return;
+  }
+  if (se instanceof PlainTextError) {
+    // http.Error: text, a newline, and no sniffing of it as anything else
+    ctx.res.setHeader("X-Content-Type-Options", "nosniff");
+    writeBody(ctx, se.code, `${se.message}\n`, "text/plain; charset=utf-8");
     return;
   }
   const retry = se.details?.retryAfterSeconds;

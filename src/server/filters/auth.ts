@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { X509Certificate as X509 } from "node:crypto";
 import type { Authenticator, Authorizer, AuthzAttributes } from "../../apimachinery/auth.js";
-import { forbiddenError } from "../../apimachinery/forbidden.js";
+import { authorizationFailure, forbiddenError } from "../../apimachinery/forbidden.js";
 import { unauthorized } from "../../apimachinery/status.js";
 import type { UserInfo } from "../../apimachinery/types.js";
 import type { RequestContext } from "../../endpoints/context.js";
@@ -86,7 +86,9 @@ export function withAuthorization(
   return async (ctx) => {
     if (skip(ctx.path) || !ctx.user) return next(ctx);
     const attrs = attributesOf(ctx.info, ctx.user);
-    const decision = await authorize(attrs);
+    const decision = await authorize(attrs).catch((err: unknown) => {
+      throw authorizationFailure(ctx.req.url ?? ctx.path, err instanceof Error ? err.message : String(err));
+    });
     if (!decision.allowed) {
       throw forbiddenError(attrs, decision.reason);
     }

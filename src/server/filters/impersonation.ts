@@ -196,8 +196,23 @@ export function impersonatedUser(requests: ImpersonationRequest[]): UserInfo {
   return user;
 }
 
+/** Whether any header asks to impersonate: most requests do not, and skip the header copy. */
+function asksToImpersonate(rawHeaders: string[]): boolean {
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i];
+    if (
+      name.length >= 15 &&
+      (name[0] === "I" || name[0] === "i") &&
+      name.toLowerCase().startsWith("impersonate-")
+    )
+      return true;
+  }
+  return false;
+}
+
 export function withImpersonation(next: Handler, authorize: Authorizer): Handler {
   return async (ctx) => {
+    if (!asksToImpersonate(ctx.req.rawHeaders)) return next(ctx);
     const requests = impersonationRequests(ctx.req.rawHeaders);
     if (requests.length === 0) return next(ctx);
     const requestor = ctx.user;

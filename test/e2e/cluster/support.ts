@@ -2,6 +2,7 @@ import { afterAll, beforeAll } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
+import type { IncomingHttpHeaders } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -237,6 +238,7 @@ export interface Call {
 
 export interface CallResult {
   status: number;
+  headers: IncomingHttpHeaders;
   body: string;
   json<T = Record<string, unknown>>(): T;
 }
@@ -270,6 +272,7 @@ export function call(server: ClusterServer, path: string, c: Call = {}): Promise
           const body = Buffer.concat(chunks).toString("utf8");
           resolve({
             status: res.statusCode ?? 0,
+            headers: res.headers,
             body,
             json<T>() {
               return JSON.parse(body) as T;
