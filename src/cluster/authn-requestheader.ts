@@ -4,6 +4,7 @@ import type { AuthnRequest } from "../apimachinery/auth.js";
 import type { UserInfo } from "../apimachinery/types.js";
 import { firstHeader, headerValues } from "./headers.js";
 import { subjectOf, verifyClientChain } from "./x509-chain.js";
+import { appendExtra, unescapeExtraKey } from "../apimachinery/user-extra.js";
 
 /**
  * The front-proxy authenticator (k8s.io/apiserver headerrequest + x509 "dynamic CA verifier"):
@@ -34,15 +35,6 @@ export const DEFAULT_HEADER_NAMES: RequestHeaderNames = {
 /** Headers stripped from every request even when not configured: the aggregator's standard names. */
 const ALWAYS_STRIPPED: RequestHeaderNames = { ...DEFAULT_HEADER_NAMES, uidHeaders: ["X-Remote-Uid"] };
 
-/** `X-Remote-Extra-` keys are lower-cased and URL-unescaped (k8s unescapeExtraKey). */
-function unescapeExtraKey(encoded: string): string {
-  try {
-    return decodeURIComponent(encoded);
-  } catch {
-    return encoded;
-  }
-}
-
 /** The user the identity headers name, or undefined when there is no user header. Pure. */
 export function userFromHeaders(
   headers: IncomingHttpHeaders,
@@ -57,8 +49,8 @@ export function userFromHeaders(
     for (const h of Object.keys(headers)) {
       const lower = h.toLowerCase();
       if (!lower.startsWith(p) || lower.length === p.length) continue;
-      const key = unescapeExtraKey(lower.slice(p.length));
-      (extra[key] ??= []).push(...headerValues(headers, h, true));
+      // lower-cased, then URL-unescaped, as kube's unescapeExtraKey reads them
+      appendExtra(extra, unescapeExtraKey(lower.slice(p.length)), headerValues(headers, h, true));
     }
   }
   const user: UserInfo = { name, groups };

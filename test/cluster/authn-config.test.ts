@@ -76,6 +76,13 @@ describe("identity headers", () => {
       ),
     ).toEqual({ name: "second", groups: ["a", "b"], extra: { reason: ["one", "two"], "a b": ["spaced"] } });
     expect(userFromHeaders({ "x-remote-group": "a" }, names)).toBeUndefined();
+    // keys a plain object inherits are keys like any other
+    const odd = userFromHeaders(
+      { "x-other-user": "u", "x-remote-extra-constructor": "c", "x-remote-extra-__proto__": "p" },
+      names,
+    );
+    expect(odd?.extra?.constructor).toEqual(["c"]);
+    expect(Object.getOwnPropertyDescriptor(odd?.extra, "__proto__")?.value).toEqual(["p"]);
   });
 
   it("strips configured and standard identity headers, leaving the rest", () => {

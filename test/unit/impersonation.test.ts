@@ -104,6 +104,17 @@ describe("the user a request goes on as", () => {
     ).toEqual(["system:authenticated", "a"]);
   });
 
+  it("keeps extras under any key, also one a plain object inherits", () => {
+    const user = impersonatedUser([
+      { kind: "User", name: "alice" },
+      { kind: "UserExtra", key: "constructor", value: "a" },
+      { kind: "UserExtra", key: "constructor", value: "b" },
+      { kind: "UserExtra", key: "__proto__", value: "c" },
+    ]);
+    expect(user.extra?.constructor).toEqual(["a", "b"]);
+    expect(Object.getOwnPropertyDescriptor(user.extra, "__proto__")?.value).toEqual(["c"]);
+  });
+
   it("gets system:unauthenticated when it is system:anonymous", () => {
     expect(impersonatedUser([{ kind: "User", name: "system:anonymous" }]).groups).toEqual([
       "system:unauthenticated",

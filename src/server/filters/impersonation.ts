@@ -4,6 +4,7 @@ import { badRequest, internalError } from "../../apimachinery/status.js";
 import type { UserInfo } from "../../apimachinery/types.js";
 import { isDNS1123Label, isDNS1123Subdomain } from "../../registry/validation/names.js";
 import type { Handler } from "./types.js";
+import { appendExtra, unescapeExtraKey } from "../../apimachinery/user-extra.js";
 
 /**
  * Impersonation, as k8s.io/apiserver's WithImpersonation (pkg/endpoints/filters/impersonation.go)
@@ -52,23 +53,6 @@ export function splitServiceAccountUsername(
   const [namespace, name] = parts;
   if (isDNS1123Label(namespace).length > 0 || isDNS1123Subdomain(name).length > 0) return undefined;
   return { namespace, name };
-}
-
-/** url.PathUnescape, keeping the key as sent when it does not decode (unescapeExtraKey). */
-function unescapeExtraKey(encoded: string): string {
-  if (!encoded.includes("%")) return encoded;
-  const bytes: number[] = [];
-  for (let i = 0; i < encoded.length; i++) {
-    if (encoded[i] !== "%") {
-      bytes.push(...Buffer.from(encoded[i], "utf8"));
-      continue;
-    }
-    const hex = encoded.slice(i + 1, i + 3);
-    if (!/^[0-9a-fA-F]{2}$/.test(hex)) return encoded;
-    bytes.push(parseInt(hex, 16));
-    i += 2;
-  }
-  return Buffer.from(bytes).toString("utf8");
 }
 
 /** How Go's %v prints a v1.ObjectReference value: its seven fields, space-separated, in braces. */
@@ -177,7 +161,7 @@ export function impersonatedUser(requests: ImpersonationRequest[]): UserInfo {
         groups.push(r.name);
         break;
       case "UserExtra":
-        (extra[r.key] ??= []).push(r.value);
+        appendExtra(extra, r.key, [r.value]);
         break;
       case "UID":
         uid = r.uid;
