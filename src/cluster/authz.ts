@@ -115,7 +115,8 @@ export function createAuthorizer(cfg: AuthorizerConfig): Authorizer {
       }),
     );
     const s = res.status ?? {};
-    if (s.allowed === true) return { allowed: true };
+    // a review that says both is a denial (webhook.go checks Denied first)
+    if (s.allowed === true && s.denied !== true) return { allowed: true };
     if (s.evaluationError)
       log.warn({ evaluationError: s.evaluationError }, "SubjectAccessReview evaluation error");
     return s.reason ? { allowed: false, reason: s.reason } : { allowed: false };

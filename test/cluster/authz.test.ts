@@ -100,6 +100,12 @@ describe("authorization by SubjectAccessReview", () => {
         : { allowed: false, reason: "no RBAC policy matched" };
   });
 
+  it("takes a review that says both allowed and denied as a denial, as the webhook authorizer does", async () => {
+    sx.fake.authorize = () => ({ allowed: true, denied: true, reason: "explicitly denied" });
+    const authz = createAuthorizer({ client: sx.client });
+    expect(await authz(attrs())).toEqual({ allowed: false, reason: "explicitly denied" });
+  });
+
   it("sends the request's attributes and the whole user, and allows", async () => {
     const authz = createAuthorizer({ client: sx.client });
     expect(await authz(attrs())).toEqual({ allowed: true });
