@@ -89,8 +89,10 @@ function decodeText(
       // same values at a fraction of the YAML parser's time and memory. Repeated keys still go
       // through the YAML parser, which names them as go-yaml does.
       const json = asJson(text);
+      // the depth first: the duplicate check walks the value
+      if (json !== undefined && jsonNestsDeeperThan(text))
+        throw new Error(`json: exceeded max depth of ${MAX_JSON_DEPTH}`);
       if (json !== undefined && duplicateFieldsOf(text, json.value).length === 0) {
-        if (jsonNestsDeeperThan(text)) throw new Error(`json: exceeded max depth of ${MAX_JSON_DEPTH}`);
         return { value: json.value, yamlDuplicates: [] };
       }
       const { value, duplicateKeys } = parseYamlBody(text);
