@@ -137,9 +137,9 @@ export function requestInfo(method: string, path: string, query: URLSearchParams
       if (named !== undefined && isValidPathSegmentName(named) && listOptionsDecode(query))
         info.authzName = named;
     } else if (info.verb === "delete") info.verb = "deletecollection";
-  } else if (info.verb === "get" && truthy(query.get("watch"))) {
-    info.verb = "watch";
   }
+  // A named GET stays a get with ?watch=true too, as in requestinfo.go: one object is watched
+  // through its collection (fieldSelector=metadata.name=...) or the deprecated /watch/ prefix.
   if (!verbViaPathPrefix && SELECTOR_VERBS.has(info.verb)) {
     info.fieldSelector = query.get("fieldSelector") ?? "";
     info.labelSelector = query.get("labelSelector") ?? "";

@@ -129,7 +129,9 @@ export async function handleWatch(
   // have had.
   let startRV = "";
   const bookmark = () => {
-    if (lastRV && Number(lastRV) > Number(startRV) && !ac.signal.aborted)
+    // not before the initial events are out (startRV is set by the bookmark that ends them): an
+    // initial object's version would tell a client resuming from it that it has seen the rest
+    if (startRV && lastRV && Number(lastRV) > Number(startRV) && !ac.signal.aborted)
       write("BOOKMARK", bookmarkObject(def, lastRV, n, false));
   };
   const timers: NodeJS.Timeout[] = [];
@@ -189,7 +191,9 @@ export async function handleWatch(
     ctx.log.watchEvents = events;
     tracker?.closed();
     // ends the registry's stream if we left it mid-way (a slow client, an ERROR event)
-    void stream?.return(undefined);
+    stream?.return(undefined).catch((err: unknown) => {
+      ctx.log.watchCloseError ??= err instanceof Error ? err.message : String(err);
+    });
     // before the headers, a failure is the caller's to answer with a Status
     if (res.headersSent && !res.writableEnded) res.end();
   }

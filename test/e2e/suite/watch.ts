@@ -17,6 +17,7 @@ import {
   type Obj,
 } from "../../support/reports.js";
 import { testLabel } from "./crud.js";
+import { h2Client } from "../support/held.js";
 import { kOk, kStart, yamlOf, type SuiteContext } from "./context.js";
 
 const TABLE_ACCEPT =
@@ -258,7 +259,39 @@ export function watchTests(ctx: SuiteContext) {
       expect(without.events.filter((e) => e.type === "BOOKMARK")).toEqual([]);
     });
 
-    it("the deprecated /watch/ paths stream the same events", async () => {
+    it("no bookmark goes out before the initial events are all out, even to a client that reads slowly", async () => {
+      const names = Array.from({ length: 60 }, (_, i) => `r${String(i).padStart(2, "0")}`);
+      const ns = await seed(ctx, "wbminit", ...names);
+      const client = h2Client(ctx.server());
+      try {
+        // 60 reports are more than the HTTP/2 window: the initial events stall until the client
+        // reads, past the bookmark due 2 s before the deadline
+        const held = client.get(
+          `${resourcePath(POLICY_REPORT, ns)}?watch=true&allowWatchBookmarks=true&timeoutSeconds=3`,
+        );
+        expect(await held.status).toBe(200);
+        await new Promise((r) => setTimeout(r, 1_500));
+        const events = (await held.resume())
+          .split("\n")
+          .filter((l) => l !== "")
+          .map((l) => JSON.parse(l) as WatchEventJson);
+        const types = events.map((e) => e.type);
+        expect(types.filter((t) => t === "ADDED")).toHaveLength(names.length);
+        // a bookmark, if any, follows every initial event and reports a version after all of them:
+        // a client that resumes from it has seen everything up to it
+        const rvOfEvent = (e: WatchEventJson) => Number((e.object.metadata as JsonObject).resourceVersion);
+        const newest = Math.max(...events.filter((e) => e.type === "ADDED").map(rvOfEvent));
+        events.forEach((e, i) => {
+          if (e.type !== "BOOKMARK") return;
+          expect(i, types.join(",")).toBeGreaterThan(types.lastIndexOf("ADDED"));
+          expect(rvOfEvent(e), types.join(",")).toBeGreaterThan(newest);
+        });
+      } finally {
+        client.close();
+      }
+    });
+
+    it("the deprecated /watch/ paths stream the same events; a named GET with ?watch=true is a get", async () => {
       const ns = await seed(ctx, "wpath", "a");
       const srv = ctx.server();
       const w = await openWatch(
@@ -282,6 +315,10 @@ export function watchTests(ctx: SuiteContext) {
         w.close();
         one.close();
       }
+      // without the prefix, a named GET is a get whatever its query, as kube-apiserver serves it
+      const named = await get(srv, `${resourcePath(POLICY_REPORT, ns)}/a?watch=true&timeoutSeconds=1`);
+      expect(named.status, named.body).toBe(200);
+      expect(named.json()).toMatchObject({ kind: "PolicyReport", metadata: { name: "a" } });
     });
 
     it("a change made as soon as the watch answers 200 is streamed after the initial ADDED", async () => {
@@ -290,7 +327,10 @@ export function watchTests(ctx: SuiteContext) {
       const srv = ctx.server();
       await Promise.all(
         names.map(async (name, i) => {
-          const w = await openWatch(srv, `${resourcePath(POLICY_REPORT, ns)}/${name}?watch=true`);
+          const w = await openWatch(
+            srv,
+            `${resourcePath(POLICY_REPORT, ns)}?watch=true&fieldSelector=metadata.name%3D${name}`,
+          );
           try {
             expect(w.status).toBe(200);
             await patch(srv, `${resourcePath(POLICY_REPORT, ns)}/${name}`, merge, {
