@@ -193,8 +193,11 @@ describe("edge cases", () => {
     for (const [type, body] of [
       ["application/merge-patch+json", `{"bogus":${deep}}`],
       ["application/json-patch+json", `[{"op":"add","path":"/bogus","value":${deep}}]`],
+      // JSON sent as an apply patch is read as JSON: deeper than the stack, it is still this 400
+      ["application/apply-patch+yaml", `{"bogus":${"[".repeat(200_000)}${"]".repeat(200_000)}}`],
     ]) {
-      const res = await request(ctx.server(), "PATCH", resourcePath(POLICY_REPORT, ns, "r"), {
+      const query = type === "application/apply-patch+yaml" ? "?fieldManager=deep" : "";
+      const res = await request(ctx.server(), "PATCH", `${resourcePath(POLICY_REPORT, ns, "r")}${query}`, {
         body,
         headers: { "Content-Type": type },
       });
