@@ -122,9 +122,7 @@ export function createAuthorizer(cfg: AuthorizerConfig): Authorizer {
     return s.reason ? { allowed: false, reason: s.reason } : { allowed: false };
   };
 
-  return async (attrs) => {
-    if (attrs.user.groups.some((g) => privileged.has(g))) return { allowed: true };
-    if (!attrs.resourceRequest && alwaysAllowPath(attrs.path)) return { allowed: true };
+  const decide = async (attrs: AuthzAttributes): Promise<AuthzDecision> => {
     const spec = subjectAccessReviewSpec(attrs);
     const key = JSON.stringify(spec);
     const cached = cache.get(key);
@@ -146,5 +144,19 @@ export function createAuthorizer(cfg: AuthorizerConfig): Authorizer {
       // the authorization filter answers it as kube-apiserver does, a plain-text 500 naming the cause
       throw new Error(errorMessage(err));
     }
+  };
+
+  return async (attrs) => {
+    if (attrs.user.groups.some((g) => privileged.has(g))) return { allowed: true };
+    if (!attrs.resourceRequest && alwaysAllowPath(attrs.path)) return { allowed: true };
+    // Selectors only narrow a request (KEP-4601): whoever may list everything may list a selection.
+    // Kyverno lists by a label per resource uid, so reviewing each selector as kube's webhook
+    // authorizer does would send a review per list; the review without them is one, cached, and
+    // the selectors are reviewed only when it does not allow.
+    if (attrs.fieldSelector || attrs.labelSelector) {
+      const whole = await decide({ ...attrs, fieldSelector: undefined, labelSelector: undefined });
+      if (whole.allowed) return whole;
+    }
+    return decide(attrs);
   };
 }

@@ -4,6 +4,7 @@ import { alwaysAllowPathMatcher, createAuthorizer, forbiddenError } from "../../
 import { requestInfo } from "../../src/endpoints/requestinfo.js";
 import { attributesOf } from "../../src/server/filters/auth.js";
 import { useStandInClient } from "../support/stand-in-client.js";
+import type { SarSpec } from "../support/fake-kube-apiserver.js";
 
 const bob = {
   name: "bob",
@@ -241,10 +242,28 @@ describe("field and label selectors in the review (AuthorizeWithSelectors, on by
     resource: "policyreports",
     subresource: "",
   };
+  /** A reviewer that allows only narrowed lists, so that the selectors' review is made. */
+  const narrowedOnly = (spec: SarSpec) => ({
+    allowed: Boolean(spec.resourceAttributes?.labelSelector || spec.resourceAttributes?.fieldSelector),
+  });
+  const whole = {
+    ...user,
+    resourceAttributes: { namespace: "team-a", verb: "list", ...reports, name: "" },
+  };
   beforeEach(() => {
     sx.fake.accessReviews.length = 0;
     sx.fake.failRequest = () => undefined;
+    sx.fake.authorize = narrowedOnly;
+  });
+
+  it("reviews a selected list once without its selectors: a user who may list everything needs no review per selector", async () => {
     sx.fake.authorize = () => ({ allowed: true });
+    const authz = createAuthorizer({ client: sx.client });
+    for (const uid of ["u1", "u2", "u3", "u4"]) {
+      const labelSelector = `audit.kyverno.io/resource.uid=${uid}`;
+      expect(await authz(request("GET", LIST, { labelSelector }))).toEqual({ allowed: true });
+    }
+    expect(sx.fake.accessReviews).toEqual([whole]);
   });
 
   it("sends a label-selected list's requirements, as the webhook authorizer converts them", async () => {
@@ -252,6 +271,7 @@ describe("field and label selectors in the review (AuthorizeWithSelectors, on by
     const labelSelector = "tier=front,app in (web,api),!legacy,env!=dev,n>3,team";
     expect(await authz(request("GET", LIST, { labelSelector }))).toEqual({ allowed: true });
     expect(sx.fake.accessReviews).toEqual([
+      whole,
       {
         ...user,
         resourceAttributes: {
@@ -279,6 +299,7 @@ describe("field and label selectors in the review (AuthorizeWithSelectors, on by
     const fieldSelector = "metadata.namespace!=team-b,metadata.name==r1";
     await authz(request("GET", LIST, { watch: "true", fieldSelector }));
     expect(sx.fake.accessReviews).toEqual([
+      { ...user, resourceAttributes: { namespace: "team-a", verb: "watch", ...reports, name: "r1" } },
       {
         ...user,
         resourceAttributes: {
@@ -326,7 +347,7 @@ describe("field and label selectors in the review (AuthorizeWithSelectors, on by
   it("sends the selectors of a deletecollection", async () => {
     const authz = createAuthorizer({ client: sx.client });
     await authz(request("DELETE", LIST, { labelSelector: "app=web" }));
-    expect(sx.fake.accessReviews[0]?.resourceAttributes).toMatchObject({
+    expect(sx.fake.accessReviews.at(-1)?.resourceAttributes).toMatchObject({
       verb: "deletecollection",
       labelSelector: { requirements: [{ key: "app", operator: "In", values: ["web"] }] },
     });

@@ -15,12 +15,18 @@ describe("cluster mode: what a request may do (SubjectAccessReview through the r
     fake.tokens.set("ann-token", { name: "ann", groups: ["team-a"] });
     fake.tokens.set("root-token", { name: "root", groups: ["system:masters"] });
     fake.tokens.set("cid-token", { name: "cid", groups: ["team-c"] });
+    fake.tokens.set("dee-token", { name: "dee", groups: ["team-d"] });
     // RBAC of the cluster: everyone may discover; bob may not touch reports; ann may.
     fake.authorize = (spec) => {
       if (spec.nonResourceAttributes) return { allowed: true };
       if (spec.user === "bob") return { allowed: false, reason: "" };
       // RBAC with resourceNames: cid may read the one report r-cid
       if (spec.user === "cid") return { allowed: spec.resourceAttributes?.name === "r-cid" };
+      // a reviewer that reads selectors: dee may list only reports labelled app=web or app=api
+      if (spec.user === "dee") {
+        const app = spec.resourceAttributes?.labelSelector?.requirements?.find((r) => r.key === "app");
+        return { allowed: app?.operator === "In" && app.values!.every((v) => v === "web" || v === "api") };
+      }
       return { allowed: true, reason: 'RBAC: allowed by RoleBinding "reports-view/team-a"' };
     };
   });
@@ -142,13 +148,20 @@ describe("cluster mode: what a request may do (SubjectAccessReview through the r
     expect(out.code).toBe(0);
   });
 
-  it("a label-selected list is reviewed with its selector's requirements (AuthorizeWithSelectors)", async () => {
+  it("a label-selected list is reviewed with its selector's requirements (AuthorizeWithSelectors) when the whole list is not allowed", async () => {
     const from = standIn.fake.accessReviews.length;
     const out = await kubectl(["get", "policyreports", "-n", "team-a", "-l", "app in (web,api),!legacy"], {
-      kubeconfig: kubeconfigFor("ann"),
+      kubeconfig: kubeconfigFor("dee"),
     });
     expect(out.code, out.stderr).toBe(0);
-    expect(standIn.fake.accessReviews.slice(from).map((s) => s.resourceAttributes)).toEqual([
+    const denied = await kubectl(["get", "policyreports", "-n", "team-a", "-l", "app=db"], {
+      kubeconfig: kubeconfigFor("dee"),
+    });
+    expect(denied.stderr).toContain("Forbidden");
+    const lists = standIn.fake.accessReviews.slice(from).filter((s) => s.resourceAttributes?.verb === "list");
+    // the whole list first (denied, then cached), then each selection
+    expect(lists.map((s) => s.resourceAttributes)).toEqual([
+      expect.not.objectContaining({ labelSelector: expect.anything() }),
       expect.objectContaining({
         verb: "list",
         labelSelector: {
@@ -157,6 +170,9 @@ describe("cluster mode: what a request may do (SubjectAccessReview through the r
             { key: "legacy", operator: "DoesNotExist" },
           ],
         },
+      }),
+      expect.objectContaining({
+        labelSelector: { requirements: [{ key: "app", operator: "In", values: ["db"] }] },
       }),
     ]);
   });
