@@ -62,6 +62,7 @@ export interface Config {
   clientCAFile?: string;
   authenticationKubeconfig?: string;
   authenticationTokenWebhookCacheTtlMs: number;
+  authenticationTolerateLookupFailure: boolean;
   authorizationKubeconfig?: string;
   authorizationAlwaysAllowPaths: string[];
   authorizationWebhookCacheAuthorizedTtlMs: number;
@@ -224,6 +225,11 @@ function program(env: NodeJS.ProcessEnv): Command {
     .option("--client-ca-file <file>", "CA for client certificates")
     .option("--authentication-kubeconfig <file>", "kube-apiserver for TokenReview")
     .addOption(duration("--authentication-token-webhook-cache-ttl <d>", "TokenReview cache", 10_000))
+    .option(
+      "--authentication-tolerate-lookup-failure",
+      "start even when kube-system/extension-apiserver-authentication cannot be read",
+      false,
+    )
     .option("--authorization-kubeconfig <file>", "kube-apiserver for SubjectAccessReview")
     .option("--authorization-always-allow-paths <paths>", "paths that skip authorization", list, [
       "/healthz",
@@ -328,6 +334,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     clientCAFile: o.clientCaFile,
     authenticationKubeconfig: o.authenticationKubeconfig,
     authenticationTokenWebhookCacheTtlMs: o.authenticationTokenWebhookCacheTtl,
+    authenticationTolerateLookupFailure: o.authenticationTolerateLookupFailure,
     authorizationKubeconfig: o.authorizationKubeconfig,
     authorizationAlwaysAllowPaths: o.authorizationAlwaysAllowPaths,
     authorizationWebhookCacheAuthorizedTtlMs: o.authorizationWebhookCacheAuthorizedTtl,

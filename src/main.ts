@@ -121,6 +121,7 @@ async function main(): Promise<void> {
         requestheaderGroupHeaders: cfg.requestheader.groupHeaders,
         requestheaderExtraHeadersPrefix: cfg.requestheader.extraHeadersPrefix,
         tokenCacheTtlMs: cfg.authenticationTokenWebhookCacheTtlMs,
+        tolerateLookupFailure: cfg.authenticationTolerateLookupFailure,
         // DelegatingAuthenticationOptions: a request without credentials is system:anonymous, and
         // authorization (RBAC, --authorization-always-allow-paths) decides what it may do
         anonymous: true,

@@ -224,3 +224,25 @@ describe("cluster mode: who a request is (the real server behind the kube-apiser
     });
   });
 });
+
+describe("cluster mode without read access to the authentication ConfigMap", () => {
+  let standIn: StandIn;
+  const fx = useClusterServer(
+    (s) => {
+      standIn = s;
+      s.fake.tokens.set("gail-token", { name: "gail", groups: ["team-a"] });
+      s.fake.authorize = () => ({ allowed: true });
+      // the extension-apiserver-authentication-reader RoleBinding is missing
+      s.fake.failRequest = (_m, path) => (path.includes("/configmaps") ? 403 : undefined);
+    },
+    ["--authentication-tolerate-lookup-failure"],
+  );
+
+  it("starts with --authentication-tolerate-lookup-failure and authenticates bearer tokens", async () => {
+    const server = fx.server();
+    const res = await call(server, LIST_TEAM_A, { token: "gail-token" });
+    expect(res.status, res.body).toBe(200);
+    expect(server.logs()).toContain("authentication ConfigMap not readable; continuing with flags only");
+    expect(standIn.fake.accessReviews.at(-1)?.user).toBe("gail");
+  });
+});
