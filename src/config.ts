@@ -10,6 +10,7 @@ export interface Config {
   securePort: number;
   bindAddress: string;
   certDir: string;
+  servingCertSecret: string;
   tlsCertFile?: string;
   tlsPrivateKeyFile?: string;
   /** The CA that signed --tls-cert-file (for the APIService caBundle); default: ca.crt beside the certificate. */
@@ -144,6 +145,11 @@ function program(env: NodeJS.ProcessEnv): Command {
       "--cert-dir <dir>",
       "where the self-signed serving certificate is generated",
       "apiserver.local.config/certificates",
+    )
+    .option(
+      "--serving-cert-secret <name>",
+      "in a cluster without --tls-cert-file: the Secret (in --service-namespace) through which the replicas share one self-signed certificate; empty for one per replica in --cert-dir",
+      "reports-server-self-signed-cert",
     )
     .option("--tls-cert-file <file>", "serving certificate (PEM); reloaded when it changes")
     .option("--tls-private-key-file <file>", "serving private key (PEM)")
@@ -282,6 +288,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     securePort: o.securePort,
     bindAddress: o.bindAddress,
     certDir: o.certDir,
+    servingCertSecret: o.servingCertSecret,
     tlsCertFile: o.tlsCertFile,
     tlsPrivateKeyFile: o.tlsPrivateKeyFile,
     tlsCaFile: o.tlsCaFile,

@@ -21,6 +21,7 @@ import { createHttpServer, type TlsMaterial } from "./server/http.js";
 import { createLogger } from "./server/logger.js";
 import { createMetrics } from "./server/metrics.js";
 import { selfSignedServingCert } from "./server/serving-cert.js";
+import { sharedServingCert } from "./cluster/serving-secret.js";
 import { loadOrCreateToken, staticTokenAuthenticator, writeKubeconfig } from "./server/standalone.js";
 import { createStorage } from "./storage/factory.js";
 import { instrumentStorage } from "./storage/instrumented.js";
@@ -82,17 +83,6 @@ async function main(): Promise<void> {
     (d) => new Registry(d, storage, { maxPageSize: cfg.maxPageSize, recentObjectBytes, admission }),
   );
 
-  // Serving certificate: files (reloaded by the caller on change) or self-signed in --cert-dir.
-  let key: string;
-  let cert: string;
-  let caCert: string;
-  if (cfg.tlsCertFile && cfg.tlsPrivateKeyFile) {
-    ({ key, cert, caCert } = readServingFiles(cfg));
-  } else {
-    const sc = await selfSignedServingCert(cfg.certDir, servingHosts(cfg));
-    ({ key, cert, caCert } = sc);
-  }
-
   const inCluster = Boolean(cfg.kubeconfig || cfg.inCluster.host);
   let authenticate: Authenticator;
   let authorize: Authorizer;
@@ -152,6 +142,24 @@ async function main(): Promise<void> {
     };
     authorize = setup.authorize;
     clientCAs = authn.clientCAs();
+  }
+
+  // Serving certificate: files (reloaded on change, below); self-signed and shared by the replicas
+  // through a Secret in a cluster; or self-signed in --cert-dir.
+  let key: string;
+  let cert: string;
+  let caCert: string;
+  if (cfg.tlsCertFile && cfg.tlsPrivateKeyFile) {
+    ({ key, cert, caCert } = readServingFiles(cfg));
+  } else if (cluster && cfg.servingCertSecret) {
+    ({ key, cert, caCert } = await sharedServingCert(cluster.client, {
+      namespace: cfg.serviceNamespace,
+      name: cfg.servingCertSecret,
+      hosts: servingHosts(cfg),
+      log,
+    }));
+  } else {
+    ({ key, cert, caCert } = await selfSignedServingCert(cfg.certDir, servingHosts(cfg)));
   }
 
   let shuttingDown = false;

@@ -276,6 +276,8 @@ describe.each(OVERLAYS)("deploy/overlays/%s", (overlay) => {
     expect(cfg.servicePort).toBe(443);
     expect(cfg.shutdownDelayMs).toBeGreaterThan(0);
     expect(cfg.logFormat).toBe("json");
+    // without a mounted certificate, the replicas share one through the Secret the Role names
+    if (!cfg.tlsCertFile) expect(cfg.servingCertSecret).toBe("reports-server-self-signed-cert");
     if (cfg.storageBackend === "postgres") {
       expect(cfg.db.host).toBe("reports-server-postgresql.reports-server.svc");
       expect(cfg.db.sslmode).toBe("require");
@@ -402,6 +404,11 @@ describe.each(OVERLAYS)("deploy/overlays/%s", (overlay) => {
       true,
     );
     expect(grants(inNamespace, "coordination.k8s.io", "leases", ["get"], "someone-elses")).toBe(false);
+    // the Secret the replicas share their self-signed serving certificate through, and no other
+    const secret = "reports-server-self-signed-cert";
+    expect(grants(inNamespace, "", "secrets", ["create"])).toBe(true);
+    expect(grants(inNamespace, "", "secrets", ["get", "update"], secret)).toBe(true);
+    expect(grants(inNamespace, "", "secrets", ["get"], "reports-server-db")).toBe(false);
     // Leases are granted in the server's namespace only.
     expect(grants(cluster, "coordination.k8s.io", "leases", ["create"])).toBe(false);
   });

@@ -17,7 +17,7 @@ import type { CertPair } from "./certs.js";
 /**
  * A stand-in for kube-apiserver with exactly the endpoints reports-server calls: TokenReview,
  * SubjectAccessReview, and get/list/create/update/patch/delete/watch of ConfigMaps, APIServices,
- * Leases, Namespaces and any CRD-stored kinds a test registers. Resource versions are one global counter;
+ * Leases, Namespaces, Secrets and any CRD-stored kinds a test registers. Resource versions are one global counter;
  * updates carrying a stale resourceVersion get 409 Conflict; lists page with limit/continue;
  * errors are Status objects as the real server writes them.
  */
@@ -51,6 +51,14 @@ export const NAMESPACES: FakeResource = {
   resource: "namespaces",
   kind: "Namespace",
   namespaced: false,
+};
+
+export const SECRETS: FakeResource = {
+  group: "",
+  version: "v1",
+  resource: "secrets",
+  kind: "Secret",
+  namespaced: true,
 };
 
 export const LEASES: FakeResource = {
@@ -138,7 +146,7 @@ export class FakeKubeApiServer {
   private readonly objects = new Map<string, Stored>();
   private readonly history: WatchEventRec[] = [];
   private readonly watchers = new Set<Watcher>();
-  private readonly resources: FakeResource[] = [CONFIGMAPS, APISERVICES, LEASES, NAMESPACES];
+  private readonly resources: FakeResource[] = [CONFIGMAPS, SECRETS, APISERVICES, LEASES, NAMESPACES];
   private readonly open = new Set<ServerResponse>();
 
   /** Bearer token → user, for TokenReview. */

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { makeTestPki, type CertPair, type TestPki } from "../../support/certs.js";
-import { CONFIGMAPS, FakeKubeApiServer, NAMESPACES } from "../../support/fake-kube-apiserver.js";
+import { CONFIGMAPS, FakeKubeApiServer, NAMESPACES, SECRETS } from "../../support/fake-kube-apiserver.js";
 import { freePort } from "../../support/server.js";
 
 /**
@@ -148,6 +148,14 @@ function readyz(url: string, ca: string): Promise<number> {
 }
 
 /** Starts `bin/reports-server` in cluster mode against the stand-in and waits for /readyz. */
+/** The CA in the Secret through which the replicas share their serving certificate, once written. */
+function sharedCa(standIn: StandIn, name: string): string {
+  const secret = standIn.fake.getObject(SECRETS, "reports-server", name) as
+    { data?: Record<string, string> } | undefined;
+  const ca = secret?.data?.["ca.crt"];
+  return ca ? Buffer.from(ca, "base64").toString("utf8") : "";
+}
+
 export async function startClusterServer(opts: ClusterServerOptions): Promise<ClusterServer> {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` first`);
   const port = await freePort();
@@ -162,8 +170,14 @@ export async function startClusterServer(opts: ClusterServerOptions): Promise<Cl
     `--kubeconfig=${opts.standIn.kubeconfig}`,
     "--service-namespace=reports-server",
     "--service-name=reports-server",
+    // one certificate per process in its cert dir, unless the test asks for the shared Secret
+    "--serving-cert-secret=",
     ...(opts.args ?? []),
   ];
+  const secretName = args
+    .filter((a) => a.startsWith("--serving-cert-secret="))
+    .at(-1)!
+    .slice("--serving-cert-secret=".length);
   const env: NodeJS.ProcessEnv = { ...process.env, ...(opts.env ?? {}) };
   // Not a pod: only --kubeconfig decides.
   delete env.KUBERNETES_SERVICE_HOST;
@@ -192,7 +206,8 @@ export async function startClusterServer(opts: ClusterServerOptions): Promise<Cl
       child.kill("SIGKILL");
       throw new Error(`reports-server not ready in time:\n${logs}`);
     }
-    if (!ca && existsSync(caFile)) ca = readFileSync(caFile, "utf8");
+    if (!ca && secretName) ca = sharedCa(opts.standIn, secretName);
+    if (!ca && !secretName && existsSync(caFile)) ca = readFileSync(caFile, "utf8");
     if (ca && (await readyz(url, ca)) === 200) break;
     await sleep(100);
   }
