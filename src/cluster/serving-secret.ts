@@ -116,10 +116,11 @@ export async function sharedServingCert(
       if (!isKubeApiError(err, 404)) throw err;
     }
     const stored = current ? read(current) : undefined;
-    if (stored && stillGood(stored, hosts, o.now?.() ?? new Date())) return served(stored);
+    const now = o.now?.() ?? new Date();
+    if (stored && stillGood(stored, hosts, now)) return served(stored);
     // keep the CA (and so the APIServices' caBundle) when it is still good for the next 30 days
     const keepCa =
-      stored && Date.parse(new X509Certificate(stored.ca.cert).validTo) > Date.now() + RENEW_BEFORE_MS
+      stored && Date.parse(new X509Certificate(stored.ca.cert).validTo) > now.getTime() + RENEW_BEFORE_MS
         ? stored.ca
         : undefined;
     const next = await issue(keepCa, o.hosts);
