@@ -22,6 +22,8 @@ import { createLogger } from "./server/logger.js";
 import { createMetrics } from "./server/metrics.js";
 import { selfSignedServingCert } from "./server/serving-cert.js";
 import { sharedServingCert } from "./cluster/serving-secret.js";
+import type { KubeClient } from "./cluster/kubeclient.js";
+import type { ServingCert } from "./server/serving-cert.js";
 import { loadOrCreateToken, staticTokenAuthenticator, writeKubeconfig } from "./server/standalone.js";
 import { createStorage } from "./storage/factory.js";
 import { instrumentStorage } from "./storage/instrumented.js";
@@ -145,21 +147,34 @@ async function main(): Promise<void> {
   }
 
   // Serving certificate: files (reloaded on change, below); self-signed and shared by the replicas
-  // through a Secret in a cluster; or self-signed in --cert-dir.
+  // through a Secret in a cluster (checked again every hour, below); or self-signed in --cert-dir.
+  let sharingCert = false;
+  const settleSharedCert = async (client: KubeClient): Promise<ServingCert | undefined> => {
+    try {
+      return await sharedServingCert(client, {
+        namespace: cfg.serviceNamespace,
+        name: cfg.servingCertSecret,
+        hosts: servingHosts(cfg),
+        log,
+      });
+    } catch (err) {
+      // what this replica did before the Secret existed: its own certificate, trusted once it leads
+      log.error(
+        { err: err instanceof Error ? err.message : String(err), secret: cfg.servingCertSecret },
+        "cannot share the serving certificate through the Secret (RBAC: Role reports-server:serving-cert); using this replica's own",
+      );
+      return undefined;
+    }
+  };
   let key: string;
   let cert: string;
   let caCert: string;
   if (cfg.tlsCertFile && cfg.tlsPrivateKeyFile) {
     ({ key, cert, caCert } = readServingFiles(cfg));
-  } else if (cluster && cfg.servingCertSecret) {
-    ({ key, cert, caCert } = await sharedServingCert(cluster.client, {
-      namespace: cfg.serviceNamespace,
-      name: cfg.servingCertSecret,
-      hosts: servingHosts(cfg),
-      log,
-    }));
   } else {
-    ({ key, cert, caCert } = await selfSignedServingCert(cfg.certDir, servingHosts(cfg)));
+    const shared = cluster && cfg.servingCertSecret ? await settleSharedCert(cluster.client) : undefined;
+    ({ key, cert, caCert } = shared ?? (await selfSignedServingCert(cfg.certDir, servingHosts(cfg))));
+    sharingCert = shared !== undefined;
   }
 
   let shuttingDown = false;
@@ -239,6 +254,24 @@ async function main(): Promise<void> {
         }
       });
     }
+  }
+  if (sharingCert && cluster) {
+    const client = cluster.client;
+    // A renewal another replica wrote (or one due now) reaches this one without a restart.
+    const resync = setInterval(
+      () =>
+        void settleSharedCert(client).then((next) => {
+          if (!next || next.cert === tls.cert) return;
+          tls.key = next.key;
+          tls.cert = next.cert;
+          caCert = next.caCert;
+          server.setTls(tls);
+          void controllers?.reconcileNow();
+          log.info({ secret: cfg.servingCertSecret }, "serving the renewed certificate");
+        }),
+      3_600_000 * (1 + Math.random() * 0.1),
+    );
+    resync.unref();
   }
   const port = await server.listen(cfg.securePort, cfg.bindAddress);
   const host = cfg.bindAddress === "0.0.0.0" || cfg.bindAddress === "::" ? "127.0.0.1" : cfg.bindAddress;

@@ -154,8 +154,16 @@ export function createAuthorizer(cfg: AuthorizerConfig): Authorizer {
     // authorizer does would send a review per list; the review without them is one, cached, and
     // the selectors are reviewed only when it does not allow.
     if (attrs.fieldSelector || attrs.labelSelector) {
-      const whole = await decide({ ...attrs, fieldSelector: undefined, labelSelector: undefined });
-      if (whole.allowed) return whole;
+      const wholeAttrs = { ...attrs, fieldSelector: undefined, labelSelector: undefined };
+      // selectors with no requirement left (only > and <, or unparsable) ask the same question
+      const same =
+        JSON.stringify(subjectAccessReviewSpec(wholeAttrs)) ===
+        JSON.stringify(subjectAccessReviewSpec(attrs));
+      if (!same) {
+        // a failure here is not the request's: the review kube would make is still to come
+        const whole = await decide(wholeAttrs).catch(() => undefined);
+        if (whole?.allowed) return whole;
+      }
     }
     return decide(attrs);
   };

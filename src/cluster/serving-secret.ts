@@ -1,4 +1,4 @@
-import { X509Certificate } from "node:crypto";
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import type { KubeObject } from "../apimachinery/types.js";
 import { createCA, loadCA, type KeyPairPem } from "../server/certs.js";
 import type { ServingCert } from "../server/serving-cert.js";
@@ -13,7 +13,8 @@ import { silentLog, type ClusterLog } from "./log.js";
  *
  * The first replica creates the Secret; one that loses that race reads the winner's. A certificate
  * for other hosts, or one within 30 days of expiry, is replaced with a new one signed by the same CA,
- * so the caBundle never changes.
+ * so the caBundle stays; only a CA that is unusable or itself expiring is replaced. Replicas check
+ * again periodically (main.ts), so a running pod picks up a renewal.
  */
 
 export interface SharedServingCertOptions {
@@ -49,15 +50,30 @@ function read(secret: Secret): Stored | undefined {
   return stored.ca.cert && stored.ca.key && stored.leaf.cert && stored.leaf.key ? stored : undefined;
 }
 
-/** Whether the stored certificate serves these hosts and is not about to expire. Pure. */
+/** Whether a CA's certificate parses, its key is its own, and it lives past the horizon. */
+function goodCa(ca: KeyPairPem, horizon: number): boolean {
+  try {
+    const cert = new X509Certificate(ca.cert);
+    return cert.checkPrivateKey(createPrivateKey(ca.key)) && Date.parse(cert.validTo) > horizon;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether the stored certificate serves these hosts, is signed by the stored CA with its own key,
+ * and neither is about to expire. Anything malformed is not good: it is replaced, never served. Pure.
+ */
 export function stillGood(stored: Stored, hosts: string, now: Date): boolean {
   if (stored.hosts !== hosts) return false;
+  const horizon = now.getTime() + RENEW_BEFORE_MS;
+  if (!goodCa(stored.ca, horizon)) return false;
   try {
     const leaf = new X509Certificate(stored.leaf.cert);
-    const ca = new X509Certificate(stored.ca.cert);
-    const horizon = now.getTime() + RENEW_BEFORE_MS;
     return (
-      leaf.verify(ca.publicKey) && Date.parse(leaf.validTo) > horizon && Date.parse(ca.validTo) > horizon
+      leaf.checkPrivateKey(createPrivateKey(stored.leaf.key)) &&
+      leaf.verify(new X509Certificate(stored.ca.cert).publicKey) &&
+      Date.parse(leaf.validTo) > horizon
     );
   } catch {
     return false;
@@ -88,7 +104,8 @@ function secretOf(o: SharedServingCertOptions, s: Stored, base?: Secret): Secret
       labels: { ...(base?.metadata.labels ?? {}), "app.kubernetes.io/name": "reports-server" },
       annotations: { ...(base?.metadata.annotations ?? {}), [HOSTS_ANNOTATION]: s.hosts },
     },
-    type: "kubernetes.io/tls",
+    // a Secret's type cannot change; a new one is a TLS Secret
+    type: base?.type ?? "kubernetes.io/tls",
     data: {
       "tls.crt": b64(s.leaf.cert),
       "tls.key": b64(s.leaf.key),
@@ -118,11 +135,21 @@ export async function sharedServingCert(
     const stored = current ? read(current) : undefined;
     const now = o.now?.() ?? new Date();
     if (stored && stillGood(stored, hosts, now)) return served(stored);
-    // keep the CA (and so the APIServices' caBundle) when it is still good for the next 30 days
-    const keepCa =
-      stored && Date.parse(new X509Certificate(stored.ca.cert).validTo) > now.getTime() + RENEW_BEFORE_MS
-        ? stored.ca
-        : undefined;
+    if (
+      current &&
+      !current.metadata.annotations?.[HOSTS_ANNOTATION] &&
+      Object.keys(current.data ?? {}).length > 0
+    )
+      throw new Error(
+        `Secret ${o.namespace}/${o.name} exists and was not written by reports-server; not replacing it`,
+      );
+    // keep the CA (and so the APIServices' caBundle) when it is sound and good for 30 more days
+    const keepCa = stored && goodCa(stored.ca, now.getTime() + RENEW_BEFORE_MS) ? stored.ca : undefined;
+    if (stored && !keepCa)
+      log.warn(
+        { secret: `${o.namespace}/${o.name}` },
+        "replacing the serving CA: the stored one is unusable or expiring",
+      );
     const next = await issue(keepCa, o.hosts);
     try {
       if (current) await client.update(`${path}/${o.name}`, secretOf(o, next, current));

@@ -266,6 +266,16 @@ describe("field and label selectors in the review (AuthorizeWithSelectors, on by
     expect(sx.fake.accessReviews).toEqual([whole]);
   });
 
+  it("still asks with the selectors when the review without them fails", async () => {
+    let reviews = 0;
+    // the first review (the one without selectors) fails; 400 is not retried
+    sx.fake.failRequest = (_m, path) =>
+      path.endsWith("/subjectaccessreviews") && reviews++ === 0 ? 400 : undefined;
+    const authz = createAuthorizer({ client: sx.client });
+    expect(await authz(request("GET", LIST, { labelSelector: "app=web" }))).toEqual({ allowed: true });
+    expect(sx.fake.accessReviews.at(-1)?.resourceAttributes?.labelSelector).toBeDefined();
+  });
+
   it("sends a label-selected list's requirements, as the webhook authorizer converts them", async () => {
     const authz = createAuthorizer({ client: sx.client });
     const labelSelector = "tier=front,app in (web,api),!legacy,env!=dev,n>3,team";

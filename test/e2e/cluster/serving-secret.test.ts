@@ -81,3 +81,26 @@ describe("cluster mode without --tls-cert-file: replicas share one serving certi
     ).toBe(true);
   });
 });
+
+describe("cluster mode when the Secret cannot be used", () => {
+  it("a replica without the Role logs why and serves a certificate of its own", async () => {
+    const standIn = await startStandIn();
+    standIn.fake.failRequest = (_m, path) => (path.includes("/secrets") ? 403 : undefined);
+    try {
+      const server = await startClusterServer({ standIn, args: SHARED });
+      try {
+        expect(
+          server.logRecords(
+            "cannot share the serving certificate through the Secret (RBAC: Role reports-server:serving-cert); using this replica's own",
+          ),
+        ).toHaveLength(1);
+        expect(standIn.fake.getObject(SECRETS, "reports-server", SECRET)).toBeUndefined();
+        expect((await presented(server.url)).verify(new X509Certificate(server.ca).publicKey)).toBe(true);
+      } finally {
+        await server.stop();
+      }
+    } finally {
+      await standIn.stop();
+    }
+  }, 60_000);
+});

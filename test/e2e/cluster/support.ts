@@ -147,7 +147,6 @@ function readyz(url: string, ca: string): Promise<number> {
   });
 }
 
-/** Starts `bin/reports-server` in cluster mode against the stand-in and waits for /readyz. */
 /** The CA in the Secret through which the replicas share their serving certificate, once written. */
 function sharedCa(standIn: StandIn, name: string): string {
   const secret = standIn.fake.getObject(SECRETS, "reports-server", name) as
@@ -156,6 +155,7 @@ function sharedCa(standIn: StandIn, name: string): string {
   return ca ? Buffer.from(ca, "base64").toString("utf8") : "";
 }
 
+/** Starts `bin/reports-server` in cluster mode against the stand-in and waits for /readyz. */
 export async function startClusterServer(opts: ClusterServerOptions): Promise<ClusterServer> {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` first`);
   const port = await freePort();
@@ -207,7 +207,8 @@ export async function startClusterServer(opts: ClusterServerOptions): Promise<Cl
       throw new Error(`reports-server not ready in time:\n${logs}`);
     }
     if (!ca && secretName) ca = sharedCa(opts.standIn, secretName);
-    if (!ca && !secretName && existsSync(caFile)) ca = readFileSync(caFile, "utf8");
+    // a replica that cannot use the Secret generates its own, in its cert dir
+    if (!ca && existsSync(caFile)) ca = readFileSync(caFile, "utf8");
     if (ca && (await readyz(url, ca)) === 200) break;
     await sleep(100);
   }
