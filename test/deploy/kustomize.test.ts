@@ -404,10 +404,12 @@ describe.each(OVERLAYS)("deploy/overlays/%s", (overlay) => {
       true,
     );
     expect(grants(inNamespace, "coordination.k8s.io", "leases", ["get"], "someone-elses")).toBe(false);
-    // the Secret the replicas share their self-signed serving certificate through, and no other
+    // the Secret the replicas share their self-signed serving certificate through, and no other;
+    // none at all where they mount their certificate
     const secret = "reports-server-self-signed-cert";
-    expect(grants(inNamespace, "", "secrets", ["create"])).toBe(true);
-    expect(grants(inNamespace, "", "secrets", ["get", "update"], secret)).toBe(true);
+    const shares = overlay !== "ha";
+    expect(grants(inNamespace, "", "secrets", ["create"])).toBe(shares);
+    expect(grants(inNamespace, "", "secrets", ["get", "update"], secret)).toBe(shares);
     expect(grants(inNamespace, "", "secrets", ["get"], "reports-server-db")).toBe(false);
     // Leases are granted in the server's namespace only.
     expect(grants(cluster, "coordination.k8s.io", "leases", ["create"])).toBe(false);
