@@ -20,10 +20,9 @@ import { healthRoutes, type HealthCheck } from "./server/health.js";
 import { createHttpServer, type TlsMaterial } from "./server/http.js";
 import { createLogger } from "./server/logger.js";
 import { createMetrics } from "./server/metrics.js";
-import { selfSignedServingCert } from "./server/serving-cert.js";
+import { selfSignedServingCert, type ServingCert } from "./server/serving-cert.js";
 import { sharedServingCert } from "./cluster/serving-secret.js";
 import type { KubeClient } from "./cluster/kubeclient.js";
-import type { ServingCert } from "./server/serving-cert.js";
 import { loadOrCreateToken, staticTokenAuthenticator, writeKubeconfig } from "./server/standalone.js";
 import { createStorage } from "./storage/factory.js";
 import { instrumentStorage } from "./storage/instrumented.js";
@@ -260,15 +259,22 @@ async function main(): Promise<void> {
     // A renewal another replica wrote (or one due now) reaches this one without a restart.
     const resync = setInterval(
       () =>
-        void settleSharedCert(client).then((next) => {
-          if (!next || next.cert === tls.cert) return;
-          tls.key = next.key;
-          tls.cert = next.cert;
-          caCert = next.caCert;
-          server.setTls(tls);
-          void controllers?.reconcileNow();
-          log.info({ secret: cfg.servingCertSecret }, "serving the renewed certificate");
-        }),
+        void settleSharedCert(client)
+          .then((next) => {
+            if (!next || next.cert === tls.cert) return;
+            server.setTls({ ...tls, key: next.key, cert: next.cert });
+            tls.key = next.key;
+            tls.cert = next.cert;
+            caCert = next.caCert;
+            void controllers?.reconcileNow();
+            log.info({ secret: cfg.servingCertSecret }, "serving the renewed certificate");
+          })
+          .catch((err: unknown) =>
+            log.error(
+              { err: err instanceof Error ? err.message : String(err) },
+              "cannot serve the renewed certificate; keeping the current one",
+            ),
+          ),
       3_600_000 * (1 + Math.random() * 0.1),
     );
     resync.unref();
