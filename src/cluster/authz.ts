@@ -122,9 +122,12 @@ export function createAuthorizer(cfg: AuthorizerConfig): Authorizer {
     return s.reason ? { allowed: false, reason: s.reason } : { allowed: false };
   };
 
-  const decide = async (attrs: AuthzAttributes): Promise<AuthzDecision> => {
-    const spec = subjectAccessReviewSpec(attrs);
-    const key = JSON.stringify(spec);
+  /** The review of `spec` (made from `attrs`), cached under `key`, its JSON. */
+  const decide = async (
+    attrs: AuthzAttributes,
+    spec: Record<string, unknown>,
+    key: string,
+  ): Promise<AuthzDecision> => {
     const cached = cache.get(key);
     if (cached) return cached;
     let p = inFlight.get(key);
@@ -153,18 +156,19 @@ export function createAuthorizer(cfg: AuthorizerConfig): Authorizer {
     // Kyverno lists by a label per resource uid, so reviewing each selector as kube's webhook
     // authorizer does would send a review per list; the review without them is one, cached, and
     // the selectors are reviewed only when it does not allow.
+    const spec = subjectAccessReviewSpec(attrs);
+    const key = JSON.stringify(spec);
     if (attrs.fieldSelector || attrs.labelSelector) {
       const wholeAttrs = { ...attrs, fieldSelector: undefined, labelSelector: undefined };
+      const wholeSpec = subjectAccessReviewSpec(wholeAttrs);
+      const wholeKey = JSON.stringify(wholeSpec);
       // selectors with no requirement left (only > and <, or unparsable) ask the same question
-      const same =
-        JSON.stringify(subjectAccessReviewSpec(wholeAttrs)) ===
-        JSON.stringify(subjectAccessReviewSpec(attrs));
-      if (!same) {
+      if (wholeKey !== key) {
         // a failure here is not the request's: the review kube would make is still to come
-        const whole = await decide(wholeAttrs).catch(() => undefined);
+        const whole = await decide(wholeAttrs, wholeSpec, wholeKey).catch(() => undefined);
         if (whole?.allowed) return whole;
       }
     }
-    return decide(attrs);
+    return decide(attrs, spec, key);
   };
 }
