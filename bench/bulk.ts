@@ -23,6 +23,8 @@ import { pooled } from "./loop.js";
 export interface BulkWriter {
   /** Writes objects (already in stored form) and returns their resource versions, in order. */
   write(kind: KindInfo, objects: Obj[]): Promise<string[]>;
+  /** See Subject.settle. */
+  settle?(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -121,6 +123,7 @@ export function postgresWriter(args: string[], env: Record<string, string>): Bul
       });
       return rvs;
     },
+    settle: async () => void (await sql`ANALYZE`),
     close: () => sql.end({ timeout: 5 }),
   };
 }

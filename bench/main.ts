@@ -62,6 +62,7 @@ async function load(subject: Subject, n: number, opts: BenchOptions): Promise<Da
   const t0 = performance.now();
   const smallRvs = await loadPopulation(subject.target, small, opts.loadConcurrency, subject.bulk);
   const largeRvs = await loadPopulation(subject.target, large, opts.loadConcurrency, subject.bulk);
+  await subject.settle?.();
   const s = (performance.now() - t0) / 1000;
   const how = subject.bulk ? "straight into its store" : "through its API";
   log(`  loaded ${n} + ${large.n} reports into ${subject.target.name} ${how} in ${s.toFixed(1)} s`);

@@ -35,6 +35,7 @@ export async function startServerSubject(
       target: new HttpTarget(root === undefined ? "reports-server" : "the base reports-server", http),
       pid: childPid(`--secure-port=${server.port}`),
       bulk,
+      settle: bulk?.settle,
       storePids: store.pids,
       async stop() {
         await bulk?.close();

@@ -10,5 +10,10 @@ export interface Subject {
   storePids?: () => number[];
   /** Loads stored reports without the API, where the store allows it (see bulk.ts). */
   bulk?: BulkWriter;
+  /**
+   * After loading: the store as autovacuum leaves it within a minute of a load (ANALYZE on
+   * PostgreSQL), so that no workload runs on plans made for a nearly empty table.
+   */
+  settle?(): Promise<void>;
   stop(): Promise<void>;
 }

@@ -14,6 +14,7 @@ import { nameOf, namespaceOf, randomSuffix } from "../target.js";
  * UPDATE on the resource version, DELETE, and the paged or label-selected query (`ORDER BY key LIMIT`,
  * `labels @> …` on the GIN index). Every write NOTIFYs, as the server's do. What it does not do is
  * the server's changelog row per write (its watch history): that cost is part of the server's figure.
+ * Like the server's, its statements on one object name the namespace too (see queries.ts keyParams).
  */
 
 const CLUSTER = "bench";
@@ -66,7 +67,8 @@ class PostgresTarget implements Target {
   async get(kind: KindInfo, namespace: string, name: string): Promise<Fetched | undefined> {
     const rows = await this.sql<{ rv: string; data: string }[]>`
       SELECT rv::text AS rv, data FROM report_objects
-      WHERE cluster = ${CLUSTER} AND resource = ${resourceOf(kind)} AND key = ${keyOf(namespace, name)}`;
+      WHERE cluster = ${CLUSTER} AND resource = ${resourceOf(kind)} AND namespace = ${namespace}
+        AND key = ${keyOf(namespace, name)}`;
     const row = rows[0];
     return row && { resourceVersion: row.rv, object: () => decode(row) };
   }
@@ -79,7 +81,8 @@ class PostgresTarget implements Target {
     const rows = await this.sql<{ rv: string }[]>`
       WITH o AS (
         UPDATE report_objects SET labels = ${labels}::text::jsonb, data = ${data}, rv = nextval('report_rv_seq')
-        WHERE cluster = ${CLUSTER} AND resource = ${resource} AND key = ${key} AND rv = ${expected}::bigint
+        WHERE cluster = ${CLUSTER} AND resource = ${resource} AND namespace = ${namespaceOf(obj)} AND key = ${key}
+          AND rv = ${expected}::bigint
         RETURNING rv
       )
       SELECT rv::text AS rv, pg_notify(${CHANNEL}, ${`${resource} ${key}`}) FROM o`;
@@ -92,7 +95,8 @@ class PostgresTarget implements Target {
     const key = keyOf(namespace, name);
     const rows = await this.sql`
       WITH o AS (
-        DELETE FROM report_objects WHERE cluster = ${CLUSTER} AND resource = ${resource} AND key = ${key}
+        DELETE FROM report_objects
+        WHERE cluster = ${CLUSTER} AND resource = ${resource} AND namespace = ${namespace} AND key = ${key}
         RETURNING rv
       )
       SELECT pg_notify(${CHANNEL}, ${`${resource} ${key}`}) FROM o`;
@@ -130,9 +134,11 @@ class PostgresTarget implements Target {
     const resource = payload.slice(0, space);
     const wanted = [...this.subscribers].filter((s) => s.resources.has(resource));
     if (wanted.length === 0) return;
+    const key = payload.slice(space + 1);
+    const namespace = key.includes("/") ? key.slice(0, key.indexOf("/")) : "";
     const rows = await this.sql<{ data: string }[]>`
       SELECT data FROM report_objects
-      WHERE cluster = ${CLUSTER} AND resource = ${resource} AND key = ${payload.slice(space + 1)}`;
+      WHERE cluster = ${CLUSTER} AND resource = ${resource} AND namespace = ${namespace} AND key = ${key}`;
     const text = rows[0] ? `{"type":"MODIFIED","object":${rows[0].data}}` : `{"type":"DELETED"}`;
     for (const s of wanted) s.onEvent(text);
   }
@@ -155,7 +161,12 @@ export async function startRawPostgres(): Promise<Subject> {
       onnotice: () => {},
     });
     await migrate(sql, silentLog);
-    return { target: new PostgresTarget(sql), storePids: () => pg.pids(), stop: () => pg.stop() };
+    return {
+      target: new PostgresTarget(sql),
+      storePids: () => pg.pids(),
+      settle: async () => void (await sql`ANALYZE`),
+      stop: () => pg.stop(),
+    };
   } catch (err) {
     await pg.stop();
     throw err;
