@@ -318,7 +318,7 @@ describe("postgres migrations", () => {
     }
   });
 
-  it("an update of a Kyverno-sized report keeps both versions in its changelog row, none in TOAST", async () => {
+  it("an update of a Kyverno-sized report keeps both versions, lz4-compressed, in its changelog row, none in TOAST", async () => {
     const database = await pg.createDatabase();
     const sql = admin(database);
     const store = await storage({ database });
@@ -343,11 +343,16 @@ describe("postgres migrations", () => {
       const created = await store.create(r, k, report(k, { results: results(1) }));
       expect(JSON.stringify(created).length).toBeGreaterThan(4_000);
       await store.update(r, k, report(k, { results: results(2) }), rv(created), created);
-      const [row] = await sql<{ data: number | null; prev: number | null }[]>`
-        SELECT pg_column_size(data) AS data, pg_column_size(prev_data) AS prev
-        FROM report_changelog WHERE kind = 'M'`;
+      const [row] = await sql<{ data: number | null; prev: number | null; how: string; object: string }[]>`
+        SELECT pg_column_size(c.data) AS data, pg_column_size(c.prev_data) AS prev,
+               pg_column_compression(c.data) || '/' || pg_column_compression(c.prev_data) AS how,
+               pg_column_compression(o.data) AS object
+        FROM report_changelog c JOIN report_objects o USING (cluster, resource, namespace, name)
+        WHERE c.kind = 'M'`;
       expect(row.data).toBeGreaterThan(0);
       expect(row.prev).toBeGreaterThan(0);
+      // this PostgreSQL has lz4 (Debian builds it in), so every copy of the report uses it
+      expect([row.how, row.object]).toEqual(["lz4/lz4", "lz4"]);
       const [toast] = await sql<{ bytes: string }[]>`
         SELECT pg_relation_size(reltoastrelid)::text AS bytes FROM pg_class WHERE relname = 'report_changelog'`;
       expect(toast.bytes).toBe("0");
