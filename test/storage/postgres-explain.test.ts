@@ -5,7 +5,7 @@ import type { LabelSelector } from "../../src/apimachinery/selector-ast.js";
 import type { StorageResource } from "../../src/storage/interface.js";
 import { createPostgresStorage } from "../../src/storage/postgres/index.js";
 import type { PostgresStorage } from "../../src/storage/postgres/index.js";
-import { latestPageStatement, pageAtStatement } from "../../src/storage/postgres/queries.js";
+import { COUNT_LIMIT, latestPageStatement, pageAtStatement } from "../../src/storage/postgres/queries.js";
 import type { Statement } from "../../src/storage/postgres/queries.js";
 import type { PageQuery } from "../../src/storage/postgres/queries.js";
 import { postgresStorageOptions, startPostgres } from "../support/postgres.js";
@@ -173,6 +173,37 @@ describe("postgres list cost with 100,000 reports", () => {
     });
     expect(page.items[0].metadata.name).toBe("report-050150");
     expect(page.items).toHaveLength(10);
+  });
+
+  it("counts what follows a page no further than COUNT_LIMIT reports", async () => {
+    const counted = await explain({ labelSelector: [], fieldSelector: [], limit: 11, countRemaining: true });
+    expect(counted.rowsRead).toBeLessThanOrEqual(COUNT_LIMIT + 1 + 11);
+    // a continued page, read as of its first page's version: rows unchanged since, and changed since
+    const q: PageQuery = { labelSelector: [], fieldSelector: [], limit: 11, countRemaining: true };
+    const pinned = await explain(
+      q,
+      pageAtStatement(CLUSTER, RESOURCE, q, await store.currentResourceVersion()),
+    );
+    expect(pinned.rowsRead).toBeLessThanOrEqual(2 * (COUNT_LIMIT + 1) + 11);
+    const list = async (after: string | undefined, limit: number) => {
+      const [namespace, name] = after?.split("/") ?? [];
+      const rv = await store.currentResourceVersion();
+      return store.list(r, {
+        labelSelector: [],
+        fieldSelector: [],
+        limit,
+        continueFrom: after === undefined ? undefined : { after: { namespace, name }, resourceVersion: rv },
+        consistency: { kind: "latest" },
+      });
+    };
+    // 100,000 reports follow the first page: more than the count goes
+    const first = await list(undefined, 10);
+    expect(first.continueAfter).toBeDefined();
+    expect(first.remainingItemCount).toBeUndefined();
+    // the last five namespaces but one report: 4,999 follow, 4,989 after this page
+    const late = await list("ns-095/report-000095", 10);
+    expect(late.remainingItemCount).toBe(4_989);
+    expect((await list("ns-099/report-099599", 2)).remainingItemCount).toBe(2);
   });
 
   it("serves a label-selected page quickly", async () => {

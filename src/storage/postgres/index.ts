@@ -22,6 +22,7 @@ import type { PostgresOptions, StorageLog } from "./options.js";
 import { ChangelogPoller } from "./poller.js";
 import type { Db, PageQuery, PageRows } from "./queries.js";
 import {
+  COUNT_LIMIT,
   NOTIFY_CHANNEL,
   countObjects,
   deleteObject,
@@ -297,7 +298,8 @@ class PgStorage implements PostgresStorage {
       : { items: rows.map((r) => decodeObject(r.data, r.rv)), resourceVersion: rv };
     if (more && rows.length > 0) {
       result.continueAfter = keyFromColumn(rows[rows.length - 1].key, resource.namespaced);
-      if (page.total !== undefined) result.remainingItemCount = Math.max(0, page.total - rows.length);
+      if (page.total !== undefined && page.total <= COUNT_LIMIT)
+        result.remainingItemCount = Math.max(0, page.total - rows.length);
     }
     return result;
   }
