@@ -245,6 +245,10 @@ describe("unknown and duplicate fields", () => {
       `{"\\ud800":1,"\\ud801":2}`,
       `{"__proto__":{"a":1},"__proto__":{}}`,
       `{"a":[{"k":1,"k":2}],"b":[],"c":{}}`,
+      // colons inside strings, after a letter, a digit, a space or an escaped quote and a space
+      `{"m":"a :b","t":"12:30","m":1}`,
+      `{"m":"x\\" :y","m":2}`,
+      `{"m":"x\\" :y","n":2}`,
     ];
     for (const text of bodies) {
       expect(duplicateFieldsOf(text, JSON.parse(text)), text).toEqual(findDuplicateFields(text));
@@ -254,6 +258,8 @@ describe("unknown and duplicate fields", () => {
     expect(duplicateFieldsOf(bodies[4], JSON.parse(bodies[4]))).toEqual(["m"]);
     expect(duplicateFieldsOf(bodies[8], JSON.parse(bodies[8]))).toEqual(["\ufffd"]);
     expect(duplicateFieldsOf(bodies[9], JSON.parse(bodies[9]))).toEqual(["__proto__"]);
+    expect(duplicateFieldsOf(bodies[11], JSON.parse(bodies[11]))).toEqual(["m"]);
+    expect(duplicateFieldsOf(bodies[12], JSON.parse(bodies[12]))).toEqual(["m"]);
     // a large report without repeats: the counts agree and nothing is scanned for
     const report = JSON.stringify(examples("policyreport-pod.website.yaml")[0]);
     expect(duplicateFieldsOf(report, JSON.parse(report))).toEqual([]);

@@ -93,25 +93,49 @@ export function findDuplicateFields(text: string): string[] {
   return dups;
 }
 
-/** `"`, whitespace, `:`: a key written apart from its colon. */
-const KEY_THEN_SPACE = /"[ \t\r\n]+:/;
+const QUOTE = 0x22;
 
-/** How many `":` the text holds. */
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+}
+
+/**
+ * How many `":` the text holds, or -1 when a quote may be set apart from its colon by whitespace
+ * (a key written `"a" : 1`, which would not be counted). Searching for the colon alone and looking
+ * back one character is more than twice as fast as searching for the two characters together.
+ */
 function keyEnds(text: string): number {
   let n = 0;
-  for (let i = text.indexOf('":'); i >= 0; i = text.indexOf('":', i + 2)) n++;
+  for (let i = text.indexOf(":"); i >= 0; i = text.indexOf(":", i + 1)) {
+    let j = i - 1;
+    let c = text.charCodeAt(j);
+    if (c === QUOTE) {
+      n++;
+      continue;
+    }
+    if (!isSpace(c)) continue;
+    while (isSpace(c)) c = text.charCodeAt(--j);
+    if (c === QUOTE) return -1;
+  }
   return n;
 }
 
 /** How many keys the value's objects hold, all levels. */
 function keysIn(v: unknown): number {
-  if (v === null || typeof v !== "object") return 0;
   let n = 0;
   if (Array.isArray(v)) {
-    for (const x of v) n += keysIn(x);
+    for (let i = 0; i < v.length; i++) {
+      const x: unknown = v[i];
+      if (x !== null && typeof x === "object") n += keysIn(x);
+    }
     return n;
   }
-  for (const k in v) n += 1 + keysIn((v as Record<string, unknown>)[k]);
+  const o = v as Record<string, unknown>;
+  for (const k in o) {
+    n++;
+    const x = o[k];
+    if (x !== null && typeof x === "object") n += keysIn(x);
+  }
   return n;
 }
 
@@ -125,6 +149,9 @@ function keysIn(v: unknown): number {
 export function duplicateFieldsOf(text: string, value: unknown): string[] {
   // With a \u escape two keys may be one (lone surrogates are both U+FFFD) where JSON.parse kept
   // them apart: such rare bodies get the full scan.
-  if (!text.includes("\\u") && !KEY_THEN_SPACE.test(text) && keyEnds(text) === keysIn(value)) return [];
+  if (!text.includes("\\u") && value !== null && typeof value === "object") {
+    const ends = keyEnds(text);
+    if (ends >= 0 && ends === keysIn(value)) return [];
+  }
   return findDuplicateFields(text);
 }
