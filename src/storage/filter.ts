@@ -31,7 +31,9 @@ export function inSelection(obj: KubeObject, sel: Selection): boolean {
  */
 export function filterChange(change: RawChange, sel: Selection): WatchEvent | undefined {
   const now = inSelection(change.object, sel);
-  if (change.type !== "MODIFIED" || change.prevObject === undefined) {
+  // an update keeps its name and namespace: only a label selector can see it move in or out (and a
+  // replayed change decodes its previous object only then)
+  if (change.type !== "MODIFIED" || sel.labelSelector.length === 0 || change.prevObject === undefined) {
     return now
       ? { type: change.type, object: change.object, resourceVersion: change.resourceVersion }
       : undefined;

@@ -18,9 +18,18 @@ export function storedObject(object: KubeObject, resourceVersion: number): KubeO
 
 /**
  * The last state of a stored object with another resource version (a deletion's); shares the frozen
- * subtrees of `stored` instead of copying them.
+ * subtrees of `stored` instead of copying them. Encoded once, for the answer and the history alike.
  */
 export function withResourceVersion(stored: KubeObject, resourceVersion: number): KubeObject {
   const metadata = Object.freeze({ ...stored.metadata, resourceVersion: String(resourceVersion) });
-  return Object.freeze({ ...stored, metadata });
+  const last = Object.freeze({ ...stored, metadata });
+  rememberJson(last, JSON.stringify(last));
+  return last;
+}
+
+/** A stored object again from the JSON text it was remembered with (the change history's). */
+export function storedFromJson(json: string): KubeObject {
+  const object = deepFreeze(JSON.parse(json) as KubeObject);
+  rememberJson(object, json);
+  return object;
 }

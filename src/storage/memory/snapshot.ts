@@ -1,23 +1,26 @@
 import type { KubeObject } from "../../apimachinery/types.js";
 import { inSelection } from "../filter.js";
-import { keyString, type ListOptions, type RawChange } from "../interface.js";
+import type { ListOptions } from "../interface.js";
+import type { PastChange } from "./history.js";
 import { compareUtf8 } from "./key-order.js";
 import { pageBounds, type Page } from "./page.js";
 import type { Table } from "./table.js";
 
 /**
- * The objects of the keys that changed after a resource version, as they were at it (null: absent),
- * from the kept history: undoing the changes newest first leaves each key's oldest prior state.
+ * A key's state at an earlier resource version: null when it was absent, else the change whose
+ * previous object it was, decoded only if a page reaches the key.
  */
-export function stateAt(changes: RawChange[]): Map<string, KubeObject | null> {
-  const past = new Map<string, KubeObject | null>();
+export type PastState = PastChange | null;
+
+/**
+ * The keys that changed after a resource version, with their state at it, from the kept history:
+ * undoing the changes newest first leaves each key's oldest prior state.
+ */
+export function stateAt(changes: PastChange[]): Map<string, PastState> {
+  const past = new Map<string, PastState>();
   for (let i = changes.length - 1; i >= 0; i--) {
     const c = changes[i];
-    const key = keyString({
-      namespace: c.object.metadata.namespace ?? "",
-      name: c.object.metadata.name ?? "",
-    });
-    past.set(key, c.type === "ADDED" ? null : (c.prevObject ?? null));
+    past.set(c.key, c.type === "ADDED" || !c.hasPrevious ? null : c);
   }
   return past;
 }
@@ -31,13 +34,13 @@ export function readPastPage(
   table: Table,
   namespace: string | undefined,
   options: ListOptions,
-  past: Map<string, KubeObject | null>,
+  past: Map<string, PastState>,
 ): Page {
   const { selection, after, limit } = pageBounds(namespace, options);
   const prefix = namespace !== undefined ? `${namespace}/` : "";
   const inRange = (k: string) => k.startsWith(prefix) && (after === undefined || compareUtf8(k, after) > 0);
   const restored = [...past.entries()]
-    .filter((e): e is [string, KubeObject] => e[1] !== null && inRange(e[0]))
+    .filter((e): e is [string, PastChange] => e[1] !== null && inRange(e[0]))
     .sort((a, b) => compareUtf8(a[0], b[0]));
   const [first, end] = namespace !== undefined ? table.order.prefixRange(prefix) : [0, table.order.size];
   let i = after !== undefined ? Math.max(first, table.order.upperBound(after)) : first;
@@ -57,7 +60,9 @@ export function readPastPage(
     let key: string;
     let object: KubeObject;
     if (fromPast !== undefined && (fromTable === undefined || compareUtf8(fromPast, fromTable) < 0)) {
-      [key, object] = restored[j++];
+      const [k, was] = restored[j++];
+      key = k;
+      object = was.prevObject!;
     } else {
       key = fromTable!;
       object = table.at(i++).object;

@@ -132,14 +132,17 @@ export function watchTests(current: () => StoreUnderTest, makeStore: MakeStore):
       }
     });
 
-    it("turns updates that move an object into or out of a label selection into ADDED and DELETED", async () => {
+    /** Writes that move objects in and out of `env=prod`, watched from before them; `late`: the watch starts after them. */
+    async function labelMoves(late: boolean): Promise<void> {
       const { store } = current();
       const r = freshResource();
       const from = await store.currentResourceVersion();
-      const watch = new WatchReader(store, r, {
-        fromResourceVersion: from,
-        labelSelector: labels({ key: "env", op: "=", value: "prod" }),
-      });
+      const watchFrom = () =>
+        new WatchReader(store, r, {
+          fromResourceVersion: from,
+          labelSelector: labels({ key: "env", op: "=", value: "prod" }),
+        });
+      let watch = late ? undefined : watchFrom();
       try {
         const key = ns("w", "x");
         const x1 = await store.create(r, key, thing(key, { env: "dev" }));
@@ -151,6 +154,7 @@ export function watchTests(current: () => StoreUnderTest, makeStore: MakeStore):
         await store.delete(r, ns("w", "y"));
         await store.delete(r, key, rvOf(x5));
         const z = await store.create(r, ns("w", "z"), thing(ns("w", "z"), { env: "prod" }));
+        watch ??= watchFrom();
 
         const events = await watch.take(6);
         const yGone = events[4].resourceVersion;
@@ -169,8 +173,16 @@ export function watchTests(current: () => StoreUnderTest, makeStore: MakeStore):
         });
         expect(yGone).toBeGreaterThan(rvOf(y));
       } finally {
-        watch.stop();
+        watch?.stop();
       }
+    }
+
+    it("turns updates that move an object into or out of a label selection into ADDED and DELETED", async () => {
+      await labelMoves(false);
+    });
+
+    it("replays the same events to a watch that starts after the writes, from the kept history", async () => {
+      await labelMoves(true);
     });
 
     it("watches cluster-scoped resources", async () => {
