@@ -172,6 +172,9 @@ function ownedLeaves(obj: KubeObject, def: ResourceDef): FieldPath[] {
   );
 }
 
+/** The top-level fields a generation does not follow (prepareForUpdate's specChanged skips them). */
+const OUTSIDE_SPEC: ReadonlySet<string> = new Set(["metadata", "apiVersion", "kind"]);
+
 /** Who owns an untracked object's fields when it is first applied to (kube-apiserver's name). */
 const BEFORE_FIRST_APPLY = "before-first-apply";
 
@@ -212,6 +215,12 @@ export function trackUpdate(
   next: KubeObject,
   manager: string,
   now: Date,
+  /**
+   * The caller knows that nothing outside metadata, apiVersion and kind changed (the registry: the
+   * generation did not move), so those leaves are not compared again: on a report that is a walk of
+   * every result.
+   */
+  onlyMetadataChanged = false,
 ): void {
   const base = baseEntries(prev, next);
   const entries = base.entries;
@@ -227,7 +236,8 @@ export function trackUpdate(
   if (!prev) {
     changed = nextLeaves;
   } else {
-    changed = nextLeaves.filter((p) => !deepEqual(getPath(next, p), getPath(prev, p)));
+    const compared = onlyMetadataChanged ? nextLeaves.filter((p) => OUTSIDE_SPEC.has(p[0])) : nextLeaves;
+    changed = compared.filter((p) => !deepEqual(getPath(next, p), getPath(prev, p)));
     const present = new Set(nextLeaves.map(leafId));
     removed = ownedLeaves(prev, def).filter((p) => !present.has(leafId(p)));
   }

@@ -538,7 +538,11 @@ export class Registry {
       ]);
     }
     const prepared = prepareForUpdate(next, current);
-    if (track) trackUpdate(this.def, current, prepared, o.manager, this.now());
+    // prepareForUpdate moves the generation exactly when something outside metadata changed
+    const onlyMetadata =
+      current.metadata.generation !== undefined &&
+      prepared.metadata.generation === current.metadata.generation;
+    if (track) trackUpdate(this.def, current, prepared, o.manager, this.now(), onlyMetadata);
     checkFinalizersWhileDeleting(this.def, prepared, current);
     validateDecoded(this.def, prepared, { isCreate: false, old: current });
     return prepared;

@@ -93,6 +93,23 @@ describe("update tracking", () => {
   type Entry = { manager: string; time: string; fieldsV1: Record<string, unknown> };
   const entriesOf = (o: KubeObject) => o.metadata.managedFields as unknown as Entry[];
 
+  it("an update the caller knows changed only metadata owns the same fields as one compared in full", () => {
+    const created = report(1);
+    trackUpdate(def, undefined, created, "creator", now);
+    const relabel = (o: KubeObject) => {
+      const next = structuredClone(o);
+      next.metadata.labels = { ...next.metadata.labels, "audit.kyverno.io/resource.uid": "u" };
+      return next;
+    };
+    const [full, hinted] = [relabel(created), relabel(created)];
+    trackUpdate(def, created, full, "kyverno", now);
+    trackUpdate(def, created, hinted, "kyverno", now, true);
+    expect(hinted.metadata.managedFields).toEqual(full.metadata.managedFields);
+    expect(entriesOf(hinted).find((e) => e.manager === "kyverno")!.fieldsV1).toEqual({
+      "f:metadata": { "f:labels": { "f:audit.kyverno.io/resource.uid": {} } },
+    });
+  });
+
   it("a manager rewriting its own fields keeps its set and moves its time", () => {
     const created = report(1, { metadata: { name: "r", namespace: "ns", annotations: { seq: "1" } } });
     trackUpdate(def, undefined, created, "kyverno", now);
