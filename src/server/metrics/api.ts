@@ -3,6 +3,7 @@ import type { RequestContext } from "../../endpoints/context.js";
 import { isMutating } from "../../endpoints/requestinfo.js";
 import type { ResourceDef } from "../../resources/types.js";
 import { reportedVerb, requestScope, ServedResources } from "./labels.js";
+import { Tally } from "./tally.js";
 
 /** What the HTTP server reports about each request: when it arrives and when its response is done. */
 export interface RequestObserver {
@@ -45,11 +46,15 @@ function inflightKind(ctx: RequestContext): "readOnly" | "mutating" | undefined 
 
 export function createApiMetrics(registry: Registry, defs: readonly ResourceDef[]): ApiMetrics {
   const served = new ServedResources(defs);
-  const requests = new Counter({
+  const counted = new Tally();
+  new Counter({
     name: "apiserver_request_total",
     help: "Requests by verb, group, version, resource, scope and HTTP response code.",
     labelNames: ["verb", "group", "version", "resource", "scope", "code"] as const,
     registers: [registry],
+    collect() {
+      counted.flush(this);
+    },
   });
   const duration = new Histogram({
     name: "apiserver_request_duration_seconds",
@@ -58,14 +63,18 @@ export function createApiMetrics(registry: Registry, defs: readonly ResourceDef[
     buckets: DURATION_BUCKETS,
     registers: [registry],
   });
-  const inflight = new Gauge({
+  // plain numbers on the request path, read on scrape (see Tally)
+  const current = { readOnly: 0, mutating: 0 };
+  new Gauge({
     name: "apiserver_current_inflight_requests",
     help: "Requests being served now, by kind (readOnly or mutating); watches are counted apart.",
     labelNames: ["request_kind"] as const,
     registers: [registry],
+    collect() {
+      this.set({ request_kind: "readOnly" }, current.readOnly);
+      this.set({ request_kind: "mutating" }, current.mutating);
+    },
   });
-  inflight.set({ request_kind: "readOnly" }, 0);
-  inflight.set({ request_kind: "mutating" }, 0);
   const rejected = new Counter({
     name: "reports_server_rejected_requests_total",
     help:
@@ -84,16 +93,16 @@ export function createApiMetrics(registry: Registry, defs: readonly ResourceDef[
   return {
     started(ctx) {
       const kind = inflightKind(ctx);
-      if (kind) inflight.inc({ request_kind: kind });
+      if (kind) current[kind]++;
     },
     finished(ctx, code, seconds) {
       const kind = inflightKind(ctx);
-      if (kind) inflight.dec({ request_kind: kind });
+      if (kind) current[kind]--;
       const verb = reportedVerb(ctx.info, ctx.req.headers["content-type"]);
       const { group, version, resource } = served.labels(ctx.info);
       const scope = requestScope(ctx.info);
       const status = String(code);
-      requests.labels(verb, group, version, resource, scope, status).inc();
+      counted.add(verb, group, version, resource, scope, status);
       if (verb !== "WATCH") duration.labels(verb, group, version, resource, scope).observe(seconds);
       const reason = rejectionReason(code);
       if (reason) rejected.labels(reason, status).inc();

@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { ResourceDef } from "../../resources/types.js";
 import type { Storage } from "../../storage/interface.js";
 import { hasPoolStats, type StorageObserver } from "../../storage/instrumented.js";
+import { Tally } from "./tally.js";
 
 /** Storage calls are local (memory) to a network round trip (etcd, PostgreSQL): finer than API buckets. */
 const STORAGE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -22,11 +23,15 @@ export function createStorageMetrics(
   opts: StorageMetricsOptions,
 ): StorageObserver {
   let attached: Attached | undefined;
-  const operations = new Counter({
+  const counted = new Tally();
+  new Counter({
     name: "reports_server_storage_operations_total",
     help: "Storage calls by backend, operation and result (ok, or the storage error code).",
     labelNames: ["backend", "operation", "result"] as const,
     registers: [registry],
+    collect() {
+      counted.flush(this);
+    },
   });
   const duration = new Histogram({
     name: "reports_server_storage_operation_duration_seconds",
@@ -102,7 +107,7 @@ export function createStorageMetrics(
 
   return {
     operation(backend, op, result, seconds) {
-      operations.labels(backend, op, result).inc();
+      counted.add(backend, op, result);
       if (seconds !== undefined) duration.labels(backend, op).observe(seconds);
     },
     attach(storage, backend) {

@@ -1,12 +1,12 @@
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { WatchObserver, WatchTracker } from "../../endpoints/watch.js";
 import type { ResourceDef } from "../../resources/types.js";
+import { Tally } from "./tally.js";
 
 type CounterChild = ReturnType<Counter<string>["labels"]>;
 
 interface PerResource {
   open: ReturnType<Gauge<string>["labels"]>;
-  events: Map<string, CounterChild>;
   dropped: Map<string, CounterChild>;
 }
 
@@ -23,11 +23,15 @@ export function createWatchMetrics(registry: Registry, defs: readonly ResourceDe
     labelNames: ["group", "resource"] as const,
     registers: [registry],
   });
-  const events = new Counter({
+  const sent = new Tally();
+  new Counter({
     name: "reports_server_watch_events_sent_total",
     help: "Watch events written to clients, by group, resource and type (ADDED, MODIFIED, DELETED, BOOKMARK, ERROR).",
     labelNames: ["group", "resource", "type"] as const,
     registers: [registry],
+    collect() {
+      sent.flush(this);
+    },
   });
   const dropped = new Counter({
     name: "reports_server_watchers_dropped_total",
@@ -38,13 +42,13 @@ export function createWatchMetrics(registry: Registry, defs: readonly ResourceDe
     registers: [registry],
   });
 
-  // Children resolved once per kind: an event costs a map lookup, not a label hash.
+  // Events are counted in a Tally: one per event, the most frequent count of all.
   const byKind = new Map<ResourceDef, PerResource>();
   for (const d of defs) open.set({ group: d.group, resource: d.plural }, 0);
   const perResource = (d: ResourceDef): PerResource => {
     let p = byKind.get(d);
     if (!p) {
-      p = { open: open.labels(d.group, d.plural), events: new Map(), dropped: new Map() };
+      p = { open: open.labels(d.group, d.plural), dropped: new Map() };
       byKind.set(d, p);
     }
     return p;
@@ -64,7 +68,7 @@ export function createWatchMetrics(registry: Registry, defs: readonly ResourceDe
       p.open.inc();
       let closed = false;
       return {
-        sent: (type) => child(p.events, events, def, type).inc(),
+        sent: (type) => sent.add(def.group, def.plural, type),
         dropped: (reason) => child(p.dropped, dropped, def, reason).inc(),
         closed: () => {
           if (closed) return;
