@@ -8,7 +8,7 @@ import { storedFromJson } from "./freeze.js";
 /**
  * A change as the history keeps it: JSON text instead of the decoded objects. Every update of a large
  * report left one more decoded tree in the ring for the garbage collector to copy and mark over and
- * over (with 10,000 changes of 27 KB reports kept, a quarter of the server's time), where a text is a
+ * over (with 10,000 changes of 27 KB reports kept, a fifth of the CPU an update cost), where a text is a
  * third of the memory and never walked. The texts cost nothing to take: stored objects carry theirs
  * (encoded.ts). Decoded again only when a watch resumes or a list reads the past.
  */
