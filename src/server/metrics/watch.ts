@@ -3,13 +3,6 @@ import type { WatchObserver, WatchTracker } from "../../endpoints/watch.js";
 import type { ResourceDef } from "../../resources/types.js";
 import { Tally } from "./tally.js";
 
-type CounterChild = ReturnType<Counter<string>["labels"]>;
-
-interface PerResource {
-  open: ReturnType<Gauge<string>["labels"]>;
-  dropped: Map<string, CounterChild>;
-}
-
 export interface WatchMetrics extends WatchObserver {
   /** The store dropped a watcher that fell behind its event buffer (TooSlow). */
   droppedByStore(group: string, resource: string): void;
@@ -42,38 +35,20 @@ export function createWatchMetrics(registry: Registry, defs: readonly ResourceDe
     registers: [registry],
   });
 
-  // Events are counted in a Tally: one per event, the most frequent count of all.
-  const byKind = new Map<ResourceDef, PerResource>();
   for (const d of defs) open.set({ group: d.group, resource: d.plural }, 0);
-  const perResource = (d: ResourceDef): PerResource => {
-    let p = byKind.get(d);
-    if (!p) {
-      p = { open: open.labels(d.group, d.plural), dropped: new Map() };
-      byKind.set(d, p);
-    }
-    return p;
-  };
-  const child = (m: Map<string, CounterChild>, c: Counter<string>, d: ResourceDef, v: string) => {
-    let ch = m.get(v);
-    if (!ch) {
-      ch = c.labels(d.group, d.plural, v);
-      m.set(v, ch);
-    }
-    return ch;
-  };
 
   return {
     opened(def): WatchTracker {
-      const p = perResource(def);
-      p.open.inc();
+      // Opening, closing and dropping a watch are rare; events are counted in a Tally (see above).
+      open.labels(def.group, def.plural).inc();
       let closed = false;
       return {
         sent: (type) => sent.add(def.group, def.plural, type),
-        dropped: (reason) => child(p.dropped, dropped, def, reason).inc(),
+        dropped: (reason) => dropped.labels(def.group, def.plural, reason).inc(),
         closed: () => {
           if (closed) return;
           closed = true;
-          p.open.dec();
+          open.labels(def.group, def.plural).dec();
         },
       };
     },
