@@ -3,7 +3,7 @@ import { connect, constants, type ClientHttp2Session } from "node:http2";
 
 /**
  * The load generator's HTTP client: HTTP/2 sessions (as client-go talks to an aggregated server) or
- * HTTP/1.1 keep-alive sockets, both with the admin token. Responses are kept as bytes; callers
+ * HTTP/1.1 keep-alive sockets, both with the admin token (or the aggregator's identity). Responses are kept as bytes; callers
  * parse only what they need, so the client spends its share of the two cores on sending load.
  */
 
@@ -27,16 +27,30 @@ export interface HttpClient {
   close(): void;
 }
 
+/** A client certificate and headers that stand for the bearer token (the aggregator's identity). */
+export interface ClientIdentity {
+  cert: string;
+  key: string;
+  headers: Record<string, string>;
+}
+
 export interface ClientOptions {
   url: string;
   ca: string;
   token: string;
+  /** Sent instead of the token when set. */
+  identity?: ClientIdentity;
   transport: Transport;
   /** HTTP/2 sessions (requests round-robin over them) or HTTP/1.1 sockets for requests. */
   connections: number;
 }
 
 const JSON_TYPE = "application/json";
+
+/** The headers that authenticate every request. */
+function credentials(opts: ClientOptions): Record<string, string> {
+  return opts.identity ? opts.identity.headers : { authorization: `Bearer ${opts.token}` };
+}
 
 export function createClient(opts: ClientOptions): HttpClient {
   return opts.transport === "h2" ? new H2Client(opts) : new H1Client(opts);
@@ -45,10 +59,10 @@ export function createClient(opts: ClientOptions): HttpClient {
 class H2Client implements HttpClient {
   private readonly sessions: ClientHttp2Session[] = [];
   private next = 0;
-  private readonly auth: string;
+  private readonly auth: Record<string, string>;
 
   constructor(private readonly opts: ClientOptions) {
-    this.auth = `Bearer ${opts.token}`;
+    this.auth = credentials(opts);
   }
 
   private session(): ClientHttp2Session {
@@ -58,6 +72,8 @@ class H2Client implements HttpClient {
       // A large window so a 500-item page is not paced by flow-control round trips.
       s = connect(this.opts.url, {
         ca: this.opts.ca,
+        cert: this.opts.identity?.cert,
+        key: this.opts.identity?.key,
         settings: { initialWindowSize: 16 * 1024 * 1024 },
       });
       s.on("connect", () => s.setLocalWindowSize(64 * 1024 * 1024));
@@ -73,7 +89,7 @@ class H2Client implements HttpClient {
       const headers: Record<string, string> = {
         [constants.HTTP2_HEADER_METHOD]: method,
         [constants.HTTP2_HEADER_PATH]: path,
-        authorization: this.auth,
+        ...this.auth,
         accept,
       };
       if (body !== undefined) headers["content-type"] = JSON_TYPE;
@@ -92,7 +108,7 @@ class H2Client implements HttpClient {
     return new Promise((resolve, reject) => {
       const req = this.session().request({
         [constants.HTTP2_HEADER_PATH]: path,
-        authorization: this.auth,
+        ...this.auth,
         accept,
       });
       const ended = new Promise<void>((r) => req.once("close", () => r()));
@@ -119,19 +135,20 @@ class H1Client implements HttpClient {
   private readonly agent: Agent;
   private readonly streamAgent: Agent;
   private readonly base: URL;
-  private readonly auth: string;
+  private readonly auth: Record<string, string>;
 
   constructor(opts: ClientOptions) {
     this.base = new URL(opts.url);
-    this.auth = `Bearer ${opts.token}`;
-    this.agent = new Agent({ keepAlive: true, maxSockets: opts.connections, ca: opts.ca });
+    this.auth = credentials(opts);
+    const tls = { ca: opts.ca, cert: opts.identity?.cert, key: opts.identity?.key };
+    this.agent = new Agent({ keepAlive: true, maxSockets: opts.connections, ...tls });
     // Watches hold their socket for good: a pool of their own so requests never queue behind them.
-    this.streamAgent = new Agent({ keepAlive: false, maxSockets: Infinity, ca: opts.ca });
+    this.streamAgent = new Agent({ keepAlive: false, maxSockets: Infinity, ...tls });
   }
 
   request(method: string, path: string, body?: string, accept = JSON_TYPE): Promise<HttpResponse> {
     return new Promise((resolve, reject) => {
-      const headers: Record<string, string | number> = { authorization: this.auth, accept };
+      const headers: Record<string, string | number> = { ...this.auth, accept };
       if (body !== undefined) {
         headers["content-type"] = JSON_TYPE;
         headers["content-length"] = Buffer.byteLength(body);
@@ -162,7 +179,7 @@ class H1Client implements HttpClient {
           host: this.base.hostname,
           port: this.base.port,
           path,
-          headers: { authorization: this.auth, accept },
+          headers: { ...this.auth, accept },
           agent: this.streamAgent,
         },
         (res) => {

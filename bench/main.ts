@@ -129,12 +129,12 @@ async function measure(backend: Backend, n: number, opts: BenchOptions, base?: B
   // The baseline: the other build when comparing, else the raw store. `raw` names it either way.
   const baseline = () =>
     base
-      ? startServerSubject(backend, client, [], base.root)
+      ? startServerSubject(backend, client, opts.auth, base.root)
       : opts.raw
         ? startRawSubject(backend, client)
         : undefined;
   try {
-    const server = await startServerSubject(backend, client);
+    const server = await startServerSubject(backend, client, opts.auth);
     subjects.push(server);
     const raw = await baseline();
     if (raw) subjects.push(raw);
@@ -218,7 +218,8 @@ async function main(): Promise<void> {
       .join("\n"),
   );
   console.log(
-    `\nTotal time: ${total.toFixed(0)} s (${opts.transport}, concurrency ${opts.concurrency}, ` +
+    `\nTotal time: ${total.toFixed(0)} s (${opts.transport}, ${opts.auth === "front-proxy" ? "as the front proxy, " : ""}` +
+      `concurrency ${opts.concurrency}, ` +
       `${opts.slices} alternating slices per workload); load average at the end ${loadAverage()} ` +
       `on ${cpus().length} cores; commit ${commit()}` +
       (base ? `, compared with ${base.ref} (${base.sha}).` : "."),

@@ -15,6 +15,8 @@ export interface BenchOptions {
   loadConcurrency: number;
   transport: Transport;
   connections: number;
+  /** How the load generator authenticates to reports-server (front-proxy.ts). */
+  auth: "token" | "front-proxy";
   workloads?: string[];
   raw: boolean;
   /** A git ref whose build replaces the raw baseline (compare.ts). */
@@ -37,6 +39,10 @@ export const USAGE = `npm run bench -- [options]
   --namespaces <n>                  namespaces the N reports are spread over (default 100)
   --transport h2|h1                 HTTP/2 sessions or HTTP/1.1 keep-alive (default h2)
   --connections <n>                 HTTP/2 sessions or HTTP/1.1 sockets (default 2)
+  --auth token|front-proxy          how the client authenticates to reports-server: the admin
+                                    token, or as the kube-apiserver aggregator does (front-proxy
+                                    client certificate, user in X-Remote-* headers); the raw
+                                    baselines always take a token (default token)
   --workloads a,b                   only these workloads (ids as printed)
   --no-raw                          skip the raw-store baselines
   --compare <git-ref>               baseline = reports-server built from that ref (a temporary
@@ -74,6 +80,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       namespaces: { type: "string" },
       transport: { type: "string" },
       connections: { type: "string" },
+      auth: { type: "string" },
       workloads: { type: "string" },
       "no-raw": { type: "boolean" },
       compare: { type: "string" },
@@ -92,6 +99,8 @@ export function parseOptions(argv: string[]): BenchOptions {
     if (b !== "memory" && b !== "postgres" && b !== "etcd") throw new Error(`unknown backend ${b}`);
   const transport = values.transport ?? "h2";
   if (transport !== "h2" && transport !== "h1") throw new Error("--transport must be h2 or h1");
+  const auth = values.auth ?? "token";
+  if (auth !== "token" && auth !== "front-proxy") throw new Error("--auth must be token or front-proxy");
   if (values.compare !== undefined && values["no-raw"] === true)
     throw new Error("--compare and --no-raw exclude each other: --compare replaces the raw baseline");
   if (values.compare !== undefined && values.compare.trim() === "")
@@ -110,6 +119,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     loadConcurrency: positive("load-concurrency", values["load-concurrency"], 32),
     transport,
     connections: positive("connections", values.connections, 2),
+    auth,
     workloads: values.workloads ? list(values.workloads) : undefined,
     raw: values["no-raw"] !== true,
     compare: values.compare,

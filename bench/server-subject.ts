@@ -1,6 +1,7 @@
 import { startBackend, startServer, type Backend } from "../test/support/server.js";
 import { etcdWriter, postgresWriter } from "./bulk.js";
 import { createClient, type ClientOptions } from "./client.js";
+import { makeFrontProxy } from "./front-proxy.js";
 import { HttpTarget } from "./http-target.js";
 import { childPid } from "./proc.js";
 import type { Subject } from "./subject.js";
@@ -12,19 +13,26 @@ import type { Subject } from "./subject.js";
 export async function startServerSubject(
   backend: Backend,
   client: Pick<ClientOptions, "transport" | "connections">,
-  extraArgs: string[] = [],
+  auth: "token" | "front-proxy",
   root?: string,
 ): Promise<Subject> {
+  const proxy = auth === "front-proxy" ? await makeFrontProxy() : undefined;
   const store = await startBackend(backend);
   try {
     const server = await startServer({
       backend,
-      args: [...store.args, ...extraArgs],
+      args: [...store.args, ...(proxy?.args ?? [])],
       env: store.env,
       readyTimeoutMs: 120_000,
       root,
     });
-    const http = createClient({ ...client, url: server.url, ca: server.ca, token: server.token });
+    const http = createClient({
+      ...client,
+      url: server.url,
+      ca: server.ca,
+      token: server.token,
+      identity: proxy?.identity,
+    });
     const bulk =
       backend === "postgres"
         ? postgresWriter(store.args, store.env)
@@ -42,10 +50,12 @@ export async function startServerSubject(
         http.close();
         await server.stop();
         await store.stop();
+        proxy?.remove();
       },
     };
   } catch (err) {
     await store.stop();
+    proxy?.remove();
     throw err;
   }
 }

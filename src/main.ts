@@ -8,6 +8,8 @@ import { startClusterControllers, type ClusterControllers } from "./cluster/cont
 import { startNamespaceLifecycle, type NamespaceLifecycle } from "./cluster/namespaces.js";
 import type { NamespaceAdmission } from "./apimachinery/admission.js";
 import { setupCluster, type ClusterSetup } from "./cluster/setup.js";
+import type { AuthnFlags } from "./cluster/authn-config.js";
+import { createAuthenticator, type ClusterAuthenticator } from "./cluster/authn.js";
 import { parseConfig, type Config } from "./config.js";
 import { buildDiscovery } from "./endpoints/discovery.js";
 import { buildOpenAPI } from "./endpoints/openapi.js";
@@ -90,11 +92,34 @@ async function main(): Promise<void> {
   let clientCAs: string[] = [];
   let adminToken: string | undefined;
   let cluster: ClusterSetup | undefined;
+  const authnFlags: AuthnFlags = {
+    clientCaFile: cfg.clientCAFile,
+    requestheaderClientCaFile: cfg.requestheader.clientCAFile,
+    requestheaderAllowedNames: cfg.requestheader.allowedNames,
+    requestheaderUsernameHeaders: cfg.requestheader.usernameHeaders,
+    requestheaderGroupHeaders: cfg.requestheader.groupHeaders,
+    requestheaderExtraHeadersPrefix: cfg.requestheader.extraHeadersPrefix,
+  };
+  let certAuthn: ClusterAuthenticator | undefined;
   if (!inCluster) {
     adminToken = loadOrCreateToken(cfg.certDir);
-    authenticate = staticTokenAuthenticator(adminToken);
+    const byToken = staticTokenAuthenticator(adminToken);
+    // The CA flags mean here what they mean in a cluster: a front proxy (or a client certificate)
+    // they trust authenticates, before the admin token, as kube-apiserver orders its authenticators.
+    if (cfg.clientCAFile || cfg.requestheader.clientCAFile) {
+      const certs = await createAuthenticator({ flags: authnFlags, log });
+      certAuthn = certs;
+      clientCAs = certs.clientCAs();
+      authenticate = async (req) => {
+        const user = await certs.authenticate(req).catch(() => byToken(req));
+        certs.stripHeaders(req.headers);
+        return user;
+      };
+    } else {
+      authenticate = byToken;
+    }
     authorize = async () => ({ allowed: true });
-    log.warn({}, "standalone mode: no kube-apiserver; one admin token, every authenticated request allowed");
+    log.warn({}, "standalone mode: no kube-apiserver; every authenticated request allowed");
   } else {
     const setup = await setupCluster({
       kubeconfig: cfg.kubeconfig,
@@ -105,12 +130,7 @@ async function main(): Promise<void> {
       authenticationKubeconfig: cfg.authenticationKubeconfig,
       authorizationKubeconfig: cfg.authorizationKubeconfig,
       authn: {
-        clientCaFile: cfg.clientCAFile,
-        requestheaderClientCaFile: cfg.requestheader.clientCAFile,
-        requestheaderAllowedNames: cfg.requestheader.allowedNames,
-        requestheaderUsernameHeaders: cfg.requestheader.usernameHeaders,
-        requestheaderGroupHeaders: cfg.requestheader.groupHeaders,
-        requestheaderExtraHeadersPrefix: cfg.requestheader.extraHeadersPrefix,
+        ...authnFlags,
         tokenCacheTtlMs: cfg.authenticationTokenWebhookCacheTtlMs,
         tolerateLookupFailure: cfg.authenticationTolerateLookupFailure,
         // DelegatingAuthenticationOptions: a request without credentials is system:anonymous, and
@@ -289,13 +309,14 @@ async function main(): Promise<void> {
   log.info({ port, url, backend: cfg.storageBackend, kinds: resources.length }, "serving");
 
   let controllers: ClusterControllers | undefined;
+  const trust = cluster?.authenticator ?? certAuthn;
+  trust?.onChange(() => {
+    tls.clientCAs = trust.clientCAs();
+    server.setTls(tls);
+    log.info({}, "client CAs changed; TLS updated");
+  });
   if (cluster) {
     const c = cluster;
-    c.authenticator.onChange(() => {
-      tls.clientCAs = c.authenticator.clientCAs();
-      server.setTls(tls);
-      log.info({}, "client CAs changed; TLS updated");
-    });
     const byKind = new Map(registries.map((r) => [r.def, r]));
     controllers = startClusterControllers({
       client: c.client,
@@ -328,6 +349,7 @@ async function main(): Promise<void> {
     await controllers?.stop();
     namespaces?.stop();
     cluster?.close();
+    certAuthn?.close();
     await storage.close();
     log.info({}, "stopped");
     process.exit(0);
