@@ -5,7 +5,7 @@ import type { UserInfo } from "./types.js";
 /** What an authenticator may look at: headers and the TLS client certificate chain (leaf first). */
 export interface AuthnRequest {
   headers: IncomingHttpHeaders;
-  peerCertificates: X509Certificate[];
+  peerCertificates: readonly X509Certificate[];
 }
 
 /**

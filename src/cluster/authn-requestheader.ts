@@ -3,7 +3,7 @@ import type { X509Certificate } from "node:crypto";
 import type { AuthnRequest } from "../apimachinery/auth.js";
 import type { UserInfo } from "../apimachinery/types.js";
 import { firstHeader, headerValues } from "./headers.js";
-import { subjectOf, verifyClientChain } from "./x509-chain.js";
+import { subjectOfCached, verifyClientChainCached } from "./x509-chain.js";
 import { appendExtra, unescapeExtraKey } from "../apimachinery/user-extra.js";
 
 /**
@@ -95,14 +95,14 @@ export type ProxyCheck = { ok: true } | { ok: false; reason: string };
 
 /** Is this connection the trusted front proxy? Pure. */
 export function checkFrontProxy(
-  chain: X509Certificate[],
+  chain: readonly X509Certificate[],
   cfg: CompiledRequestHeader,
   now = Date.now(),
 ): ProxyCheck {
-  const verified = verifyClientChain(chain, cfg.roots, now);
+  const verified = verifyClientChainCached(chain, cfg.roots, now);
   if (!verified.ok) return verified;
   if (cfg.allowedNames.length === 0) return { ok: true };
-  const cn = subjectOf(chain[0]).commonName;
+  const cn = subjectOfCached(chain[0]).commonName;
   return cfg.allowedNames.includes(cn)
     ? { ok: true }
     : { ok: false, reason: `x509: subject with cn=${cn} is not in the allowed list` };

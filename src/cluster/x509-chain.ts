@@ -18,8 +18,21 @@ export function parsePemBundle(pem: string): X509Certificate[] {
   return blocks.map((b) => new X509Certificate(b));
 }
 
+/** A certificate's validity in milliseconds; X509Certificate gives it as text, parsed once here. */
+const validities = new WeakMap<X509Certificate, { from: number; to: number }>();
+
+function validity(c: X509Certificate): { from: number; to: number } {
+  let v = validities.get(c);
+  if (v === undefined) {
+    v = { from: Date.parse(c.validFrom), to: Date.parse(c.validTo) };
+    validities.set(c, v);
+  }
+  return v;
+}
+
 function withinValidity(c: X509Certificate, now: number): boolean {
-  return Date.parse(c.validFrom) <= now && now <= Date.parse(c.validTo);
+  const v = validity(c);
+  return v.from <= now && now <= v.to;
 }
 
 function signedBy(child: X509Certificate, issuer: X509Certificate, now: number): boolean {
@@ -35,8 +48,8 @@ export type ChainResult = { ok: true } | { ok: false; reason: string };
  * are only candidate intermediates: a self-signed certificate the client sent is never trusted by itself.
  */
 export function verifyClientChain(
-  chain: X509Certificate[],
-  roots: X509Certificate[],
+  chain: readonly X509Certificate[],
+  roots: readonly X509Certificate[],
   now: number = Date.now(),
 ): ChainResult {
   const leaf = chain[0];
@@ -63,6 +76,62 @@ export function verifyClientChain(
   return reaches(leaf, 0, new Set())
     ? { ok: true }
     : { ok: false, reason: "x509: certificate signed by unknown authority" };
+}
+
+interface Remembered {
+  roots: readonly X509Certificate[];
+  /** The answer holds from `from` (inclusive) to `until` (exclusive), in milliseconds. */
+  from: number;
+  until: number;
+  result: ChainResult;
+}
+
+const verified = new WeakMap<readonly X509Certificate[], Remembered[]>();
+
+/**
+ * verifyClientChain, remembered for the chain (the same array) and the same roots. A connection
+ * presents one chain for its whole life (the server refuses renegotiation) and the aggregator sends
+ * every request over a few connections, so each request would otherwise check signatures again.
+ * Time enters verification only through validity periods: the answer is kept for as long as none of
+ * the certificates involved starts or stops being valid, and new roots (a rotated CA) are verified
+ * afresh.
+ */
+export function verifyClientChainCached(
+  chain: readonly X509Certificate[],
+  roots: readonly X509Certificate[],
+  now: number = Date.now(),
+): ChainResult {
+  const kept = verified.get(chain);
+  const hit = kept?.find((r) => r.roots === roots && r.from <= now && now < r.until);
+  if (hit) return hit.result;
+  const result = verifyClientChain(chain, roots, now);
+  // Valid means from <= now <= to, so in whole milliseconds each certificate changes state at
+  // `from` and at `to + 1`.
+  let from = -Infinity;
+  let until = Infinity;
+  for (const c of [...chain, ...roots]) {
+    const v = validity(c);
+    for (const edge of [v.from, v.to + 1]) {
+      if (edge <= now) from = Math.max(from, edge);
+      else until = Math.min(until, edge);
+    }
+  }
+  // two trusts ask about a chain (the front proxy's CA, the client CA): keep one answer for each
+  const others = (kept ?? []).filter((r) => r.roots !== roots).slice(-1);
+  verified.set(chain, [...others, { roots, from, until, result }]);
+  return result;
+}
+
+const subjects = new WeakMap<X509Certificate, { commonName: string; organizations: string[] }>();
+
+/** subjectOf, parsed once per certificate (a connection's certificate is asked on every request). */
+export function subjectOfCached(cert: X509Certificate): { commonName: string; organizations: string[] } {
+  let s = subjects.get(cert);
+  if (s === undefined) {
+    s = subjectOf(cert);
+    subjects.set(cert, s);
+  }
+  return { commonName: s.commonName, organizations: [...s.organizations] };
 }
 
 /**

@@ -64,6 +64,9 @@ export function createHttpServer(
   /** In-flight requests; shutdown aborts them so watches end cleanly and clients reconnect elsewhere. */
   const active = new Set<RequestContext>();
   server.on("secureConnection", (s) => {
+    // A connection keeps the client certificate of its handshake (the authentication filter reads
+    // it once per connection), as Go's TLS server, which never renegotiates, does for kube-apiserver.
+    s.disableRenegotiation();
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
   });

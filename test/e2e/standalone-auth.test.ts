@@ -1,5 +1,7 @@
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { connect, type ClientHttp2Session } from "node:http2";
+import { Agent, request as httpsRequest } from "node:https";
+import { connect as tlsConnect } from "node:tls";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -97,5 +99,58 @@ describe("standalone mode with --requestheader-client-ca-file and --client-ca-fi
       user: "admin",
     });
     expect((await whoAmI(session(), { authorization: "Bearer wrong" })).status).toBe(401);
+  });
+
+  it("keeps each HTTP/1.1 connection's certificate apart too", async () => {
+    const agent = (cert: CertPair) =>
+      new Agent({ keepAlive: true, maxSockets: 1, ca: server.ca, cert: cert.cert, key: cert.key });
+    const get = (a: Agent, headers: Record<string, string>) =>
+      new Promise<number>((resolve, reject) => {
+        const url = new URL("/apis/wgpolicyk8s.io/v1alpha2/policyreports", server.url);
+        const req = httpsRequest(url, { agent: a, headers }, (res) => {
+          res.resume();
+          res.on("end", () => resolve(res.statusCode ?? 0));
+        });
+        req.on("error", reject);
+        req.end();
+      });
+    const proxy = agent(pki.proxyClient);
+    const alice = agent(pki.userCert);
+    try {
+      for (let i = 0; i < 3; i++) {
+        expect(await get(proxy, { "x-remote-user": "bob" })).toBe(200);
+        expect(await get(proxy, {})).toBe(401);
+        expect(await get(alice, {})).toBe(200);
+      }
+    } finally {
+      proxy.destroy();
+      alice.destroy();
+    }
+  });
+
+  it("refuses to renegotiate, so a connection cannot change its certificate", async () => {
+    const socket = tlsConnect({
+      host: "127.0.0.1",
+      port: server.port,
+      ca: server.ca,
+      cert: pki.userCert.cert,
+      key: pki.userCert.key,
+      maxVersion: "TLSv1.2",
+      servername: "localhost",
+    });
+    await new Promise<void>((resolve, reject) => {
+      socket.once("secureConnect", resolve);
+      socket.once("error", reject);
+    });
+    socket.resume();
+    const ended = new Promise<string>((resolve) => {
+      socket.once("error", (err) => resolve(`error: ${err.message}`));
+      socket.once("close", () => resolve("closed"));
+      setTimeout(() => resolve("still open"), 5_000).unref();
+    });
+    socket.renegotiate({ rejectUnauthorized: false }, () => {});
+    expect(await ended).not.toBe("still open");
+    expect(socket.destroyed).toBe(true);
+    socket.destroy();
   });
 });

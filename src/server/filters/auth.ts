@@ -10,9 +10,27 @@ import type { RequestContext } from "../../endpoints/context.js";
 import type { RequestInfo } from "../../endpoints/requestinfo.js";
 import type { Handler } from "./types.js";
 
-/** The client's certificate chain, leaf first, as presented in the TLS handshake. */
-export function peerCertificates(ctx: RequestContext): X509Certificate[] {
-  const socket = ctx.req.socket as TLSSocket;
+/** Chains by connection: the HTTP/2 session, or the socket of an HTTP/1.1 connection. */
+const chains = new WeakMap<object, readonly X509Certificate[]>();
+
+/**
+ * The client's certificate chain, leaf first, as presented in the TLS handshake; read once per
+ * connection. Node builds it anew on every call and parsing each certificate costs more than
+ * serving a GET; the aggregator sends every request with its client certificate over a few
+ * long-lived connections, and the server refuses renegotiation, so a connection's chain never changes.
+ */
+export function peerCertificates(ctx: RequestContext): readonly X509Certificate[] {
+  const connection = (ctx.req as { stream?: { session?: object } }).stream?.session ?? ctx.req.socket;
+  if (typeof connection !== "object" || connection === null) return [];
+  let chain = chains.get(connection);
+  if (chain === undefined) {
+    chain = readPeerCertificates(ctx.req.socket as TLSSocket);
+    chains.set(connection, chain);
+  }
+  return chain;
+}
+
+function readPeerCertificates(socket: TLSSocket): X509Certificate[] {
   if (typeof socket.getPeerCertificate !== "function") return [];
   const out: X509Certificate[] = [];
   let c = socket.getPeerCertificate(true);
