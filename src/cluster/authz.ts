@@ -9,7 +9,8 @@ export { forbiddenError, forbiddenMessage } from "../apimachinery/forbidden.js";
 
 /**
  * Delegated authorization: a SubjectAccessReview (authorization.k8s.io/v1) per distinct request,
- * allow and deny cached apart (10 s each by default, as the delegating authorizer of k8s.io/apiserver).
+ * allow and deny cached apart (10 s each by default, as the delegating authorizer of k8s.io/apiserver);
+ * a request for one object or a selection is first asked about the whole collection (below).
  * Members of `system:masters` and the always-allowed non-resource paths skip the review.
  * A review that cannot be made is an error (the server answers 500), never an allow, and is not cached.
  */
@@ -152,14 +153,18 @@ export function createAuthorizer(cfg: AuthorizerConfig): Authorizer {
   return async (attrs) => {
     if (attrs.user.groups.some((g) => privileged.has(g))) return { allowed: true };
     if (!attrs.resourceRequest && alwaysAllowPath(attrs.path)) return { allowed: true };
-    // Selectors only narrow a request (KEP-4601): whoever may list everything may list a selection.
-    // Kyverno lists by a label per resource uid, so reviewing each selector as kube's webhook
-    // authorizer does would send a review per list; the review without them is one, cached, and
-    // the selectors are reviewed only when it does not allow.
+    // A name and selectors only narrow a request: a review without a name is about every object
+    // (SubjectAccessReview's `name: "" means all`), and whoever may list everything may list a
+    // selection (KEP-4601). Kyverno gets, updates and deletes reports by name and lists them by a
+    // label per resource uid, so reviewing each request as kube's webhook authorizer does would
+    // send a review for nearly every request; the review without name and selectors is one per
+    // verb and namespace, cached, and the request's own is made only when that one does not allow.
     const spec = subjectAccessReviewSpec(attrs);
     const key = JSON.stringify(spec);
-    if (attrs.fieldSelector || attrs.labelSelector) {
-      const wholeAttrs = { ...attrs, fieldSelector: undefined, labelSelector: undefined };
+    // (Impersonation is left as kube-apiserver asks it: rare, and most often allowed per name.)
+    const narrowed = attrs.name || attrs.fieldSelector || attrs.labelSelector;
+    if (attrs.resourceRequest && attrs.verb !== "impersonate" && narrowed) {
+      const wholeAttrs = { ...attrs, name: "", fieldSelector: undefined, labelSelector: undefined };
       const wholeSpec = subjectAccessReviewSpec(wholeAttrs);
       const wholeKey = JSON.stringify(wholeSpec);
       // selectors with no requirement left (only > and <, or unparsable) ask the same question

@@ -186,12 +186,45 @@ describe("authorization by SubjectAccessReview", () => {
     ]);
   });
 
+  it("reviews a request for one object once without its name: who may get every report needs no review per name", async () => {
+    sx.fake.authorize = (spec) => ({ allowed: spec.resourceAttributes?.namespace === "team-a" });
+    const authz = createAuthorizer({ client: sx.client });
+    for (const verb of ["get", "update", "delete"])
+      for (const name of ["r1", "r2", "r3"])
+        expect(await authz(attrs({ verb, name }))).toEqual({ allowed: true });
+    expect(
+      sx.fake.accessReviews.map((r) => [r.resourceAttributes?.verb, r.resourceAttributes?.name]),
+    ).toEqual([
+      ["get", ""],
+      ["update", ""],
+      ["delete", ""],
+    ]);
+  });
+
+  it("asks about the named object when the whole collection is not allowed (RBAC resourceNames)", async () => {
+    sx.fake.authorize = (spec) =>
+      spec.resourceAttributes?.name === "mine"
+        ? { allowed: true }
+        : { allowed: false, reason: "no RBAC policy matched" };
+    const authz = createAuthorizer({ client: sx.client });
+    expect(await authz(attrs({ verb: "get", name: "mine" }))).toEqual({ allowed: true });
+    const theirs = attrs({ verb: "get", name: "theirs" });
+    const d = await authz(theirs);
+    expect(d).toEqual({ allowed: false, reason: "no RBAC policy matched" });
+    expect(forbiddenError(theirs, d.reason).message).toBe(
+      'policyreports.wgpolicyk8s.io "theirs" is forbidden: User "bob" cannot get resource "policyreports" in API group "wgpolicyk8s.io" in the namespace "team-a": no RBAC policy matched',
+    );
+    // the whole collection's denial is cached: one review for it, one per name
+    expect(sx.fake.accessReviews.map((r) => r.resourceAttributes?.name)).toEqual(["", "mine", "theirs"]);
+  });
+
   it("does not keep decisions about huge client-chosen attributes (a cache a client could fill)", async () => {
     const authz = createAuthorizer({ client: sx.client, allowTtlMs: 60_000 });
-    const huge = attrs({ name: "x".repeat(10_000) });
+    // bob may not get every report, so each get is also reviewed with its name
+    const huge = attrs({ verb: "get", name: "x".repeat(10_000) });
     await authz(huge);
     await authz(huge);
-    expect(sx.fake.accessReviews).toHaveLength(2);
+    expect(sx.fake.accessReviews.filter((r) => r.resourceAttributes?.name === huge.name)).toHaveLength(2);
   });
 
   it("lets system:masters and always-allowed paths through without a review", async () => {
@@ -309,7 +342,7 @@ describe("field and label selectors in the review (AuthorizeWithSelectors, on by
     const fieldSelector = "metadata.namespace!=team-b,metadata.name==r1";
     await authz(request("GET", LIST, { watch: "true", fieldSelector }));
     expect(sx.fake.accessReviews).toEqual([
-      { ...user, resourceAttributes: { namespace: "team-a", verb: "watch", ...reports, name: "r1" } },
+      { ...user, resourceAttributes: { namespace: "team-a", verb: "watch", ...reports, name: "" } },
       {
         ...user,
         resourceAttributes: {
@@ -335,6 +368,7 @@ describe("field and label selectors in the review (AuthorizeWithSelectors, on by
     await authz(request("GET", "/apis/wgpolicyk8s.io/v1alpha2/watch/namespaces/team-a/policyreports", sel));
     await authz(request("GET", LIST, { labelSelector: "app in (web", fieldSelector: "metadata.name" }));
     expect(sx.fake.accessReviews.map((s) => s.resourceAttributes)).toEqual([
+      { namespace: "team-a", verb: "get", ...reports, name: "" },
       { namespace: "team-a", verb: "get", ...reports, name: "r1" },
       { namespace: "team-a", verb: "watch", ...reports, name: "" },
       { namespace: "team-a", verb: "list", ...reports, name: "" },
