@@ -68,23 +68,36 @@ export function stripIdentityHeaders(
   headers: IncomingHttpHeaders,
   names: RequestHeaderNames = DEFAULT_HEADER_NAMES,
 ): void {
-  const exact = new Set(
-    [
-      ...names.usernameHeaders,
-      ...names.groupHeaders,
-      ...names.uidHeaders,
-      ...ALWAYS_STRIPPED.usernameHeaders,
-      ...ALWAYS_STRIPPED.groupHeaders,
-      ...ALWAYS_STRIPPED.uidHeaders,
-    ].map((h) => h.toLowerCase()),
-  );
-  const prefixes = [...names.extraHeaderPrefixes, ...ALWAYS_STRIPPED.extraHeaderPrefixes].map((p) =>
-    p.toLowerCase(),
-  );
+  const { exact, prefixes } = strippedNames(names);
   for (const h of Object.keys(headers)) {
     const lower = h.toLowerCase();
     if (exact.has(lower) || prefixes.some((p) => lower.startsWith(p))) delete headers[h];
   }
+}
+
+/** What stripIdentityHeaders removes for a set of names, worked out once per set (per trust change). */
+const stripped = new WeakMap<RequestHeaderNames, { exact: Set<string>; prefixes: string[] }>();
+
+function strippedNames(names: RequestHeaderNames): { exact: Set<string>; prefixes: string[] } {
+  let s = stripped.get(names);
+  if (s === undefined) {
+    const exact = new Set(
+      [
+        ...names.usernameHeaders,
+        ...names.groupHeaders,
+        ...names.uidHeaders,
+        ...ALWAYS_STRIPPED.usernameHeaders,
+        ...ALWAYS_STRIPPED.groupHeaders,
+        ...ALWAYS_STRIPPED.uidHeaders,
+      ].map((h) => h.toLowerCase()),
+    );
+    const prefixes = [...names.extraHeaderPrefixes, ...ALWAYS_STRIPPED.extraHeaderPrefixes].map((p) =>
+      p.toLowerCase(),
+    );
+    s = { exact, prefixes };
+    stripped.set(names, s);
+  }
+  return s;
 }
 
 export interface CompiledRequestHeader extends RequestHeaderSettings {
