@@ -39,10 +39,12 @@ export const USAGE = `npm run bench -- [options]
   --namespaces <n>                  namespaces the N reports are spread over (default 100)
   --transport h2|h1                 HTTP/2 sessions or HTTP/1.1 keep-alive (default h2)
   --connections <n>                 HTTP/2 sessions or HTTP/1.1 sockets (default 2)
-  --auth token|front-proxy          how the client authenticates to reports-server: the admin
-                                    token, or as the kube-apiserver aggregator does (front-proxy
-                                    client certificate, user in X-Remote-* headers); the raw
-                                    baselines always take a token (default token)
+  --auth front-proxy|token          how the client authenticates to reports-server: as the
+                                    kube-apiserver aggregator does for every request in a cluster
+                                    (front-proxy client certificate, user in X-Remote-* headers),
+                                    or with the standalone admin token, which builds before 5501fe5
+                                    (--compare) only take; the raw baselines always take a token
+                                    (default front-proxy)
   --workloads a,b                   only these workloads (ids as printed)
   --no-raw                          skip the raw-store baselines
   --compare <git-ref>               baseline = reports-server built from that ref (a temporary
@@ -99,7 +101,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     if (b !== "memory" && b !== "postgres" && b !== "etcd") throw new Error(`unknown backend ${b}`);
   const transport = values.transport ?? "h2";
   if (transport !== "h2" && transport !== "h1") throw new Error("--transport must be h2 or h1");
-  const auth = values.auth ?? "token";
+  const auth = values.auth ?? "front-proxy";
   if (auth !== "token" && auth !== "front-proxy") throw new Error("--auth must be token or front-proxy");
   if (values.compare !== undefined && values["no-raw"] === true)
     throw new Error("--compare and --no-raw exclude each other: --compare replaces the raw baseline");
