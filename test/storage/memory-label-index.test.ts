@@ -3,6 +3,7 @@ import { parseLabelSelector } from "../../src/apimachinery/labels.js";
 import type { KubeObject } from "../../src/apimachinery/types.js";
 import type { StorageResource } from "../../src/storage/interface.js";
 import { createMemoryStorage } from "../../src/storage/memory/index.js";
+import { LabelIndex } from "../../src/storage/memory/label-index.js";
 
 const res: StorageResource = { group: "wgpolicyk8s.io", resource: "policyreports", namespaced: true };
 
@@ -76,5 +77,22 @@ describe("memory label index", () => {
     });
     expect(after.items.map((o) => o.metadata.name)).toEqual(["r157", "r107"]);
     await store.close();
+  });
+
+  it("moves only the labels an update changed, and keeps no key under a label it no longer has", () => {
+    const index = new LabelIndex();
+    const keys = (selector: string) => [...(index.candidates(parseLabelSelector(selector)) ?? [])];
+    index.add("ns/a", { env: "prod", tier: "web", keep: "x" });
+    index.add("ns/b", { env: "prod" });
+    index.replace("ns/a", { env: "prod", tier: "web", keep: "x" }, { env: "dev", keep: "x", owner: "t" });
+    expect(keys("env=prod")).toEqual(["ns/b"]);
+    expect(keys("env=dev")).toEqual(["ns/a"]);
+    expect(keys("tier=web")).toEqual([]);
+    expect(keys("keep=x")).toEqual(["ns/a"]);
+    expect(keys("owner=t")).toEqual(["ns/a"]);
+    index.replace("ns/b", { env: "prod" }, undefined);
+    expect(keys("env=prod")).toEqual([]);
+    index.replace("ns/b", undefined, { env: "prod" });
+    expect(keys("env=prod")).toEqual(["ns/b"]);
   });
 });

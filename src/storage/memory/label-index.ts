@@ -18,6 +18,21 @@ export class LabelIndex {
     }
   }
 
+  /** An update: only the labels it changed move (most updates change none). */
+  replace(
+    key: string,
+    before: Record<string, string> | undefined,
+    after: Record<string, string> | undefined,
+  ): void {
+    if (before === after) return;
+    const same = (a: Record<string, string> | undefined, k: string, v: string) =>
+      a !== undefined && Object.hasOwn(a, k) && a[k] === v;
+    const gone = Object.entries(before ?? {}).filter(([k, v]) => !same(after, k, v));
+    const added = Object.entries(after ?? {}).filter(([k, v]) => !same(before, k, v));
+    if (gone.length > 0) this.remove(key, Object.fromEntries(gone));
+    if (added.length > 0) this.add(key, Object.fromEntries(added));
+  }
+
   remove(key: string, labels: Record<string, string> | undefined): void {
     if (!labels) return;
     for (const [k, v] of Object.entries(labels)) {

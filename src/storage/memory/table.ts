@@ -29,9 +29,12 @@ export class Table {
 
   set(key: string, entry: Entry): void {
     const old = this.entries.get(key);
-    if (!old) this.order.insert(key);
-    else this.labels.remove(key, old.object.metadata.labels);
     this.entries.set(key, entry);
+    if (old) {
+      this.labels.replace(key, old.object.metadata.labels, entry.object.metadata.labels);
+      return;
+    }
+    this.order.insert(key);
     this.labels.add(key, entry.object.metadata.labels);
   }
 

@@ -150,6 +150,40 @@ export function listTests(current: () => StoreUnderTest): void {
       }
     });
 
+    it("filters by the labels an update left: changed, removed, added and kept", async () => {
+      const { store } = current();
+      const r = freshResource();
+      const start: Record<string, Record<string, string>> = {
+        a: { env: "prod", tier: "web", keep: "x" },
+        b: { env: "dev" },
+        c: { env: "prod" },
+      };
+      const stored: Record<string, KubeObject> = {};
+      for (const [name, l] of Object.entries(start))
+        stored[name] = await store.create(r, ns("u", name), thing(ns("u", name), l));
+      // a: env changed, tier removed, owner added, keep kept; b: unchanged; c: every label removed
+      const after: Record<string, Record<string, string> | undefined> = {
+        a: { env: "dev", keep: "x", owner: "team" },
+        b: { env: "dev" },
+        c: undefined,
+      };
+      for (const [name, l] of Object.entries(after))
+        await store.update(r, ns("u", name), thing(ns("u", name), l), rvOf(stored[name]), stored[name]);
+      const cases: [LabelSelector, string[]][] = [
+        [labels({ key: "env", op: "=", value: "prod" }), []],
+        [labels({ key: "env", op: "=", value: "dev" }), ["a", "b"]],
+        [labels({ key: "tier", op: "exists" }), []],
+        [labels({ key: "tier", op: "=", value: "web" }), []],
+        [labels({ key: "owner", op: "=", value: "team" }), ["a"]],
+        [labels({ key: "keep", op: "in", values: ["x"] }), ["a"]],
+        [labels({ key: "env", op: "!" }), ["c"]],
+      ];
+      for (const [selector, expected] of cases) {
+        const names = (await list(store, r, { labelSelector: selector })).items.map((o) => o.metadata.name);
+        expect(names, JSON.stringify(selector)).toEqual(expected);
+      }
+    });
+
     it("filters by gt / lt as Requirement.Matches does: the label must be an int64, compared as a number", async () => {
       const { store } = current();
       const r = freshResource();
