@@ -10,7 +10,7 @@ export { forbiddenError, forbiddenMessage } from "../apimachinery/forbidden.js";
 /**
  * Delegated authorization: a SubjectAccessReview (authorization.k8s.io/v1) per distinct request,
  * allow and deny cached apart (10 s each by default, as the delegating authorizer of k8s.io/apiserver);
- * a request for one object or a selection is first asked about the whole collection (below).
+ * a request is first asked about the whole collection, in every namespace and then in its own (below).
  * Members of `system:masters` and the always-allowed non-resource paths skip the review.
  * A review that cannot be made is an error (the server answers 500), never an allow, and is not cached.
  */
@@ -153,25 +153,28 @@ export function createAuthorizer(cfg: AuthorizerConfig): Authorizer {
   return async (attrs) => {
     if (attrs.user.groups.some((g) => privileged.has(g))) return { allowed: true };
     if (!attrs.resourceRequest && alwaysAllowPath(attrs.path)) return { allowed: true };
-    // A name and selectors only narrow a request: a review without a name is about every object
-    // (SubjectAccessReview's `name: "" means all`), and whoever may list everything may list a
-    // selection (KEP-4601). Kyverno gets, updates and deletes reports by name and lists them by a
-    // label per resource uid, so reviewing each request as kube's webhook authorizer does would
-    // send a review for nearly every request; the review without name and selectors is one per
-    // verb and namespace, cached, and the request's own is made only when that one does not allow.
+    // A namespace, a name and selectors only narrow a request. A review with no name is about every
+    // object and one with no namespace about every namespace (SubjectAccessReview: "" means all), and
+    // whoever may list everything may list a selection (KEP-4601). Kyverno writes reports by name in
+    // every namespace and lists them by a label per resource uid, so reviewing each request as kube's
+    // webhook authorizer does would send a review for nearly every request. The broadest question is
+    // asked first, then the namespace's, each cached; the request's own review is made only when
+    // neither allows (a RoleBinding in one namespace, RBAC resourceNames, a selector-aware webhook).
     const spec = subjectAccessReviewSpec(attrs);
     const key = JSON.stringify(spec);
     // (Impersonation is left as kube-apiserver asks it: rare, and most often allowed per name.)
-    const narrowed = attrs.name || attrs.fieldSelector || attrs.labelSelector;
-    if (attrs.resourceRequest && attrs.verb !== "impersonate" && narrowed) {
-      const wholeAttrs = { ...attrs, name: "", fieldSelector: undefined, labelSelector: undefined };
-      const wholeSpec = subjectAccessReviewSpec(wholeAttrs);
-      const wholeKey = JSON.stringify(wholeSpec);
-      // selectors with no requirement left (only > and <, or unparsable) ask the same question
-      if (wholeKey !== key) {
+    if (attrs.resourceRequest && attrs.verb !== "impersonate") {
+      const whole = { ...attrs, name: "", fieldSelector: undefined, labelSelector: undefined };
+      const asked = new Set([key]);
+      for (const broader of [{ ...whole, namespace: "" }, whole]) {
+        const broaderSpec = subjectAccessReviewSpec(broader);
+        const broaderKey = JSON.stringify(broaderSpec);
+        // selectors with no requirement left (only > and <, or unparsable) ask the same question
+        if (asked.has(broaderKey)) continue;
+        asked.add(broaderKey);
         // a failure here is not the request's: the review kube would make is still to come
-        const whole = await decide(wholeAttrs, wholeSpec, wholeKey).catch(() => undefined);
-        if (whole?.allowed) return whole;
+        const d = await decide(broader, broaderSpec, broaderKey).catch(() => undefined);
+        if (d?.allowed) return d;
       }
     }
     return decide(attrs, spec, key);

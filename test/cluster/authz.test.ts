@@ -110,23 +110,23 @@ describe("authorization by SubjectAccessReview", () => {
   it("sends the request's attributes and the whole user, and allows", async () => {
     const authz = createAuthorizer({ client: sx.client });
     expect(await authz(attrs())).toEqual({ allowed: true });
-    expect(sx.fake.accessReviews).toEqual([
-      {
-        user: "bob",
-        groups: ["team-a", "system:authenticated"],
-        uid: "u-bob",
-        extra: { scopes: ["x"] },
-        resourceAttributes: {
-          namespace: "team-a",
-          verb: "list",
-          group: "wgpolicyk8s.io",
-          version: "v1alpha2",
-          resource: "policyreports",
-          subresource: "",
-          name: "",
-        },
+    const review = (namespace: string) => ({
+      user: "bob",
+      groups: ["team-a", "system:authenticated"],
+      uid: "u-bob",
+      extra: { scopes: ["x"] },
+      resourceAttributes: {
+        namespace,
+        verb: "list",
+        group: "wgpolicyk8s.io",
+        version: "v1alpha2",
+        resource: "policyreports",
+        subresource: "",
+        name: "",
       },
-    ]);
+    });
+    // every namespace first (bob may not), then the request's own
+    expect(sx.fake.accessReviews).toEqual([review(""), review("team-a")]);
   });
 
   it("denies with the reviewer's reason, which makes the exact 403", async () => {
@@ -150,7 +150,8 @@ describe("authorization by SubjectAccessReview", () => {
     failWith(500, 2);
     const before = sars();
     expect(await authz(attrs())).toEqual({ allowed: true });
-    expect(sars() - before).toBe(3);
+    // the review of every namespace, tried three times (denied, and kept), then team-a's
+    expect(sars() - before).toBe(4);
 
     // five tries, then the request fails
     failWith(500);
@@ -175,13 +176,16 @@ describe("authorization by SubjectAccessReview", () => {
     await authz(attrs());
     await authz(attrs({ namespace: "team-b" }));
     await authz(attrs({ namespace: "team-b" }));
-    expect(sx.fake.accessReviews).toHaveLength(2);
+    // every namespace (denied), team-a (allowed), team-b (denied)
+    expect(sx.fake.accessReviews).toHaveLength(3);
     await new Promise((r) => setTimeout(r, 150));
     await authz(attrs());
     await authz(attrs({ namespace: "team-b" }));
     expect(sx.fake.accessReviews.map((s) => s.resourceAttributes?.namespace)).toEqual([
+      "",
       "team-a",
       "team-b",
+      "",
       "team-b",
     ]);
   });
@@ -192,13 +196,36 @@ describe("authorization by SubjectAccessReview", () => {
     for (const verb of ["get", "update", "delete"])
       for (const name of ["r1", "r2", "r3"])
         expect(await authz(attrs({ verb, name }))).toEqual({ allowed: true });
+    // per verb: every namespace (denied), then team-a's, which allows every name
     expect(
-      sx.fake.accessReviews.map((r) => [r.resourceAttributes?.verb, r.resourceAttributes?.name]),
+      sx.fake.accessReviews.map((r) => [
+        r.resourceAttributes?.verb,
+        r.resourceAttributes?.namespace,
+        r.resourceAttributes?.name,
+      ]),
     ).toEqual([
-      ["get", ""],
-      ["update", ""],
-      ["delete", ""],
+      ["get", "", ""],
+      ["get", "team-a", ""],
+      ["update", "", ""],
+      ["update", "team-a", ""],
+      ["delete", "", ""],
+      ["delete", "team-a", ""],
     ]);
+  });
+
+  it("asks once for every namespace: a user bound cluster-wide (as Kyverno is) costs one review per verb", async () => {
+    // RBAC answers a review with no namespace from ClusterRoleBindings alone
+    sx.fake.authorize = (spec) => ({ allowed: spec.resourceAttributes?.namespace === "" });
+    const authz = createAuthorizer({ client: sx.client });
+    for (const namespace of ["team-a", "team-b", "team-c"]) {
+      expect(await authz(attrs({ verb: "create", namespace }))).toEqual({ allowed: true });
+      for (const name of ["r1", "r2"])
+        for (const verb of ["get", "update"])
+          expect(await authz(attrs({ verb, namespace, name }))).toEqual({ allowed: true });
+    }
+    expect(sx.fake.accessReviews.map((r) => r.resourceAttributes)).toEqual(
+      ["create", "get", "update"].map((verb) => expect.objectContaining({ verb, namespace: "", name: "" })),
+    );
   });
 
   it("asks about the named object when the whole collection is not allowed (RBAC resourceNames)", async () => {
@@ -214,8 +241,10 @@ describe("authorization by SubjectAccessReview", () => {
     expect(forbiddenError(theirs, d.reason).message).toBe(
       'policyreports.wgpolicyk8s.io "theirs" is forbidden: User "bob" cannot get resource "policyreports" in API group "wgpolicyk8s.io" in the namespace "team-a": no RBAC policy matched',
     );
-    // the whole collection's denial is cached: one review for it, one per name
-    expect(sx.fake.accessReviews.map((r) => r.resourceAttributes?.name)).toEqual(["", "mine", "theirs"]);
+    // the whole collection's denials are cached: one review everywhere, one in team-a, one per name
+    expect(
+      sx.fake.accessReviews.map((r) => `${r.resourceAttributes?.namespace}/${r.resourceAttributes?.name}`),
+    ).toEqual(["/", "team-a/", "team-a/mine", "team-a/theirs"]);
   });
 
   it("does not keep decisions about huge client-chosen attributes (a cache a client could fill)", async () => {
@@ -283,6 +312,8 @@ describe("field and label selectors in the review (AuthorizeWithSelectors, on by
     ...user,
     resourceAttributes: { namespace: "team-a", verb: "list", ...reports, name: "" },
   };
+  /** The review asked first: the whole collection in every namespace. */
+  const everywhere = { ...whole, resourceAttributes: { ...whole.resourceAttributes, namespace: "" } };
   beforeEach(() => {
     sx.fake.accessReviews.length = 0;
     sx.fake.failRequest = () => undefined;
@@ -296,7 +327,7 @@ describe("field and label selectors in the review (AuthorizeWithSelectors, on by
       const labelSelector = `audit.kyverno.io/resource.uid=${uid}`;
       expect(await authz(request("GET", LIST, { labelSelector }))).toEqual({ allowed: true });
     }
-    expect(sx.fake.accessReviews).toEqual([whole]);
+    expect(sx.fake.accessReviews).toEqual([everywhere]);
   });
 
   it("still asks with the selectors when the review without them fails", async () => {
@@ -314,6 +345,7 @@ describe("field and label selectors in the review (AuthorizeWithSelectors, on by
     const labelSelector = "tier=front,app in (web,api),!legacy,env!=dev,n>3,team";
     expect(await authz(request("GET", LIST, { labelSelector }))).toEqual({ allowed: true });
     expect(sx.fake.accessReviews).toEqual([
+      everywhere,
       whole,
       {
         ...user,
@@ -342,6 +374,7 @@ describe("field and label selectors in the review (AuthorizeWithSelectors, on by
     const fieldSelector = "metadata.namespace!=team-b,metadata.name==r1";
     await authz(request("GET", LIST, { watch: "true", fieldSelector }));
     expect(sx.fake.accessReviews).toEqual([
+      { ...user, resourceAttributes: { namespace: "", verb: "watch", ...reports, name: "" } },
       { ...user, resourceAttributes: { namespace: "team-a", verb: "watch", ...reports, name: "" } },
       {
         ...user,
@@ -368,9 +401,12 @@ describe("field and label selectors in the review (AuthorizeWithSelectors, on by
     await authz(request("GET", "/apis/wgpolicyk8s.io/v1alpha2/watch/namespaces/team-a/policyreports", sel));
     await authz(request("GET", LIST, { labelSelector: "app in (web", fieldSelector: "metadata.name" }));
     expect(sx.fake.accessReviews.map((s) => s.resourceAttributes)).toEqual([
+      { namespace: "", verb: "get", ...reports, name: "" },
       { namespace: "team-a", verb: "get", ...reports, name: "" },
       { namespace: "team-a", verb: "get", ...reports, name: "r1" },
+      { namespace: "", verb: "watch", ...reports, name: "" },
       { namespace: "team-a", verb: "watch", ...reports, name: "" },
+      { namespace: "", verb: "list", ...reports, name: "" },
       { namespace: "team-a", verb: "list", ...reports, name: "" },
     ]);
   });
@@ -385,7 +421,8 @@ describe("field and label selectors in the review (AuthorizeWithSelectors, on by
     expect(await authz(request("GET", LIST, { labelSelector: "owner=theirs" }))).toEqual({ allowed: false });
     expect(await authz(request("GET", LIST, {}))).toEqual({ allowed: false });
     expect(await authz(mine)).toEqual({ allowed: true });
-    expect(sx.fake.accessReviews).toHaveLength(3);
+    // everywhere and team-a without selectors (denied, kept), then one per selector
+    expect(sx.fake.accessReviews).toHaveLength(4);
   });
 
   it("sends the selectors of a deletecollection", async () => {

@@ -16,7 +16,8 @@ describe("cluster mode: who a request is (the real server behind the kube-apiser
     fake.tokens.set("dave-token", { name: "dave", uid: "u-dave", groups: ["team-a"] });
     fake.tokens.set("erin-token", { name: "erin", groups: ["team-a"] });
     fake.tokens.set("frank-token", { name: "frank", groups: ["team-a"] });
-    fake.authorize = () => ({ allowed: true });
+    // everyone is bound per namespace (RoleBindings): a review of every namespace is refused
+    fake.authorize = (spec) => ({ allowed: spec.resourceAttributes?.namespace !== "" });
   });
   beforeAll(() => {
     server = fx.server();
@@ -35,7 +36,7 @@ describe("cluster mode: who a request is (the real server behind the kube-apiser
       });
       expect(res.status, res.body).toBe(200);
       expect(res.json<{ kind: string }>().kind).toBe("PolicyReportList");
-      const [sar] = reviewsOf("carol");
+      const sar = reviewsOf("carol").at(-1)!;
       expect(sar.groups).toEqual(["team-a", "auditors", "system:authenticated"]);
       expect(sar.resourceAttributes).toMatchObject({
         verb: "list",
@@ -99,9 +100,12 @@ describe("cluster mode: who a request is (the real server behind the kube-apiser
       });
       expect(res.status, res.body).toBe(200);
       const sars = standIn.fake.accessReviews.slice(from);
-      expect(sars.map((s) => s.user)).toEqual(["dave"]);
-      expect(sars[0].groups).toEqual(["team-a", "system:authenticated"]);
-      expect(sars[0].uid).toBe("u-dave");
+      // every namespace first (refused), then team-a: both for dave
+      expect(sars.map((s) => s.user)).toEqual(["dave", "dave"]);
+      for (const sar of sars) {
+        expect(sar.groups).toEqual(["team-a", "system:authenticated"]);
+        expect(sar.uid).toBe("u-dave");
+      }
     });
   });
 
@@ -121,9 +125,9 @@ describe("cluster mode: who a request is (the real server behind the kube-apiser
         headers: { "X-Remote-User": "system:admin", "X-Remote-Group": "system:masters" },
       });
       expect(res.status, res.body).toBe(200);
-      expect(standIn.fake.accessReviews.slice(from).map((s) => [s.user, s.groups])).toEqual([
-        ["alice", ["team-a", "developers", "system:authenticated"]],
-      ]);
+      const who = standIn.fake.accessReviews.slice(from).map((s) => [s.user, s.groups]);
+      expect(who).toContainEqual(["alice", ["team-a", "developers", "system:authenticated"]]);
+      expect(new Set(who.map(([user]) => user))).toEqual(new Set(["alice"]));
     });
 
     it("kubectl with a client-certificate kubeconfig lists reports", async () => {
@@ -195,9 +199,11 @@ describe("cluster mode: who a request is (the real server behind the kube-apiser
       const from = standIn.fake.accessReviews.length;
       const allowed = await call(server, LIST_TEAM_A);
       expect(allowed.status, allowed.body).toBe(200);
-      expect(standIn.fake.accessReviews.slice(from)).toEqual([
+      const reviews = standIn.fake.accessReviews.slice(from);
+      expect(reviews).toContainEqual(
         expect.objectContaining({ user: "system:anonymous", groups: ["system:unauthenticated"] }),
-      ]);
+      );
+      expect(new Set(reviews.map((r) => r.user))).toEqual(new Set(["system:anonymous"]));
 
       const before = standIn.fake.authorize;
       standIn.fake.authorize = (spec) => ({ allowed: spec.user !== "system:anonymous" });

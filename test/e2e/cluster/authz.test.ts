@@ -27,6 +27,8 @@ describe("cluster mode: what a request may do (SubjectAccessReview through the r
         const app = spec.resourceAttributes?.labelSelector?.requirements?.find((r) => r.key === "app");
         return { allowed: app?.operator === "In" && app.values!.every((v) => v === "web" || v === "api") };
       }
+      // ann's are RoleBindings: a review of every namespace is refused, one of a namespace allowed
+      if (spec.resourceAttributes?.namespace === "") return { allowed: false, reason: "" };
       return { allowed: true, reason: 'RBAC: allowed by RoleBinding "reports-view/team-a"' };
     };
   });
@@ -41,13 +43,14 @@ describe("cluster mode: what a request may do (SubjectAccessReview through the r
       token: `${user}-token`,
     });
 
-  it("an allowed user gets 200, decided by one SubjectAccessReview with the request's attributes", async () => {
+  it("an allowed user gets 200, decided by a SubjectAccessReview with the request's attributes", async () => {
     const from = standIn.fake.accessReviews.length;
     const res = await call(server, `${LIST_TEAM_A}?limit=5`, { token: "ann-token" });
     expect(res.status, res.body).toBe(200);
     const sars = standIn.fake.accessReviews.slice(from);
-    expect(sars).toHaveLength(1);
-    expect(sars[0]).toMatchObject({
+    // every namespace first (refused: ann's are RoleBindings), then the request's own
+    expect(sars.map((s) => s.resourceAttributes?.namespace)).toEqual(["", "team-a"]);
+    expect(sars[1]).toMatchObject({
       user: "ann",
       groups: ["team-a", "system:authenticated"],
       resourceAttributes: {
@@ -78,8 +81,10 @@ describe("cluster mode: what a request may do (SubjectAccessReview through the r
       200,
     );
     expect((await call(server, LIST_TEAM_A, { token: "ann-token", method: "DELETE" })).status).toBe(200);
+    // each is asked for every namespace first (refused: ann's are RoleBindings), then for team-a
     const verbs = standIn.fake.accessReviews
       .slice(from)
+      .filter((s) => s.resourceAttributes?.namespace === "team-a")
       .map((s) => `${s.resourceAttributes?.verb} ${s.resourceAttributes?.name ?? ""}`.trim());
     // ann may do anything in team-a: a request for one object is reviewed once without its name
     expect(verbs).toEqual(["create", "get", "watch", "delete", "deletecollection"]);
@@ -160,8 +165,10 @@ describe("cluster mode: what a request may do (SubjectAccessReview through the r
     });
     expect(denied.stderr).toContain("Forbidden");
     const lists = standIn.fake.accessReviews.slice(from).filter((s) => s.resourceAttributes?.verb === "list");
-    // the whole list first (denied, then cached), then each selection
+    // the whole list everywhere and in team-a first (denied, then cached), then each selection
+    expect(lists.map((s) => s.resourceAttributes?.namespace)).toEqual(["", "team-a", "team-a", "team-a"]);
     expect(lists.map((s) => s.resourceAttributes)).toEqual([
+      expect.not.objectContaining({ labelSelector: expect.anything() }),
       expect.not.objectContaining({ labelSelector: expect.anything() }),
       expect.objectContaining({
         verb: "list",
@@ -257,8 +264,16 @@ describe("cluster mode: --authorization-always-allow-paths", () => {
     const before = fx.standIn().fake.accessReviews.length;
     const res = await call(fx.server(), LIST_TEAM_A);
     expect(res.status, res.body).toBe(403);
+    // the list everywhere, then in team-a: both reviewed, neither skipped by the path list
     expect(fx.standIn().fake.accessReviews.slice(before)).toEqual([
-      expect.objectContaining({ user: "system:anonymous" }),
+      expect.objectContaining({
+        user: "system:anonymous",
+        resourceAttributes: expect.objectContaining({ namespace: "" }),
+      }),
+      expect.objectContaining({
+        user: "system:anonymous",
+        resourceAttributes: expect.objectContaining({ namespace: "team-a" }),
+      }),
     ]);
   });
 });

@@ -81,6 +81,12 @@ describe("cluster mode: impersonation (Impersonate-* headers, as kube-apiserver'
           name: "alice",
         }),
       },
+      // the list as alice: every namespace first (refused), then team-a
+      {
+        user: "alice",
+        groups: ["system:authenticated"],
+        resourceAttributes: expect.objectContaining({ ...list, namespace: "" }),
+      },
       {
         user: "alice",
         groups: ["system:authenticated"],
@@ -121,7 +127,8 @@ describe("cluster mode: impersonation (Impersonate-* headers, as kube-apiserver'
         resource: "uids",
         name: "u-alice",
       }),
-      expect.objectContaining(list),
+      expect.objectContaining({ ...list, namespace: "" }),
+      expect.objectContaining({ ...list, namespace: "team-a" }),
     ]);
     expect(sars.at(-1)).toMatchObject({
       user: "alice",
