@@ -3,8 +3,9 @@ import { connect, constants, type ClientHttp2Session } from "node:http2";
 
 /**
  * The load generator's HTTP client: HTTP/2 sessions (as client-go talks to an aggregated server) or
- * HTTP/1.1 keep-alive sockets, both with the admin token (or the aggregator's identity). Responses are kept as bytes; callers
- * parse only what they need, so the client spends its share of the two cores on sending load.
+ * HTTP/1.1 keep-alive sockets, both with the admin token or the aggregator's identity. Responses are
+ * kept as bytes; callers parse only what they need, so the client spends its share of the two cores
+ * on sending load.
  */
 
 export type Transport = "h2" | "h1";

@@ -169,7 +169,8 @@ export function createAuthorizer(cfg: AuthorizerConfig): Authorizer {
       for (const broader of [{ ...whole, namespace: "" }, whole]) {
         const broaderSpec = subjectAccessReviewSpec(broader);
         const broaderKey = JSON.stringify(broaderSpec);
-        // selectors with no requirement left (only > and <, or unparsable) ask the same question
+        // the same question again: a request that narrows nothing, a cluster-scoped kind (no
+        // namespace to drop), selectors with no requirement left (only > and <, or unparsable)
         if (asked.has(broaderKey)) continue;
         asked.add(broaderKey);
         // a failure here is not the request's: the review kube would make is still to come
