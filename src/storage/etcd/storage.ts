@@ -21,6 +21,7 @@ import { MAX_TXN_OPS, chunks, labelIndexKeys, putEntries } from "./label-index.j
 import { listRange } from "./list.js";
 import type { ResolvedEtcdOptions } from "./options.js";
 import { Feeds } from "./feeds.js";
+import { ReadBatcher } from "../read-batch.js";
 import { orderedProgress } from "./watch.js";
 
 /**
@@ -37,6 +38,12 @@ export class EtcdStorage implements Storage {
   private readonly labelIndex: LabelIndex;
   private readonly feeds: Feeds;
   private readonly watches = new Set<AbortController>();
+  /** Concurrent GETs (and the reads before updates) share one etcd request (read-batch.ts). */
+  private readonly reads = new ReadBatcher<Buffer, IKeyValue>(
+    (keys) => this.rangeEach(keys),
+    (key) => key.toString("latin1"),
+    MAX_TXN_OPS,
+  );
   private version: Promise<string> | undefined;
 
   constructor(
@@ -83,12 +90,18 @@ export class EtcdStorage implements Storage {
   }
 
   private async current(resource: StorageResource, key: ObjectKey): Promise<IKeyValue> {
-    const resp = await etcdCall(`get ${describe(resource, key)}`, () =>
-      this.client.kv.range({ key: this.keys.object(resource, key) }),
+    const kv = await etcdCall(`get ${describe(resource, key)}`, () =>
+      this.reads.load(this.keys.object(resource, key)),
     );
-    const kv = resp.kvs[0];
     if (kv === undefined) throw notFound(resource, key);
     return kv;
+  }
+
+  /** The keys' current values, in one read-only transaction when there are several (linearizable, as a range is). */
+  private async rangeEach(keys: Buffer[]): Promise<(IKeyValue | undefined)[]> {
+    if (keys.length === 1) return [(await this.client.kv.range({ key: keys[0] })).kvs[0]];
+    const resp = await this.client.kv.txn({ success: keys.map((key) => ({ request_range: { key } })) });
+    return resp.responses.map((r) => r.response_range.kvs[0]);
   }
 
   async create(resource: StorageResource, key: ObjectKey, object: KubeObject): Promise<KubeObject> {

@@ -12,7 +12,8 @@ import type {
   WatchOptions,
 } from "../interface.js";
 import { pruneChangelog, settleIds } from "./changelog.js";
-import { decodeObject, keyFromColumn } from "./codec.js";
+import { decodeObject, keyColumn, keyFromColumn, resourceColumn } from "./codec.js";
+import { ReadBatcher } from "../read-batch.js";
 import { withResourceVersionJson, writtenObject } from "../encoded.js";
 import { openPool } from "./connection.js";
 import { describeConnectError, isUniqueViolation } from "./errors.js";
@@ -30,6 +31,7 @@ import {
   selectHead,
   selectLatestPage,
   selectObject,
+  selectObjects,
   selectPageAt,
   updateObject,
 } from "./queries.js";
@@ -56,6 +58,15 @@ export interface PostgresStorage extends Storage, PoolStatsSource {
 }
 
 const POLL_BATCH = 1000;
+/** The most GETs one statement answers. */
+const READ_BATCH = 128;
+
+interface WantedObject {
+  resource: StorageResource;
+  key: ObjectKey;
+}
+
+type StoredRow = { rv: string; data: string };
 
 /**
  * Connects, migrates (unless skipMigrations), starts the changelog poller and LISTEN, and returns the
@@ -98,6 +109,12 @@ class PgStorage implements PostgresStorage {
   private pruneTimer: ReturnType<typeof setInterval> | undefined;
   private unlisten: (() => Promise<void>) | undefined;
   private closed = false;
+  /** Concurrent GETs (and the reads before updates) share one statement per resource (read-batch.ts). */
+  private readonly reads = new ReadBatcher<WantedObject, StoredRow>(
+    (wanted) => this.selectEach(wanted),
+    (w) => `${resourceColumn(w.resource)}\0${keyColumn(w.key)}`,
+    READ_BATCH,
+  );
 
   constructor(
     private readonly sql: Sql,
@@ -176,15 +193,39 @@ class PgStorage implements PostgresStorage {
   }
 
   async get(resource: StorageResource, key: ObjectKey): Promise<KubeObject> {
-    const row = await selectObject(this.db, resource, key);
+    const row = await this.reads.load({ resource, key });
     if (!row) throw notFound(resource, key);
     return decodeObject(row.data, row.rv);
   }
 
   async getEncoded(resource: StorageResource, key: ObjectKey): Promise<string> {
-    const row = await selectObject(this.db, resource, key);
+    const row = await this.reads.load({ resource, key });
     if (!row) throw notFound(resource, key);
     return withResourceVersionJson(row.data, row.rv);
+  }
+
+  /** One statement per resource for the reads batched together, all at once. */
+  private async selectEach(wanted: WantedObject[]): Promise<(StoredRow | undefined)[]> {
+    if (wanted.length === 1) return [await selectObject(this.db, wanted[0].resource, wanted[0].key)];
+    const byResource = new Map<string, number[]>();
+    wanted.forEach((w, i) => {
+      const column = resourceColumn(w.resource);
+      const at = byResource.get(column);
+      if (at) at.push(i);
+      else byResource.set(column, [i]);
+    });
+    const out = new Array<StoredRow | undefined>(wanted.length);
+    await Promise.all(
+      [...byResource.values()].map(async (at) => {
+        const rows = await selectObjects(
+          this.db,
+          wanted[at[0]].resource,
+          at.map((i) => wanted[i].key),
+        );
+        at.forEach((i, j) => (out[i] = rows[j]));
+      }),
+    );
+    return out;
   }
 
   async create(resource: StorageResource, key: ObjectKey, object: KubeObject): Promise<KubeObject> {

@@ -62,6 +62,40 @@ export async function selectObject(
   return rows[0];
 }
 
+/**
+ * Several objects of one resource in one statement (the read batch's, read-batch.ts), in the order
+ * of `keys`. Each wanted row is looked up on its own, by namespace and key as selectObject is
+ * (keyParams): OFFSET 0 keeps PostgreSQL from turning the lookups into one join, which a plan made
+ * on a nearly empty table does as a scan of every index entry of the resource.
+ */
+export async function selectObjects(
+  db: Db,
+  resource: StorageResource,
+  keys: ObjectKey[],
+): Promise<({ rv: string; data: string } | undefined)[]> {
+  const names = keys.map(keyColumn);
+  const namespaces = keys.map((k) => k.namespace);
+  const rows = await run(
+    db.sql<{ key: string; rv: string; data: string }[]>`
+      SELECT o.key, o.rv::text AS rv, o.data
+      FROM unnest(${textArray(namespaces)}::text[], ${textArray(names)}::text[]) AS w(namespace, key)
+      CROSS JOIN LATERAL (
+        SELECT key, rv, data FROM report_objects
+        WHERE cluster = ${db.cluster} AND resource = ${resourceColumn(resource)}
+          AND namespace = w.namespace AND key = w.key
+        OFFSET 0
+      ) o`,
+    db,
+  );
+  const byKey = new Map(rows.map((r) => [r.key, r]));
+  return names.map((n) => byKey.get(n));
+}
+
+/** A text[] literal: postgres.js serializes arrays only for types it fetched, which the pool does not. */
+function textArray(values: string[]): string {
+  return `{${values.map((v) => `"${v.replace(/["\\]/g, "\\$&")}"`).join(",")}}`;
+}
+
 /** Returns the new resource version, or undefined when the key is taken. */
 export async function insertObject(
   db: Db,

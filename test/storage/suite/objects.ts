@@ -144,6 +144,54 @@ export function objectTests(current: () => StoreUnderTest): void {
       expect((await store.get(r2, ns("a", "x"))).spec).toEqual({ from: 2 });
     });
 
+    it("answers many gets at once, each with its own object or KeyNotFound", async () => {
+      // the database backends read concurrent gets in one request (read-batch.ts)
+      const { store } = current();
+      const r1 = freshResource();
+      const r2 = freshResource();
+      const rc = freshResource(false);
+      for (let i = 0; i < 150; i += 2) {
+        const key = ns(`n${i % 7}`, `o${i}`);
+        await store.create(r1, key, thing(key, undefined, { in: 1, i }));
+      }
+      await store.create(r2, ns("n0", "o0"), thing(ns("n0", "o0"), undefined, { in: 2 }));
+      await store.create(rc, cluster("o0"), thing(cluster("o0"), undefined, { in: "c" }));
+      const gone = await store.create(r1, ns("n1", "gone"), thing(ns("n1", "gone")));
+      await store.delete(r1, ns("n1", "gone"), rvOf(gone));
+      const specOf = (o: object | string) => (typeof o === "string" ? JSON.parse(o) : o).spec as unknown;
+      const codeOf = (err: unknown) => (err as { code?: string }).code;
+      // 150 keys of r1, every other one missing, some asked twice, beside other resources' keys
+      const wanted = [
+        ...Array.from({ length: 150 }, (_, i) => [r1, ns(`n${i % 7}`, `o${i}`)] as const),
+        [r1, ns("n0", "o14")] as const,
+        [r1, ns("n1", "o0")] as const,
+        [r1, ns("n1", "gone")] as const,
+        [r2, ns("n0", "o0")] as const,
+        [r2, ns("n0", "o2")] as const,
+        [rc, cluster("o0")] as const,
+        [r1, ns("n0", "o0")] as const,
+      ];
+      const got = await Promise.all(wanted.map(([r, key]) => store.get(r, key).then(specOf, codeOf)));
+      const expected = [
+        ...Array.from({ length: 150 }, (_, i) => (i % 2 === 0 ? { in: 1, i } : "KeyNotFound")),
+        { in: 1, i: 14 },
+        "KeyNotFound",
+        "KeyNotFound",
+        { in: 2 },
+        "KeyNotFound",
+        { in: "c" },
+        { in: 1, i: 0 },
+      ];
+      expect(got).toEqual(expected);
+      // and as text, at once too
+      const texts = await Promise.all(
+        wanted
+          .slice(0, 10)
+          .map(([r, key]) => (store.getEncoded?.(r, key) ?? store.get(r, key)).then(specOf, codeOf)),
+      );
+      expect(texts).toEqual(expected.slice(0, 10));
+    });
+
     it("stores cluster-scoped objects under their name alone", async () => {
       const { store } = current();
       const r = freshResource(false);
