@@ -16,7 +16,11 @@ type Policy = NonNullable<FaultHandling["global"]>;
  *   endpoint), as clientv3 fails over; with one endpoint it fails at once;
  * - no limit on received messages: a page of gzipped 3 MiB reports, or a watch response with
  *   previous values, easily passes gRPC's default 4 MiB;
- * - keepalive pings, so a watch on a dead connection notices within seconds.
+ * - keepalive pings, so a watch on a dead connection notices within seconds;
+ * - no gRPC retries: with them on, every call goes through grpc-js's retry machinery (its message
+ *   buffer, throttler and attempt bookkeeping), 10% of an etcd update's server CPU. What they would
+ *   retry is a call the connection dropped before etcd saw it, which the caller then gets as a 503
+ *   (no service config sets a retry policy, so only those transparent retries were ever made).
  */
 export function createEtcdClient(opts: ResolvedEtcdOptions): Etcd3 {
   // https:// endpoints without files get the library's default TLS (system roots, no client cert)
@@ -41,6 +45,7 @@ export function createEtcdClient(opts: ResolvedEtcdOptions): Etcd3 {
       "grpc.keepalive_timeout_ms": 5_000,
       "grpc.initial_reconnect_backoff_ms": 200,
       "grpc.max_reconnect_backoff_ms": 2_000,
+      "grpc.enable_retries": 0,
     },
     faultHandling: {
       host: () => passThrough(0),
