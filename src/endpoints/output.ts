@@ -5,6 +5,8 @@ import type { ListPage } from "../registry/store.js";
 import type { RequestContext } from "./context.js";
 import { contentType, type Negotiated } from "./negotiate.js";
 import { encode, writeBody } from "./respond.js";
+import { encodedLength, writeEncoded } from "../storage/encoded.js";
+import type { EncodedJson } from "../storage/encoded.js";
 
 export type IncludeObject = "None" | "Metadata" | "Object";
 
@@ -98,7 +100,8 @@ export async function writeList(
   };
   const firstDoc = head(page);
   // Items that came as JSON text (plain JSON lists) are written as they are.
-  const jsonItems = (p: ListPage): string[] | undefined => (n.shape === "object" ? p.encoded : undefined);
+  const jsonItems = (p: ListPage): EncodedJson[] | undefined =>
+    n.shape === "object" ? p.encoded : undefined;
   const encodedItems = jsonItems(page);
   // One page (a list with a limit), or YAML: encode the whole document at once.
   if (!merge || !page.continue) {
@@ -143,7 +146,7 @@ export async function writeList(
     for (let i = 0; i < count; i++) {
       if (ctx.signal.aborted) return;
       const text = texts ? texts[i] : JSON.stringify(items[i]);
-      const ok = res.write(wrote ? `,${text}` : text);
+      const ok = res.write(typeof text === "string" ? (wrote ? `,${text}` : text) : joinPieces(text, wrote));
       wrote = true;
       if (!ok) await drained();
     }
@@ -164,17 +167,24 @@ export async function writeList(
  * Written straight into one buffer: joining the texts into one string first copied a whole page
  * (megabytes) once more and left it to the garbage collector.
  */
-function joinItems(doc: Record<string, unknown>, items: string[]): Buffer {
+function joinItems(doc: Record<string, unknown>, items: EncodedJson[]): Buffer {
   const { items: _empty, ...rest } = doc;
   const head = `${JSON.stringify(rest).slice(0, -1)},"items":[`;
   let length = Buffer.byteLength(head) + 2 + Math.max(0, items.length - 1);
-  for (const item of items) length += Buffer.byteLength(item);
+  for (const item of items) length += encodedLength(item);
   const out = Buffer.allocUnsafe(length);
   let at = out.write(head);
   items.forEach((item, i) => {
     if (i > 0) at = out.writeUInt8(0x2c, at);
-    at += out.write(item, at);
+    at = writeEncoded(item, out, at);
   });
   out.write("]}", at);
   return out;
 }
+
+/** An item in pieces as one write, after a comma unless it is the first. */
+function joinPieces(pieces: readonly Buffer[], comma: boolean): Buffer {
+  return Buffer.concat(comma ? [COMMA, ...pieces] : pieces);
+}
+
+const COMMA = Buffer.from(",");

@@ -1,3 +1,4 @@
+import type { EncodedJson } from "../storage/encoded.js";
 import type { NamespaceAdmission, NamespacedWrite } from "../apimachinery/admission.js";
 import { decodeContinue, encodeContinue } from "../apimachinery/continue.js";
 import { applyJsonPatch, applyMergePatch } from "../apimachinery/patch.js";
@@ -50,7 +51,7 @@ export interface ListPage {
   /** The page's objects; empty when the page came as `encoded`. */
   items: KubeObject[];
   /** The page as JSON texts, when the caller asked for JSON only and the backend keeps JSON. */
-  encoded?: string[];
+  encoded?: EncodedJson[];
   resourceVersion: string;
   continue?: string;
   remainingItemCount?: number;

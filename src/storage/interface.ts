@@ -1,3 +1,4 @@
+import type { EncodedJson } from "./encoded.js";
 import type { FieldSelector, LabelSelector } from "../apimachinery/selector-ast.js";
 import type { KubeObject } from "../apimachinery/types.js";
 
@@ -100,8 +101,8 @@ export interface ListOptions {
 export interface ListResult {
   /** The page's objects; empty when the backend answered with `encoded`. */
   items: KubeObject[];
-  /** The page as JSON texts, in order, when `ListOptions.encoded` was asked and the backend can. */
-  encoded?: string[];
+  /** The page as JSON (text or bytes), in order, when `ListOptions.encoded` was asked and the backend can. */
+  encoded?: EncodedJson[];
   /** The resource version the list was read at (the first page's for a continued list). */
   resourceVersion: number;
   /** Present when more items may follow: the key of the last item returned. */

@@ -4,6 +4,7 @@ import { get, openWatch, post, type Endpoint, type HttpResponse, type JsonObject
 import { kubectlStart } from "../support/kubectl.js";
 import { makeReport, POLICY_REPORT, resourcePath, uniqueName } from "../support/reports.js";
 import { useServer } from "../support/server.js";
+import type { Backend } from "../support/server.js";
 import { h2Client, halfSent } from "./support/held.js";
 import { metric, sleep, until } from "./support/poll.js";
 
@@ -345,59 +346,63 @@ describe("watch lifetime: --min-request-timeout", () => {
   });
 });
 
-describe("list page size: --max-page-size", () => {
-  const fx = useServer("memory", { args: ["--max-page-size=25"] });
-  const ep = (): Endpoint => fx.server();
-  const ns = uniqueName("pages");
-  const list = () => resourcePath(POLICY_REPORT, ns);
-  type List = {
-    kind: string;
-    metadata: { resourceVersion?: string; continue?: string; remainingItemCount?: number };
-    items: { metadata: { name: string } }[];
-  };
-  let names: string[] = [];
+// Every backend: a list of many pages is written as one stream, from text (memory) or from the
+// stored bytes (PostgreSQL, etcd).
+for (const backend of ["memory", "postgres", "etcd"] satisfies Backend[]) {
+  describe(`list page size: --max-page-size on ${backend}`, () => {
+    const fx = useServer(backend, { args: ["--max-page-size=25"] });
+    const ep = (): Endpoint => fx.server();
+    const ns = uniqueName("pages");
+    const list = () => resourcePath(POLICY_REPORT, ns);
+    type List = {
+      kind: string;
+      metadata: { resourceVersion?: string; continue?: string; remainingItemCount?: number };
+      items: { metadata: { name: string } }[];
+    };
+    let names: string[] = [];
 
-  it("a limit above it returns one capped page and a continue token that leads to the rest", async () => {
-    names = await createReports(ep(), ns, 60);
-    const first = await get(ep(), `${list()}?limit=500`);
-    expect(first.status, first.body).toBe(200);
-    const page = first.json<List>();
-    expect(page.items).toHaveLength(25);
-    expect(page.metadata.continue).toBeTruthy();
-    expect(page.metadata.remainingItemCount).toBe(35);
-    const seen = page.items.map((i) => i.metadata.name);
-    let token = page.metadata.continue;
-    while (token) {
-      const next = await get(ep(), `${list()}?limit=500&continue=${encodeURIComponent(token)}`);
-      expect(next.status, next.body).toBe(200);
-      const p = next.json<List>();
-      expect(p.items.length).toBeLessThanOrEqual(25);
-      seen.push(...p.items.map((i) => i.metadata.name));
-      token = p.metadata.continue;
-    }
-    expect(seen).toEqual(names);
-  });
-
-  it("a list without a limit returns every item as one well-formed list", async () => {
-    const res = await get(ep(), list());
-    expect(res.status, res.body).toBe(200);
-    const l = res.json<List>();
-    expect(l.kind).toBe("PolicyReportList");
-    expect(l.metadata.resourceVersion).toMatch(/^\d+$/);
-    expect(l.metadata.continue).toBe(""); // the whole list: its last page
-    expect(l.metadata.remainingItemCount).toBeUndefined();
-    expect(l.items.map((i) => i.metadata.name)).toEqual(names);
-    expect(l.items[0]).toMatchObject({ apiVersion: POLICY_REPORT.apiVersion, kind: "PolicyReport" });
-
-    const meta = await get(ep(), list(), {
-      headers: { Accept: "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io" },
+    it("a limit above it returns one capped page and a continue token that leads to the rest", async () => {
+      names = await createReports(ep(), ns, 60);
+      const first = await get(ep(), `${list()}?limit=500`);
+      expect(first.status, first.body).toBe(200);
+      const page = first.json<List>();
+      expect(page.items).toHaveLength(25);
+      expect(page.metadata.continue).toBeTruthy();
+      expect(page.metadata.remainingItemCount).toBe(35);
+      const seen = page.items.map((i) => i.metadata.name);
+      let token = page.metadata.continue;
+      while (token) {
+        const next = await get(ep(), `${list()}?limit=500&continue=${encodeURIComponent(token)}`);
+        expect(next.status, next.body).toBe(200);
+        const p = next.json<List>();
+        expect(p.items.length).toBeLessThanOrEqual(25);
+        seen.push(...p.items.map((i) => i.metadata.name));
+        token = p.metadata.continue;
+      }
+      expect(seen).toEqual(names);
     });
-    expect(meta.status, meta.body).toBe(200);
-    const m = meta.json<List>();
-    expect(m.kind).toBe("PartialObjectMetadataList");
-    expect(m.items.map((i) => i.metadata.name)).toEqual(names);
+
+    it("a list without a limit returns every item as one well-formed list", async () => {
+      const res = await get(ep(), list());
+      expect(res.status, res.body).toBe(200);
+      const l = res.json<List>();
+      expect(l.kind).toBe("PolicyReportList");
+      expect(l.metadata.resourceVersion).toMatch(/^\d+$/);
+      expect(l.metadata.continue).toBe(""); // the whole list: its last page
+      expect(l.metadata.remainingItemCount).toBeUndefined();
+      expect(l.items.map((i) => i.metadata.name)).toEqual(names);
+      expect(l.items[0]).toMatchObject({ apiVersion: POLICY_REPORT.apiVersion, kind: "PolicyReport" });
+
+      const meta = await get(ep(), list(), {
+        headers: { Accept: "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io" },
+      });
+      expect(meta.status, meta.body).toBe(200);
+      const m = meta.json<List>();
+      expect(m.kind).toBe("PartialObjectMetadataList");
+      expect(m.items.map((i) => i.metadata.name)).toEqual(names);
+    });
   });
-});
+}
 
 describe("slow watchers: dropped, without slowing writers or other watchers", () => {
   const fx = useServer("memory");

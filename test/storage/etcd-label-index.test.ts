@@ -13,7 +13,16 @@ import { StorageError, compareKeys } from "../../src/storage/interface.js";
 import type { ListOptions, StorageResource } from "../../src/storage/interface.js";
 import { usePrivateEtcd } from "../support/etcd.js";
 import type { PrivateEtcd } from "../support/etcd.js";
-import { cluster, keysOf, listAllPages, listOptions, ns, rvOf, thing } from "./suite/helpers.js";
+import {
+  cluster,
+  decodeEncoded,
+  keysOf,
+  listAllPages,
+  listOptions,
+  ns,
+  rvOf,
+  thing,
+} from "./suite/helpers.js";
 
 let etcd: PrivateEtcd;
 let raw: Etcd3;
@@ -157,9 +166,9 @@ describe("etcd label index", () => {
         labelSelector: [{ key: "pick", op: "in", values: ["yes"] }],
         encoded: true,
       });
-      expect(
-        asIn.pages.flatMap((p) => (p.encoded ?? []).map((j) => (JSON.parse(j) as KubeObject).metadata.name)),
-      ).toEqual(keysOf([...picked].sort(compareKeys).map((k) => thing(k))).map((k) => k.split("/")[1]));
+      expect(asIn.pages.flatMap((p) => (p.encoded ?? []).map((j) => decodeEncoded(j).metadata.name))).toEqual(
+        keysOf([...picked].sort(compareKeys).map((k) => thing(k))).map((k) => k.split("/")[1]),
+      );
 
       const c = fresh(false);
       const names = Array.from({ length: 30 }, (_, i) => cluster(`c-${String(i).padStart(2, "0")}`));

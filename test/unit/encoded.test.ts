@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { metadataBodyStart, withResourceVersionJson } from "../../src/storage/encoded.js";
+import {
+  encodedLength,
+  metadataBodyStart,
+  withResourceVersionBytes,
+  withResourceVersionJson,
+  writeEncoded,
+} from "../../src/storage/encoded.js";
+import type { EncodedJson } from "../../src/storage/encoded.js";
 
 /** What a decode-then-encode would answer: the reference the text splice must agree with. */
 function slow(json: string, rv: string): unknown {
@@ -94,5 +101,67 @@ describe("withResourceVersionJson", () => {
       const json = JSON.stringify(obj);
       expect(JSON.parse(withResourceVersionJson(json, i))).toEqual(slow(json, String(i)));
     }
+  });
+});
+
+/** The pieces joined as writeEncoded joins them into an answer. */
+function joined(e: EncodedJson): string {
+  const out = Buffer.alloc(encodedLength(e) + 2, "#");
+  const end = writeEncoded(e, out, 1);
+  expect(end).toBe(out.length - 1);
+  expect([out[0], out[end]]).toEqual([0x23, 0x23]);
+  return out.toString("utf8", 1, end);
+}
+
+describe("withResourceVersionBytes", () => {
+  const spliced = (obj: unknown, rv: number) => {
+    const json = JSON.stringify(obj);
+    const pieces = withResourceVersionBytes(Buffer.from(json), rv);
+    return { json, pieces, out: JSON.parse(joined(pieces)) as unknown };
+  };
+
+  it("answers what the text splice answers, with the stored bytes as they are", () => {
+    const obj = {
+      apiVersion: "wgpolicyk8s.io/v1alpha2",
+      kind: "PolicyReport",
+      metadata: { name: "ü-r", namespace: "ns", labels: { a: "b" } },
+      results: [{ policy: "p", message: '€ 😀 "metadata":{ \\ \u2028' }],
+    };
+    const stored = Buffer.from(JSON.stringify(obj));
+    const pieces = withResourceVersionBytes(stored, 42);
+    expect(joined(pieces)).toBe(withResourceVersionJson(JSON.stringify(obj), 42));
+    // the stored bytes are written from where they are, not copied
+    expect(pieces[0].buffer).toBe(stored.buffer);
+    expect(pieces[2].buffer).toBe(stored.buffer);
+  });
+
+  it("finds metadata past the first bytes, also when the window ends inside a string or a character", () => {
+    for (let pad = 490; pad < 530; pad++) {
+      const obj = {
+        kind: "K",
+        spec: { note: "é".repeat(pad / 2) + "x".repeat(pad % 2) },
+        metadata: { name: "n" },
+      };
+      const { json, out } = spliced(obj, pad);
+      expect(out).toEqual(slow(json, String(pad)));
+    }
+  });
+
+  it("handles empty metadata, also right at the end of the first bytes", () => {
+    expect(spliced({ metadata: {} }, 1).out).toEqual({ metadata: { resourceVersion: "1" } });
+    for (let pad = 480; pad < 520; pad++) {
+      const obj = { kind: "x".repeat(pad), metadata: {}, spec: { a: 1 } };
+      const text = `{"kind":"${obj.kind}","metadata":  {   }  ,"spec":{"a":1}}`;
+      const pieces = withResourceVersionBytes(Buffer.from(text), 5);
+      expect(JSON.parse(joined(pieces))).toEqual({ ...obj, metadata: { resourceVersion: "5" } });
+    }
+  });
+
+  it("falls back to decoding when there is no top-level metadata object", () => {
+    expect(JSON.parse(joined(withResourceVersionBytes(Buffer.from('{"kind":"K"}'), 9)))).toEqual({
+      kind: "K",
+      metadata: { resourceVersion: "9" },
+    });
+    expect(() => withResourceVersionBytes(Buffer.from("not json"), 1)).toThrow();
   });
 });

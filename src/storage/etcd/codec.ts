@@ -1,7 +1,7 @@
 import { promisify } from "node:util";
 import { gunzip, gzip } from "node:zlib";
 import type { KubeObject } from "../../apimachinery/types.js";
-import { withResourceVersionJson } from "../encoded.js";
+import { withResourceVersionBytes, withResourceVersionJson } from "../encoded.js";
 
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
@@ -35,6 +35,11 @@ export async function decodeValue(value: Buffer, resourceVersion: string): Promi
 export async function encodedValue(value: Buffer, resourceVersion: string): Promise<string> {
   const json = isGzipped(value) ? await gunzipAsync(value) : value;
   return withResourceVersionJson(json.toString(), resourceVersion);
+}
+
+/** encodedValue as bytes: the stored value written as it is, the resource version spliced in. */
+export async function encodedBytes(value: Buffer, resourceVersion: string): Promise<Buffer[]> {
+  return withResourceVersionBytes(isGzipped(value) ? await gunzipAsync(value) : value, resourceVersion);
 }
 
 export function fromJson(json: Buffer, resourceVersion: string): KubeObject {

@@ -4,7 +4,8 @@ import { inSelection } from "../filter.js";
 import type { Selection } from "../filter.js";
 import { StorageError } from "../interface.js";
 import type { ListOptions, ListResult, ObjectKey, StorageResource } from "../interface.js";
-import { decodeValue, encodedValue } from "./codec.js";
+import { decodeValue, encodedBytes } from "./codec.js";
+import type { EncodedJson } from "../encoded.js";
 import { etcdCall } from "./errors.js";
 import { keyAfter, prefixEnd } from "./keys.js";
 import type { KeyLayout } from "./keys.js";
@@ -81,7 +82,7 @@ async function scanRange(
   }
 
   const items: KubeObject[] = [];
-  const encoded: string[] = [];
+  const encoded: EncodedJson[] = [];
   let lastKey: ObjectKey | undefined;
   const taken = () => (options.encoded ? encoded.length : items.length);
   let batch = limit > 0 && !filtered ? limit : Math.max(ctx.pageSize, limit);
@@ -134,7 +135,7 @@ async function takeMatches(
   selection: Selection,
   filtered: boolean,
   wanted: number,
-  out: { items: KubeObject[]; encoded?: string[] },
+  out: { items: KubeObject[]; encoded?: EncodedJson[] },
 ): Promise<{ consumed: number; lastKey?: ObjectKey }> {
   let consumed = 0;
   let matched = 0;
@@ -147,7 +148,7 @@ async function takeMatches(
       if (!inSelection(stub, { labelSelector: [], fieldSelector: selection.fieldSelector })) continue;
     }
     if (out.encoded && selection.labelSelector.length === 0) {
-      out.encoded.push(await encodedValue(kv.value, kv.mod_revision));
+      out.encoded.push(await encodedBytes(kv.value, kv.mod_revision));
     } else {
       const object = await decodeValue(kv.value, kv.mod_revision);
       if (filtered && !inSelection(object, selection)) continue;

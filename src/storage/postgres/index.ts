@@ -14,7 +14,7 @@ import type {
 import { pruneChangelog, settleIds } from "./changelog.js";
 import { decodeObject, keyColumn, keyFromColumn, resourceColumn } from "./codec.js";
 import { ReadBatcher } from "../read-batch.js";
-import { withResourceVersionJson, writtenObject } from "../encoded.js";
+import { withResourceVersionBytes, withResourceVersionJson, writtenObject } from "../encoded.js";
 import { openPool } from "./connection.js";
 import { describeConnectError, isUniqueViolation } from "./errors.js";
 import { checkSchema, migrate } from "./migrate.js";
@@ -335,8 +335,8 @@ class PgStorage implements PostgresStorage {
     const more = limit !== undefined && page.rows.length > limit;
     const rows = more ? page.rows.slice(0, limit) : page.rows;
     const result: ListResult = options.encoded
-      ? { items: [], encoded: rows.map((r) => withResourceVersionJson(r.data, r.rv)), resourceVersion: rv }
-      : { items: rows.map((r) => decodeObject(r.data, r.rv)), resourceVersion: rv };
+      ? { items: [], encoded: rows.map((r) => withResourceVersionBytes(r.data, r.rv)), resourceVersion: rv }
+      : { items: rows.map((r) => decodeObject(r.data.toString(), r.rv)), resourceVersion: rv };
     if (more && rows.length > 0) {
       result.continueAfter = keyFromColumn(rows[rows.length - 1].key, resource.namespaced);
       if (page.total !== undefined && page.total <= COUNT_LIMIT)

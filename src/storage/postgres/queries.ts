@@ -242,11 +242,15 @@ export interface PageRows {
   rows: PageRow[];
 }
 
-/** One stored object of a page: its key column, resource version and JSON (without the version). */
+/**
+ * One stored object of a page: its key column, resource version and JSON (without the version). The
+ * JSON stays the bytes the database sent: a page answered as JSON writes them as they are
+ * (withResourceVersionBytes), and only a page that is decoded turns them into text.
+ */
 export interface PageRow {
   key: string;
   rv: string;
-  data: string;
+  data: Buffer;
 }
 
 /** Where a page starts (namespace, continue key) and what it selects, as SQL conditions. */
@@ -336,7 +340,7 @@ export async function selectLatestPage(
   resolvedUpTo: number,
 ): Promise<PageRows> {
   const st = latestPageStatement(db.cluster, resourceColumn(resource), q, resolvedUpTo);
-  return pageRows(await run(db.sql.unsafe(st.text, st.params, { prepare: true }), db));
+  return pageRows(await run(db.sql.unsafe(st.text, st.params, { prepare: true }).raw(), db));
 }
 
 /**
@@ -401,30 +405,42 @@ export async function selectPageAt(
   at: number,
 ): Promise<PageRows> {
   const st = pageAtStatement(db.cluster, resourceColumn(resource), q, at);
-  return pageRows(await run(db.sql.unsafe(st.text, st.params, { prepare: true }), db));
+  return pageRows(await run(db.sql.unsafe(st.text, st.params, { prepare: true }).raw(), db));
 }
 
-function pageRows(
-  result: readonly {
-    head: string;
-    compacted: string;
-    above: string | null;
-    total: string | null;
-    key: string | null;
-    rv: string | null;
-    data: string | null;
-  }[],
-): PageRows {
+/** Rows as postgres.js's raw() gives them: each column's bytes, and the columns' names. */
+type RawRows = readonly (readonly (Buffer | null)[])[] & { columns: readonly { name: string }[] };
+
+/** A page statement's rows, read as bytes (`raw()`): the columns are found by name. */
+function pageRows(result: RawRows): PageRows {
+  const column = (name: string) => result.columns.findIndex((c) => c.name === name);
+  const [head, compacted, above, total, key, rv, data] = [
+    "head",
+    "compacted",
+    "above",
+    "total",
+    "key",
+    "rv",
+    "data",
+  ].map(column);
   const first = result[0];
+  const number = (at: number) => {
+    const v = first?.[at];
+    return v == null ? undefined : Number(v.toString("latin1"));
+  };
   const rows: PageRow[] = [];
   for (const r of result) {
-    if (r.key !== null && r.rv !== null && r.data !== null) rows.push({ key: r.key, rv: r.rv, data: r.data });
+    const k = r[key];
+    const v = r[rv];
+    const d = r[data];
+    if (k != null && v != null && d != null)
+      rows.push({ key: k.toString(), rv: v.toString("latin1"), data: d });
   }
   return {
-    head: Number(first?.head ?? 0),
-    compacted: Number(first?.compacted ?? 0),
-    above: first?.above == null ? undefined : Number(first.above),
-    total: first?.total == null ? undefined : Number(first.total),
+    head: number(head) ?? 0,
+    compacted: number(compacted) ?? 0,
+    above: number(above),
+    total: number(total),
     rows,
   };
 }

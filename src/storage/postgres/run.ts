@@ -1,4 +1,3 @@
-import type { PendingQuery, Row } from "postgres";
 import { StorageError } from "../interface.js";
 import type { ConnectionCircuit } from "./circuit.js";
 import { toStorageError } from "./errors.js";
@@ -37,7 +36,7 @@ export interface QueryLimits {
  * server is unreachable the query is not sent at all (postgres.js queries start only when awaited).
  * Errors come out as the storage interface promises (Unavailable for anything transient).
  */
-export async function run<T extends readonly Row[]>(query: PendingQuery<T>, limits: QueryLimits): Promise<T> {
+export async function run<T>(query: PromiseLike<T> & { cancel(): unknown }, limits: QueryLimits): Promise<T> {
   limits.circuit?.admit();
   limits.load?.enter();
   const sentAt = Date.now();

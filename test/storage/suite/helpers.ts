@@ -1,6 +1,7 @@
 import { expect } from "vitest";
 import type { FieldSelector, LabelSelector } from "../../../src/apimachinery/selector-ast.js";
 import type { KubeObject } from "../../../src/apimachinery/types.js";
+import type { EncodedJson } from "../../../src/storage/encoded.js";
 import { StorageError, keyString } from "../../../src/storage/interface.js";
 import type {
   ListOptions,
@@ -193,4 +194,9 @@ export function describeEvents(events: WatchEvent[]): string[] {
       ? `BOOKMARK@${e.resourceVersion}`
       : `${e.type} ${keysOf([e.object])[0]}@${e.resourceVersion}`,
   );
+}
+
+/** A list item's JSON (ListResult.encoded) decoded, whether the backend gave text or bytes. */
+export function decodeEncoded(e: EncodedJson): KubeObject {
+  return JSON.parse(typeof e === "string" ? e : Buffer.concat(e).toString()) as KubeObject;
 }

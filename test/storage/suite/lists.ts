@@ -6,6 +6,7 @@ import type { ListOptions, ObjectKey, Storage, StorageResource } from "../../../
 import type { StoreUnderTest } from "./helpers.js";
 import {
   cluster,
+  decodeEncoded,
   fields,
   freshResource,
   keysOf,
@@ -530,9 +531,7 @@ export function listTests(current: () => StoreUnderTest): void {
         let plain = first;
         let encoded = firstEncoded;
         for (let page = 0; ; page++) {
-          const decoded = encoded.encoded
-            ? encoded.encoded.map((j) => JSON.parse(j) as KubeObject)
-            : encoded.items;
+          const decoded = encoded.encoded ? encoded.encoded.map(decodeEncoded) : encoded.items;
           expect(decoded, `page ${page} of ${JSON.stringify(options)}`).toEqual(plain.items);
           if (encoded.encoded) expect(encoded.items).toEqual([]);
           expect(encoded.continueAfter).toEqual(plain.continueAfter);
