@@ -13,8 +13,11 @@ import { toJson } from "../storage/encoded.js";
  * created, updated and deleted within seconds; a policy report is read, then replaced).
  */
 export class RecentObjects {
-  /** JSON texts, not objects: a text is a third of the memory, and a write decodes what it starts from anyway. */
-  private readonly entries = new Map<string, string>();
+  /**
+   * JSON, not objects: a text is a third of the memory, and a write decodes what it starts from
+   * anyway. Bytes as a database read them (outside the JavaScript heap) or text as a write encoded it.
+   */
+  private readonly entries = new Map<string, string | Buffer>();
   private bytes = 0;
 
   constructor(private readonly maxBytes: number) {}
@@ -24,8 +27,8 @@ export class RecentObjects {
     this.rememberJson(key, toJson(object));
   }
 
-  /** A read answered as JSON text. */
-  rememberJson(key: string, json: string): void {
+  /** A read answered as JSON. */
+  rememberJson(key: string, json: string | Buffer): void {
     this.forget(key);
     if (json.length > this.maxBytes) return;
     this.entries.set(key, json);
@@ -42,7 +45,7 @@ export class RecentObjects {
     const json = this.entries.get(key);
     if (json === undefined) return undefined;
     try {
-      return JSON.parse(json) as KubeObject;
+      return JSON.parse(typeof json === "string" ? json : json.toString()) as KubeObject;
     } catch {
       this.forget(key);
       return undefined;

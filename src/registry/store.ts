@@ -167,7 +167,7 @@ export class Registry {
    * The object as JSON text, for an answer that sends it on as is: a backend that stores JSON hands
    * it over without decoding it.
    */
-  async getEncoded(namespace: string, name: string): Promise<string> {
+  async getEncoded(namespace: string, name: string): Promise<string | Buffer> {
     const key = this.key(namespace, name);
     try {
       if (!this.storage.getEncoded) return JSON.stringify(await this.storage.get(this.sr, key));

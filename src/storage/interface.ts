@@ -145,10 +145,11 @@ export interface Storage {
   /** The current object, with its resource version; KeyNotFound if absent. */
   get(resource: StorageResource, key: ObjectKey): Promise<KubeObject>;
   /**
-   * Optional: the current object as JSON text with its resource version, for an answer that sends
-   * it on as is. Backends that store JSON implement it to spare a decode and an encode.
+   * Optional: the current object as JSON (text, or UTF-8 bytes) with its resource version, for an
+   * answer that sends it on as is. Backends that store JSON implement it to spare a decode and an
+   * encode; the databases answer with the bytes they read, never decoded into text.
    */
-  getEncoded?(resource: StorageResource, key: ObjectKey): Promise<string>;
+  getEncoded?(resource: StorageResource, key: ObjectKey): Promise<string | Buffer>;
   /**
    * Stores a new object; KeyExists if the key is taken. Returns it with its new resource version.
    * A write owns the object it is given (and the memory store freezes it in place): the caller must

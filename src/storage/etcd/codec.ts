@@ -1,7 +1,7 @@
 import { promisify } from "node:util";
 import { gunzip, gzip } from "node:zlib";
 import type { KubeObject } from "../../apimachinery/types.js";
-import { withResourceVersionBytes, withResourceVersionJson } from "../encoded.js";
+import { withResourceVersionBytes } from "../encoded.js";
 
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
@@ -31,13 +31,10 @@ export async function decodeValue(value: Buffer, resourceVersion: string): Promi
   return fromJson(isGzipped(value) ? await gunzipAsync(value) : value, resourceVersion);
 }
 
-/** The stored JSON with its resource version, for answers that send it on without decoding it. */
-export async function encodedValue(value: Buffer, resourceVersion: string): Promise<string> {
-  const json = isGzipped(value) ? await gunzipAsync(value) : value;
-  return withResourceVersionJson(json.toString(), resourceVersion);
-}
-
-/** encodedValue as bytes: the stored value written as it is, the resource version spliced in. */
+/**
+ * The stored JSON with its resource version, for answers that send it on without decoding it: the
+ * stored value as it is, the resource version spliced in (withResourceVersionBytes).
+ */
 export async function encodedBytes(value: Buffer, resourceVersion: string): Promise<Buffer[]> {
   return withResourceVersionBytes(isGzipped(value) ? await gunzipAsync(value) : value, resourceVersion);
 }

@@ -11,7 +11,7 @@ import type {
   WatchEvent,
   WatchOptions,
 } from "../interface.js";
-import { decodeValue, encodedValue, encodeValue } from "./codec.js";
+import { decodeValue, encodedBytes, encodeValue } from "./codec.js";
 import { writtenObject } from "../encoded.js";
 import { Compactor } from "./compactor.js";
 import { etcdCall } from "./errors.js";
@@ -84,9 +84,9 @@ export class EtcdStorage implements Storage {
     return decodeValue(kv.value, kv.mod_revision);
   }
 
-  async getEncoded(resource: StorageResource, key: ObjectKey): Promise<string> {
+  async getEncoded(resource: StorageResource, key: ObjectKey): Promise<Buffer> {
     const kv = await this.current(resource, key);
-    return encodedValue(kv.value, kv.mod_revision);
+    return Buffer.concat(await encodedBytes(kv.value, kv.mod_revision));
   }
 
   private async current(resource: StorageResource, key: ObjectKey): Promise<IKeyValue> {

@@ -14,14 +14,14 @@ import type {
 import { pruneChangelog, settleIds } from "./changelog.js";
 import { decodeObject, keyColumn, keyFromColumn, resourceColumn } from "./codec.js";
 import { ReadBatcher } from "../read-batch.js";
-import { withResourceVersionBytes, withResourceVersionJson, writtenObject } from "../encoded.js";
+import { withResourceVersionBytes, writtenObject } from "../encoded.js";
 import { openPool } from "./connection.js";
 import { describeConnectError, isUniqueViolation } from "./errors.js";
 import { checkSchema, migrate } from "./migrate.js";
 import { DEFAULT_CONNECT_TIMEOUT_MS, defaultPostgresOptions, silentLog } from "./options.js";
 import type { PostgresOptions, StorageLog } from "./options.js";
 import { ChangelogPoller } from "./poller.js";
-import type { Db, PageQuery, PageRows } from "./queries.js";
+import type { Db, PageQuery, PageRows, StoredRow } from "./queries.js";
 import {
   COUNT_LIMIT,
   NOTIFY_CHANNEL,
@@ -65,8 +65,6 @@ interface WantedObject {
   resource: StorageResource;
   key: ObjectKey;
 }
-
-type StoredRow = { rv: string; data: string };
 
 /**
  * Connects, migrates (unless skipMigrations), starts the changelog poller and LISTEN, and returns the
@@ -195,13 +193,13 @@ class PgStorage implements PostgresStorage {
   async get(resource: StorageResource, key: ObjectKey): Promise<KubeObject> {
     const row = await this.reads.load({ resource, key });
     if (!row) throw notFound(resource, key);
-    return decodeObject(row.data, row.rv);
+    return decodeObject(row.data.toString(), row.rv);
   }
 
-  async getEncoded(resource: StorageResource, key: ObjectKey): Promise<string> {
+  async getEncoded(resource: StorageResource, key: ObjectKey): Promise<Buffer> {
     const row = await this.reads.load({ resource, key });
     if (!row) throw notFound(resource, key);
-    return withResourceVersionJson(row.data, row.rv);
+    return Buffer.concat(withResourceVersionBytes(row.data, row.rv));
   }
 
   /** One statement per resource for the reads batched together, all at once. */

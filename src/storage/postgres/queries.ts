@@ -47,19 +47,26 @@ function keyParams(db: Db, resource: StorageResource, key: ObjectKey): KeyParams
   };
 }
 
+/** One stored object: its resource version, and its JSON as the bytes the database sent (PageRow). */
+export interface StoredRow {
+  rv: string;
+  data: Buffer;
+}
+
 export async function selectObject(
   db: Db,
   resource: StorageResource,
   key: ObjectKey,
-): Promise<{ rv: string; data: string } | undefined> {
+): Promise<StoredRow | undefined> {
   const k = keyParams(db, resource, key);
   const rows = await run(
-    db.sql<{ rv: string; data: string }[]>`
+    db.sql`
       SELECT rv::text AS rv, data FROM report_objects
-      WHERE cluster = ${k.cluster} AND resource = ${k.resource} AND namespace = ${k.namespace} AND key = ${k.key}`,
+      WHERE cluster = ${k.cluster} AND resource = ${k.resource} AND namespace = ${k.namespace} AND key = ${k.key}`.raw(),
     db,
   );
-  return rows[0];
+  const [rv, data] = rows[0] ?? [];
+  return rv && data ? { rv: rv.toString("latin1"), data } : undefined;
 }
 
 /**
@@ -72,11 +79,11 @@ export async function selectObjects(
   db: Db,
   resource: StorageResource,
   keys: ObjectKey[],
-): Promise<({ rv: string; data: string } | undefined)[]> {
+): Promise<(StoredRow | undefined)[]> {
   const names = keys.map(keyColumn);
   const namespaces = keys.map((k) => k.namespace);
   const rows = await run(
-    db.sql<{ key: string; rv: string; data: string }[]>`
+    db.sql`
       SELECT o.key, o.rv::text AS rv, o.data
       FROM unnest(${textArray(namespaces)}::text[], ${textArray(names)}::text[]) AS w(namespace, key)
       CROSS JOIN LATERAL (
@@ -84,10 +91,11 @@ export async function selectObjects(
         WHERE cluster = ${db.cluster} AND resource = ${resourceColumn(resource)}
           AND namespace = w.namespace AND key = w.key
         OFFSET 0
-      ) o`,
+      ) o`.raw(),
     db,
   );
-  const byKey = new Map(rows.map((r) => [r.key, r]));
+  const byKey = new Map<string, StoredRow>();
+  for (const [key, rv, data] of rows) byKey.set(key.toString(), { rv: rv.toString("latin1"), data });
   return names.map((n) => byKey.get(n));
 }
 

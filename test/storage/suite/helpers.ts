@@ -196,6 +196,11 @@ export function describeEvents(events: WatchEvent[]): string[] {
   );
 }
 
+/** JSON a backend handed out (getEncoded) as text, whether it gave text or bytes. */
+export function textOf(json: string | Buffer): string {
+  return typeof json === "string" ? json : json.toString();
+}
+
 /** A list item's JSON (ListResult.encoded) decoded, whether the backend gave text or bytes. */
 export function decodeEncoded(e: EncodedJson): KubeObject {
   return JSON.parse(typeof e === "string" ? e : Buffer.concat(e).toString()) as KubeObject;
