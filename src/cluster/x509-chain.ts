@@ -1,5 +1,4 @@
 import { X509Certificate } from "node:crypto";
-import type { TLSSocket } from "node:tls";
 
 /**
  * Client certificate verification for the authentication chain, as Go's x509.Verify does it for
@@ -152,20 +151,4 @@ export function subjectOf(cert: X509Certificate): { commonName: string; organiza
     }
   }
   return { commonName, organizations };
-}
-
-/**
- * The TLS peer's chain as the authenticators want it (leaf first), for the server's request handler.
- * Node links the chain through `issuerCertificate`; a self-signed root points at itself.
- */
-export function peerCertificates(socket: TLSSocket): X509Certificate[] {
-  const out: X509Certificate[] = [];
-  let c = socket.getPeerCertificate(true);
-  const seen = new Set<string>();
-  while (c && c.raw && !seen.has(c.fingerprint256)) {
-    seen.add(c.fingerprint256);
-    out.push(new X509Certificate(c.raw));
-    c = c.issuerCertificate;
-  }
-  return out;
 }

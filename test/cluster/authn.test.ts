@@ -9,7 +9,7 @@ import type { TLSSocket } from "node:tls";
 import type { X509Certificate } from "node:crypto";
 import { createAuthenticator, type ClusterAuthenticator } from "../../src/cluster/authn.js";
 import { KubeClient } from "../../src/cluster/kubeclient.js";
-import { peerCertificates } from "../../src/cluster/x509-chain.js";
+import { readPeerCertificates } from "../../src/server/filters/auth.js";
 import { StatusError } from "../../src/apimachinery/status.js";
 import { makeTestPki, type CertPair, type TestPki } from "../support/certs.js";
 import { CONFIGMAPS, FakeKubeApiServer } from "../support/fake-kube-apiserver.js";
@@ -285,7 +285,10 @@ describe("authentication over real TLS connections", () => {
       { ...tlsOptions(), requestCert: true, rejectUnauthorized: false },
       (req, res) => {
         authn
-          .authenticate({ headers: req.headers, peerCertificates: peerCertificates(req.socket as TLSSocket) })
+          .authenticate({
+            headers: req.headers,
+            peerCertificates: readPeerCertificates(req.socket as TLSSocket),
+          })
           .then(
             (user) => [200, user] as const,
             (err: StatusError) => [err.code, err.toStatus()] as const,

@@ -30,7 +30,8 @@ export function peerCertificates(ctx: RequestContext): readonly X509Certificate[
   return chain;
 }
 
-function readPeerCertificates(socket: TLSSocket): X509Certificate[] {
+/** The TLS peer's chain, leaf first. Node links it through `issuerCertificate`; a self-signed root points at itself. */
+export function readPeerCertificates(socket: TLSSocket): X509Certificate[] {
   if (typeof socket.getPeerCertificate !== "function") return [];
   const out: X509Certificate[] = [];
   let c = socket.getPeerCertificate(true);
