@@ -5,6 +5,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureBuilt, ensureInstalled } from "./ensure.mjs";
+import { MALLOC_ENV } from "./malloc-env.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 ensureInstalled(root);
@@ -16,8 +17,11 @@ try {
   console.error("bench: the build reported errors; measuring the JavaScript it emitted");
 }
 const tsx = join(root, "node_modules", "tsx", "dist", "cli.mjs");
+// The malloc settings the image runs the server with, for every process of the bench (the servers,
+// the baselines, the client), so that both sides of each ratio run on the same allocator.
 const run = spawnSync(process.execPath, [tsx, join(root, "bench", "main.ts"), ...process.argv.slice(2)], {
   cwd: root,
   stdio: "inherit",
+  env: { ...MALLOC_ENV, ...process.env },
 });
 process.exit(run.status ?? 1);

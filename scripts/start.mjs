@@ -3,6 +3,7 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { ensureBuilt, ensureInstalled } from "./ensure.mjs";
+import { MALLOC_ENV } from "./malloc-env.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 ensureInstalled(root);
@@ -21,6 +22,6 @@ const args = [
 console.log(
   `\nreports-server starting; when it says "serving", in another shell:\n\n  export KUBECONFIG=${kubeconfig}\n  kubectl get polr -A\n`,
 );
-const child = spawn(process.execPath, args, { stdio: "inherit" });
+const child = spawn(process.execPath, args, { stdio: "inherit", env: { ...MALLOC_ENV, ...process.env } });
 for (const s of ["SIGINT", "SIGTERM"]) process.on(s, () => child.kill(s));
 child.on("exit", (code) => process.exit(code ?? 0));

@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { parseConfig } from "../../src/config.js";
 import { loadResources } from "../../src/resources/index.js";
+import { MALLOC_ENV } from "../../scripts/malloc-env.mjs";
 
 // What an operator gets from `kubectl apply -k deploy/overlays/<name>`, checked object by object.
 
@@ -520,6 +521,11 @@ describe("Dockerfile", () => {
   it("runs the built server as the non-root user the Deployment expects", () => {
     expect(runtime).toMatch(/^USER 65532(:65532)?$/m);
     expect(runtime).toMatch(/^ENTRYPOINT \[.*"dist\/main\.js"\]$/m);
+  });
+
+  it("runs the server with the malloc settings that npm start and the bench use", () => {
+    const env = [...runtime.matchAll(/^ENV (.*)$/gm)].flatMap((m) => m[1].split(/\s+/));
+    for (const [name, value] of Object.entries(MALLOC_ENV)) expect(env).toContain(`${name}=${value}`);
   });
 
   it("ships the CRDs the server loads at run time and only production dependencies", () => {
