@@ -44,6 +44,16 @@ export function writeEncoded(e: EncodedJson, out: Buffer, at: number): number {
 }
 
 /**
+ * Pieces as one Buffer of its own. Buffer.concat puts anything under 4 KiB in a slice of Node's
+ * shared 8 KiB pool, which a Buffer kept for long (the recent objects) would keep alive whole.
+ */
+export function joinBytes(pieces: readonly Buffer[]): Buffer {
+  const out = Buffer.allocUnsafeSlow(encodedLength(pieces));
+  writeEncoded(pieces, out, 0);
+  return out;
+}
+
+/**
  * withResourceVersionJson for stored bytes, without decoding or copying them: the stored bytes up
  * to the members of `metadata`, the resource version, the rest of the stored bytes. The scan reads
  * the bytes as Latin-1, one character per byte, so its offsets are byte offsets (JSON's structure

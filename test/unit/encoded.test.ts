@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   encodedLength,
+  joinBytes,
   metadataBodyStart,
   withResourceVersionBytes,
   withResourceVersionJson,
@@ -155,6 +156,13 @@ describe("withResourceVersionBytes", () => {
       const pieces = withResourceVersionBytes(Buffer.from(text), 5);
       expect(JSON.parse(joined(pieces))).toEqual({ ...obj, metadata: { resourceVersion: "5" } });
     }
+  });
+
+  it("joins small pieces into a buffer of their own, not a slice of the shared pool", () => {
+    const pieces = withResourceVersionBytes(Buffer.from('{"kind":"K","metadata":{"name":"n"}}'), 3);
+    const one = joinBytes(pieces);
+    expect(one.toString()).toBe(joined(pieces));
+    expect(one.buffer.byteLength).toBe(one.length);
   });
 
   it("falls back to decoding when there is no top-level metadata object", () => {

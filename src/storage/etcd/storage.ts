@@ -12,7 +12,7 @@ import type {
   WatchOptions,
 } from "../interface.js";
 import { decodeValue, encodedBytes, encodeValue } from "./codec.js";
-import { writtenObject } from "../encoded.js";
+import { joinBytes, writtenObject } from "../encoded.js";
 import { Compactor } from "./compactor.js";
 import { etcdCall } from "./errors.js";
 import { KeyLayout, prefixEnd } from "./keys.js";
@@ -86,7 +86,7 @@ export class EtcdStorage implements Storage {
 
   async getEncoded(resource: StorageResource, key: ObjectKey): Promise<Buffer> {
     const kv = await this.current(resource, key);
-    return Buffer.concat(await encodedBytes(kv.value, kv.mod_revision));
+    return joinBytes(await encodedBytes(kv.value, kv.mod_revision));
   }
 
   private async current(resource: StorageResource, key: ObjectKey): Promise<IKeyValue> {

@@ -14,7 +14,7 @@ import type {
 import { pruneChangelog, settleIds } from "./changelog.js";
 import { decodeObject, keyColumn, keyFromColumn, resourceColumn } from "./codec.js";
 import { ReadBatcher } from "../read-batch.js";
-import { withResourceVersionBytes, writtenObject } from "../encoded.js";
+import { joinBytes, withResourceVersionBytes, writtenObject } from "../encoded.js";
 import { openPool } from "./connection.js";
 import { describeConnectError, isUniqueViolation } from "./errors.js";
 import { checkSchema, migrate } from "./migrate.js";
@@ -199,7 +199,7 @@ class PgStorage implements PostgresStorage {
   async getEncoded(resource: StorageResource, key: ObjectKey): Promise<Buffer> {
     const row = await this.reads.load({ resource, key });
     if (!row) throw notFound(resource, key);
-    return Buffer.concat(withResourceVersionBytes(row.data, row.rv));
+    return joinBytes(withResourceVersionBytes(row.data, row.rv));
   }
 
   /** One statement per resource for the reads batched together, all at once. */
