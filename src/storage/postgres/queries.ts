@@ -2,7 +2,7 @@ import type { Sql } from "postgres";
 import type { ObjectKey, StorageResource } from "../interface.js";
 import type { FieldSelector, LabelSelector } from "../../apimachinery/selector-ast.js";
 import type { KubeObject } from "../../apimachinery/types.js";
-import { encodeLabels, encodeObject, keyColumn, resourceColumn } from "./codec.js";
+import { arrayLiteral, encodeLabels, encodeObject, keyColumn, resourceColumn } from "./codec.js";
 import { ParamList, fieldSelectorSql, labelSelectorSql } from "./selectors-sql.js";
 import type { SqlParam } from "./selectors-sql.js";
 import { run } from "./run.js";
@@ -85,7 +85,7 @@ export async function selectObjects(
   const rows = await run(
     db.sql`
       SELECT o.key, o.rv::text AS rv, o.data
-      FROM unnest(${textArray(namespaces)}::text[], ${textArray(names)}::text[]) AS w(namespace, key)
+      FROM unnest(${arrayLiteral(namespaces)}::text[], ${arrayLiteral(names)}::text[]) AS w(namespace, key)
       CROSS JOIN LATERAL (
         SELECT key, rv, data FROM report_objects
         WHERE cluster = ${db.cluster} AND resource = ${resourceColumn(resource)}
@@ -97,11 +97,6 @@ export async function selectObjects(
   const byKey = new Map<string, StoredRow>();
   for (const [key, rv, data] of rows) byKey.set(key.toString(), { rv: rv.toString("latin1"), data });
   return names.map((n) => byKey.get(n));
-}
-
-/** A text[] literal: postgres.js serializes arrays only for types it fetched, which the pool does not. */
-function textArray(values: string[]): string {
-  return `{${values.map((v) => `"${v.replace(/["\\]/g, "\\$&")}"`).join(",")}}`;
 }
 
 /** Returns the new resource version, or undefined when the key is taken. */
