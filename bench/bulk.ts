@@ -123,7 +123,7 @@ export function postgresWriter(args: string[], env: Record<string, string>): Bul
       });
       return rvs;
     },
-    settle: async () => void (await sql`ANALYZE`),
+    settle: async () => void (await sql`VACUUM ANALYZE`),
     close: () => sql.end({ timeout: 5 }),
   };
 }

@@ -11,8 +11,9 @@ export interface Subject {
   /** Loads stored reports without the API, where the store allows it (see bulk.ts). */
   bulk?: BulkWriter;
   /**
-   * After loading: the store as autovacuum leaves it within a minute of a load (ANALYZE on
-   * PostgreSQL), so that no workload runs on plans made for a nearly empty table.
+   * After loading: the store as autovacuum leaves it within a minute of a load (VACUUM ANALYZE on
+   * PostgreSQL: statistics, and the GIN indexes' own, which only VACUUM keeps), so that no workload
+   * runs on plans made for a nearly empty table.
    */
   settle?(): Promise<void>;
   stop(): Promise<void>;

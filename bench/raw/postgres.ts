@@ -164,7 +164,7 @@ export async function startRawPostgres(): Promise<Subject> {
     return {
       target: new PostgresTarget(sql),
       storePids: () => pg.pids(),
-      settle: async () => void (await sql`ANALYZE`),
+      settle: async () => void (await sql`VACUUM ANALYZE`),
       stop: () => pg.stop(),
     };
   } catch (err) {

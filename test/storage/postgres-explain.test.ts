@@ -51,7 +51,9 @@ beforeAll(async () => {
                   ELSE jsonb_build_object('app', 'hay-' || (g % 50), 'env', 'prod') END AS labels
       FROM generate_series(1, ${TOTAL}) g
     ) rows`;
-  await sql`ANALYZE report_objects`;
+  // as autovacuum does after this many inserts: a GIN index's statistics (what the planner weighs
+  // two label indexes by) are kept by VACUUM, not ANALYZE
+  await sql`VACUUM ANALYZE report_objects`;
 }, 120_000);
 
 afterAll(async () => {
@@ -130,7 +132,8 @@ describe("postgres list cost with 100,000 reports", () => {
 
     const plan = await explain({ labelSelector: needle, fieldSelector: [], limit: 501 });
     expect(plan.scans.map((n) => n["Node Type"])).not.toContain("Seq Scan");
-    expect(plan.indexes).toContain("report_objects_labels");
+    // the index of key-value pairs, not the one of keys and values apart: every report has "app"
+    expect(plan.indexes).toContain("report_objects_label_values");
     expect(plan.rowsRead).toBeLessThanOrEqual(10);
 
     // a small page must not tempt the planner into walking the key index and filtering
