@@ -247,7 +247,7 @@ class PgStorage implements PostgresStorage {
     const out = await retryClaimedId(() =>
       updateObject(this.db, resource, key, object, expectedResourceVersion),
     );
-    if (!out.done) throw await this.missedWrite(resource, key, out.current, expectedResourceVersion);
+    if (!out.done) throw await this.missedWrite(resource, key, expectedResourceVersion);
     this.poller.nudge();
     return writtenObject(object, out.data, out.rv);
   }
@@ -258,26 +258,21 @@ class PgStorage implements PostgresStorage {
     expectedResourceVersion?: number,
   ): Promise<KubeObject> {
     const out = await retryClaimedId(() => deleteObject(this.db, resource, key, expectedResourceVersion));
-    if (!out.done) throw await this.missedWrite(resource, key, out.current, expectedResourceVersion);
+    if (!out.done) throw await this.missedWrite(resource, key, expectedResourceVersion);
     this.poller.nudge();
     return decodeObject(out.data, out.rv);
   }
 
   /**
-   * Why a conditional write did nothing. The statement's own read of the current version uses the
-   * snapshot from before it waited on a concurrent writer's row lock, so when that read still shows
-   * the expected version, the concurrent write (an update or a delete) is read again afresh.
+   * Why a conditional write did nothing, from a read after it (the write's statement does not say:
+   * see WriteOutcome): the key is absent, or holds another version.
    */
   private async missedWrite(
     resource: StorageResource,
     key: ObjectKey,
-    current: string | undefined,
     expected: number | undefined,
   ): Promise<StorageError> {
-    // (an unconditional delete that did nothing while the row was there also lost such a race)
-    if (current !== undefined && (expected === undefined || current === String(expected))) {
-      current = (await selectObject(this.db, resource, key))?.rv;
-    }
+    const current = (await selectObject(this.db, resource, key))?.rv;
     return missedWrite(resource, key, current, expected);
   }
 

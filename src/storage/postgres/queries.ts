@@ -132,10 +132,12 @@ export async function insertObject(
   return rows[0] ? { rv: rows[0].rv, data } : undefined;
 }
 
-export type WriteOutcome =
-  | { done: true; rv: string; data: string }
-  /** Nothing written: `current` is the stored resource version, undefined if the key is absent. */
-  | { done: false; current?: string };
+/**
+ * A conditional write's result. When nothing was written the statement says nothing more: asking it
+ * for the stored version too cost every write a second lookup of the row, for the few that fail
+ * (the caller reads the version then).
+ */
+export type WriteOutcome = { done: true; rv: string; data: string } | { done: false };
 
 export async function updateObject(
   db: Db,
@@ -150,7 +152,7 @@ export async function updateObject(
   // The self-join reads the row version being replaced (rv = expected identifies it), so the
   // changelog records the previous object without a second round trip or an explicit lock.
   const rows = await run(
-    db.sql<{ rv: string | null; current: string | null }[]>`
+    db.sql<{ rv: string }[]>`
       WITH obj AS (
         UPDATE report_objects o
         SET labels = ${encodeLabels(object)}::text::jsonb, data = ${data}::text, rv = nextval('report_rv_seq')
@@ -166,18 +168,11 @@ export async function updateObject(
                data, prev_data, ${exp}::bigint
         FROM obj
         RETURNING id
-      ), nudge AS (
-        SELECT pg_notify(${NOTIFY_CHANNEL}, '') FROM log
       )
-      SELECT (SELECT id::text FROM log) AS rv,
-             (SELECT rv::text FROM report_objects
-              WHERE cluster = ${k.cluster} AND resource = ${k.resource} AND namespace = ${k.namespace} AND key = ${k.key}) AS current,
-             (SELECT count(*) FROM nudge) AS notified`,
+      SELECT id::text AS rv, pg_notify(${NOTIFY_CHANNEL}, '') FROM log`,
     db,
   );
-  const row = rows[0];
-  if (row?.rv) return { done: true, rv: row.rv, data };
-  return { done: false, current: row?.current ?? undefined };
+  return rows[0] ? { done: true, rv: rows[0].rv, data } : { done: false };
 }
 
 export async function deleteObject(
@@ -189,7 +184,7 @@ export async function deleteObject(
   const k = keyParams(db, resource, key);
   const exp = expected === undefined ? null : String(expected);
   const rows = await run(
-    db.sql<{ rv: string | null; prev_rv: string | null; data: string | null; current: string | null }[]>`
+    db.sql<{ rv: string; data: string }[]>`
       WITH obj AS (
         DELETE FROM report_objects
         WHERE cluster = ${k.cluster} AND resource = ${k.resource} AND namespace = ${k.namespace} AND key = ${k.key}
@@ -200,22 +195,12 @@ export async function deleteObject(
         SELECT nextval('report_rv_seq'), ${k.cluster}::text, ${k.resource}::text, ${k.namespace}::text,
                ${k.name}::text, 'D', data, rv
         FROM obj
-        RETURNING id, data, prev_rv
-      ), nudge AS (
-        SELECT pg_notify(${NOTIFY_CHANNEL}, '') FROM log
+        RETURNING id, data
       )
-      SELECT (SELECT id::text FROM log) AS rv, (SELECT prev_rv::text FROM log) AS prev_rv,
-             (SELECT data FROM log) AS data,
-             (SELECT rv::text FROM report_objects
-              WHERE cluster = ${k.cluster} AND resource = ${k.resource} AND namespace = ${k.namespace} AND key = ${k.key}) AS current,
-             (SELECT count(*) FROM nudge) AS notified`,
+      SELECT id::text AS rv, data, pg_notify(${NOTIFY_CHANNEL}, '') FROM log`,
     db,
   );
-  const row = rows[0];
-  if (row?.rv && row.data !== null && row.prev_rv !== null) {
-    return { done: true, rv: row.rv, data: row.data };
-  }
-  return { done: false, current: row?.current ?? undefined };
+  return rows[0] ? { done: true, rv: rows[0].rv, data: rows[0].data } : { done: false };
 }
 
 export interface PageQuery {
