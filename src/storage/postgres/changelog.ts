@@ -53,6 +53,15 @@ export function rowToChange(row: ChangelogRow): RawChange | undefined {
  * of every write was most of what a write cost the poller (the poller fills in rows whose resource
  * gained such a watcher while this was read).
  */
+/*
+ * A value the planner should not see, as in `id > (SELECT $1)`: a parameter it sees makes each
+ * execution's plan (a custom plan) look cheaper than the cached one (`id > $1` might select nothing,
+ * `= ANY($2)` might test a short array),
+ * so PostgreSQL planned the statement anew every time; planning cost more of the database's CPU than
+ * running the poller's and the batched reads' statements did. Behind a subquery it is a value the
+ * executor fills in, the estimates are the same for every execution, and the plan is made once per
+ * connection; the index still serves the condition.
+ */
 export async function selectChangesAfter(
   db: Db,
   after: number,
@@ -66,12 +75,13 @@ export async function selectChangesAfter(
       LEFT JOIN LATERAL (
         SELECT c.id::text AS id, c.kind::text AS kind, c.mine, c.resource, c.namespace, c.name,
                CASE WHEN c.wanted THEN c.data END AS data,
-               CASE WHEN c.wanted AND c.resource = ANY(${arrayLiteral(withPrevious)}::text[]) THEN c.prev_data END
+               CASE WHEN c.wanted AND c.resource = ANY((SELECT ${arrayLiteral(withPrevious)}::text[])::text[]) THEN c.prev_data END
                  AS prev_data, c.prev_rv::text AS prev_rv
         FROM (
           SELECT *, cluster = ${db.cluster} AS mine,
-                 cluster = ${db.cluster} AND resource = ANY(${arrayLiteral(watched)}::text[]) AS wanted
-          FROM report_changelog WHERE id > ${String(after)}::bigint ORDER BY id LIMIT ${batchSize}
+                 cluster = ${db.cluster} AND resource = ANY((SELECT ${arrayLiteral(watched)}::text[])::text[]) AS wanted
+          FROM report_changelog WHERE id > (SELECT ${String(after)}::bigint)
+          ORDER BY id LIMIT ${db.sql.unsafe(String(Math.floor(batchSize)))}
         ) c
       ) l ON true
       ORDER BY l.id::bigint`,

@@ -73,7 +73,8 @@ export async function selectObject(
  * Several objects of one resource in one statement (the read batch's, read-batch.ts), in the order
  * of `keys`. Each wanted row is looked up on its own, by namespace and key as selectObject is
  * (keyParams): OFFSET 0 keeps PostgreSQL from turning the lookups into one join, which a plan made
- * on a nearly empty table does as a scan of every index entry of the resource.
+ * on a nearly empty table does as a scan of every index entry of the resource. The arrays sit behind
+ * subqueries so that the plan is made once per connection, not per batch (see selectChangesAfter).
  */
 export async function selectObjects(
   db: Db,
@@ -85,7 +86,8 @@ export async function selectObjects(
   const rows = await run(
     db.sql`
       SELECT o.key, o.rv::text AS rv, o.data
-      FROM unnest(${arrayLiteral(namespaces)}::text[], ${arrayLiteral(names)}::text[]) AS w(namespace, key)
+      FROM unnest((SELECT ${arrayLiteral(namespaces)}::text[]), (SELECT ${arrayLiteral(names)}::text[]))
+           AS w(namespace, key)
       CROSS JOIN LATERAL (
         SELECT key, rv, data FROM report_objects
         WHERE cluster = ${db.cluster} AND resource = ${resourceColumn(resource)}
@@ -305,7 +307,7 @@ export function latestPageStatement(
   const text = `
     SELECT h.head::text AS head, h.compacted::text AS compacted, h.above::text AS above,
            h.total::text AS total, o.key, o.rv::text AS rv, o.data
-    FROM (${HEAD}, (SELECT count(*) FROM report_changelog WHERE id > $3::bigint) AS above,
+    FROM (${HEAD}, (SELECT count(*) FROM report_changelog WHERE id > (SELECT $3::bigint)) AS above,
             ${totalColumn(q, position)} AS total
           FROM report_compaction c) h
     LEFT JOIN LATERAL (
@@ -320,6 +322,8 @@ export function latestPageStatement(
  * `resolvedUpTo` is a changelog id below which every id is known to be committed or filled; the
  * caller compares `above` with `head - resolvedUpTo` to learn whether a transaction that took a
  * lower id may still commit (then the head is not yet a safe resource version for this page).
+ * `resolvedUpTo` sits behind a subquery so that a page without selectors is planned once per
+ * connection (see selectChangesAfter); a label-selected page is planned for its labels each time.
  */
 export async function selectLatestPage(
   db: Db,
