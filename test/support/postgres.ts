@@ -230,7 +230,12 @@ export async function startPostgres(): Promise<PrivatePostgres> {
       await pgStop("immediate");
     },
     start: pgStart,
-    pause: () => freeze(serverPids(dataDir)),
+    pause: async () => {
+      // The postmaster first: a backend it forks while the others are being found and stopped (a
+      // connection being opened) would go on answering.
+      await freeze(serverPids(dataDir).slice(0, 1));
+      await freeze(serverPids(dataDir));
+    },
     resume: () => thaw(serverPids(dataDir)),
   };
 }
