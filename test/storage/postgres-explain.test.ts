@@ -208,18 +208,4 @@ describe("postgres list cost with 100,000 reports", () => {
     expect(late.remainingItemCount).toBe(4_989);
     expect((await list("ns-099/report-099599", 2)).remainingItemCount).toBe(2);
   });
-
-  it("serves a label-selected page quickly", async () => {
-    const started = performance.now();
-    for (let i = 0; i < 20; i++) {
-      await store.list(r, {
-        labelSelector: needle,
-        fieldSelector: [],
-        limit: 500,
-        consistency: { kind: "latest" },
-      });
-    }
-    // 20 lists of 5 out of 100,000: a scan of the table would take seconds
-    expect(performance.now() - started).toBeLessThan(2_000);
-  });
 });
