@@ -44,7 +44,8 @@ function stopped(pid: number): boolean {
       // the state follows the command name, which is in parentheses and may itself hold spaces
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
       const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-      return state === "T" || state === "t";
+      // a zombie (a child that exited while its stopped parent could not reap it) does nothing either
+      return state === "T" || state === "t" || state === "Z" || state === "X";
     } catch {
       return true;
     }
