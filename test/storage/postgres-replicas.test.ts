@@ -318,6 +318,31 @@ describe("postgres migrations", () => {
     }
   });
 
+  it("keeps the label index a DBA built beforehand, concurrently, instead of failing on it", async () => {
+    const database = await pg.createDatabase();
+    const sql = admin(database);
+    try {
+      const log = { info() {}, warn() {}, error() {} };
+      const before = migrations.filter((m) => m.name !== "label-values-index");
+      expect(before.length).toBe(migrations.length - 1);
+      await migrate(sql, log, before);
+      await sql.unsafe(
+        "CREATE INDEX CONCURRENTLY report_objects_label_values ON report_objects USING gin (labels jsonb_path_ops)",
+      );
+      expect(await migrate(sql, log)).toEqual([4]);
+      const indexes = await sql<{ indexname: string }[]>`
+        SELECT indexname FROM pg_indexes WHERE tablename = 'report_objects' ORDER BY indexname`;
+      expect(indexes.map((i) => i.indexname)).toEqual([
+        "report_objects_label_values",
+        "report_objects_labels",
+        "report_objects_namespace",
+        "report_objects_pkey",
+      ]);
+    } finally {
+      await sql.end();
+    }
+  });
+
   it("an update of a Kyverno-sized report keeps both versions, lz4-compressed, in its changelog row, none in TOAST", async () => {
     const database = await pg.createDatabase();
     const sql = admin(database);

@@ -60,7 +60,9 @@ export function rowToChange(row: ChangelogRow): RawChange | undefined {
  * so PostgreSQL planned the statement anew every time; planning cost more of the database's CPU than
  * running the poller's and the batched reads' statements did. Behind a subquery it is a value the
  * executor fills in, the estimates are the same for every execution, and the plan is made once per
- * connection; the index still serves the condition.
+ * connection; the index still serves the condition. (A plan made before a new database's first
+ * ANALYZE may read the changelog whole; it is small then, and autovacuum's ANALYZE, within a minute
+ * of the first writes, makes every connection plan again.)
  */
 export async function selectChangesAfter(
   db: Db,
