@@ -52,15 +52,13 @@ export function rowToChange(row: ChangelogRow): RawChange | undefined {
  * `withPrevious` (watched with a label selector): nobody else needs them, and reading both objects
  * of every write was most of what a write cost the poller (the poller fills in rows whose resource
  * gained such a watcher while this was read).
- */
-/*
- * A value the planner should not see, as in `id > (SELECT $1)`: a parameter it sees makes each
- * execution's plan (a custom plan) look cheaper than the cached one (`id > $1` might select nothing,
- * `= ANY($2)` might test a short array),
- * so PostgreSQL planned the statement anew every time; planning cost more of the database's CPU than
- * running the poller's and the batched reads' statements did. Behind a subquery it is a value the
- * executor fills in, the estimates are the same for every execution, and the plan is made once per
- * connection; the index still serves the condition. (A plan made before a new database's first
+ *
+ * The values that vary between calls sit behind scalar subqueries (`id > (SELECT $1)`), out of the
+ * planner's sight. Seen, they made each execution's own plan look cheaper than the cached one
+ * (`id > $1` might select nothing, `= ANY($2)` might test a short array), so PostgreSQL planned the
+ * statement on every call, and planning cost more of its CPU than running the statement did. Filled
+ * in by the executor, they give the same estimates every time, the plan is made once per
+ * connection, and the index still serves the condition. (A plan made before a new database's first
  * ANALYZE may read the changelog whole; it is small then, and autovacuum's ANALYZE, within a minute
  * of the first writes, makes every connection plan again.)
  */
