@@ -14,7 +14,7 @@ import type { Backend } from "../test/support/server.js";
 import { checkoutBuild, type BaseBuild } from "./compare.js";
 import type { Population } from "./fixtures.js";
 import { parseOptions, type BenchOptions } from "./options.js";
-import { RssSampler, cpuSeconds, storeCpuSeconds } from "./proc.js";
+import { RssSampler, cpuSeconds, machineBusySeconds, storeCpuSeconds } from "./proc.js";
 import { startRawSubject } from "./raw/index.js";
 import { startServerSubject } from "./server-subject.js";
 import { mergeSummaries } from "./stats.js";
@@ -76,6 +76,8 @@ class Tally {
   serverCpuSeconds = 0;
   clientCpuSeconds = 0;
   storeCpuSeconds = 0;
+  /** What the whole machine was busy with (every process and the kernel), in CPU seconds. */
+  machineCpuSeconds = 0;
   peakRssMiB: number | undefined;
 
   constructor(readonly subject: Subject) {}
@@ -87,6 +89,7 @@ class Tally {
     const storePids = this.subject.storePids;
     const store0 = storePids ? storeCpuSeconds(storePids()) : 0;
     const client0 = process.cpuUsage();
+    const machine0 = machineBusySeconds();
     const t0 = performance.now();
     rss.start();
     let result: WorkloadResult;
@@ -99,6 +102,8 @@ class Tally {
     const peak = rss.stop();
     if (peak !== undefined) this.peakRssMiB = Math.max(this.peakRssMiB ?? 0, peak);
     if (pid) this.serverCpuSeconds += cpuSeconds(pid) - cpu0;
+    const machine1 = machineBusySeconds();
+    if (machine0 !== undefined && machine1 !== undefined) this.machineCpuSeconds += machine1 - machine0;
     if (storePids) this.storeCpuSeconds += storeCpuSeconds(storePids()) - store0;
     const client = process.cpuUsage(client0);
     this.clientCpuSeconds += (client.user + client.system) / 1e6;
@@ -173,11 +178,15 @@ async function measure(backend: Backend, n: number, opts: BenchOptions, base?: B
         clientCores: s.clientCpuSeconds / s.wallSeconds,
         serverCpuMsPerOp: result.ops > 0 ? (s.serverCpuSeconds * 1000) / result.ops : undefined,
         raw: r?.result(),
+        cores: cpus().length,
       };
       const perOp = (t: Tally | undefined, ops: number | undefined) =>
         t?.subject.storePids && ops ? (t.storeCpuSeconds * 1000) / ops : undefined;
       row.storeCpuMsPerOp = perOp(s, result.ops);
       row.rawStoreCpuMsPerOp = perOp(r, row.raw?.ops);
+      // Everything but the server process itself: the load generator, the store, the kernel's share.
+      if (server.pid && result.ops > 0 && s.machineCpuSeconds > 0)
+        row.othersCpuMsPerOp = (Math.max(0, s.machineCpuSeconds - s.serverCpuSeconds) * 1000) / result.ops;
       if (base && r && row.raw && row.raw.ops > 0 && r.subject.pid)
         row.baseServerCpuMsPerOp = (r.serverCpuSeconds * 1000) / row.raw.ops;
       rows.push(row);

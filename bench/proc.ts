@@ -72,3 +72,19 @@ export function cpuSeconds(pid: number, reaped = false): number {
 export function storeCpuSeconds(pids: number[]): number {
   return pids.reduce((sum, pid, i) => sum + cpuSeconds(pid, i === 0), 0);
 }
+
+/**
+ * CPU seconds every core of the machine has been busy so far (all processes and the kernel), from
+ * the first line of /proc/stat: user, nice, system, irq, softirq and steal; idle and iowait are not
+ * busy. Undefined where there is no /proc/stat.
+ */
+export function machineBusySeconds(): number | undefined {
+  try {
+    const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0];
+    const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+    // USER_HZ is 100 on every Linux this runs on (the same unit as cpuSeconds reads)
+    return (user + nice + system + irq + softirq + (steal || 0)) / 100;
+  } catch {
+    return undefined;
+  }
+}

@@ -22,6 +22,13 @@ export interface Row {
    */
   storeCpuMsPerOp?: number;
   rawStoreCpuMsPerOp?: number;
+  /**
+   * CPU time per operation of everything on the machine but the server process (the load generator,
+   * the store, the kernel), ms, during the server's slices; with `cores`, it bounds the ratio.
+   */
+  othersCpuMsPerOp?: number;
+  /** The machine's cores. */
+  cores?: number;
   /** The base build's server CPU time per operation, ms (only with `--compare`). */
   baseServerCpuMsPerOp?: number;
   /** The baseline's result (the raw store's, or the base build's with `--compare`). */
@@ -48,8 +55,25 @@ function errors(r: WorkloadResult | undefined, who: string): string | undefined 
   return `${who}: ${r.errors} errors (${(r.firstError ?? "").slice(0, 80)})`;
 }
 
+function ceiling(row: Row): string {
+  const c = ratioCeiling(row);
+  return c === undefined ? "–" : c.toFixed(2);
+}
+
 export function ratio(row: Row): number | undefined {
   return row.raw && row.raw.opsPerSec > 0 ? row.server.opsPerSec / row.raw.opsPerSec : undefined;
+}
+
+/**
+ * The ratio a server that cost no CPU at all would reach, with the rest of the machine doing per
+ * operation what it did for this server (the load generator's requests, the store's work for what
+ * the server asked of it) and every core busy: the cores' time divided by that work is the most
+ * operations a second the machine can give, which is then divided by the baseline's rate. A ceiling
+ * below 0.5 means no cheaper server makes the goal without asking less of its store or client.
+ */
+export function ratioCeiling(row: Row): number | undefined {
+  if (!row.raw || row.raw.opsPerSec <= 0 || !row.cores || !row.othersCpuMsPerOp) return undefined;
+  return (row.cores * 1000) / row.othersCpuMsPerOp / row.raw.opsPerSec;
 }
 
 export function markdownTable(rows: Row[], opts: TableOptions = {}): string {
@@ -72,6 +96,7 @@ export function markdownTable(rows: Row[], opts: TableOptions = {}): string {
     `${who} p50 ms`,
     ...(compare ? ["base server CPU ms/op"] : []),
     "ratio",
+    ...(compare ? [] : ["ceiling"]),
   ];
   const head = `| ${columns.join(" | ")} |`;
   const sep = `|---|---|${"---:|".repeat(columns.length - 2)}`;
@@ -96,6 +121,7 @@ export function markdownTable(rows: Row[], opts: TableOptions = {}): string {
       r.raw ? ms(r.raw.p50Ms) : "–",
       ...(compare ? [r.baseServerCpuMsPerOp === undefined ? "–" : ms(r.baseServerCpuMsPerOp)] : []),
       q === undefined ? "–" : `${q.toFixed(2)}${!compare && q < 0.5 ? " ✗" : ""}`,
+      ...(compare ? [] : [ceiling(r)]),
     ].join(" | ");
   });
   const notes = rows.flatMap((r) =>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { markdownTable, type Row } from "../../bench/table.js";
+import { markdownTable, ratioCeiling, type Row } from "../../bench/table.js";
 import type { WorkloadResult } from "../../bench/workloads.js";
 
 function result(opsPerSec: number, p50Ms: number, extra: Partial<WorkloadResult> = {}): WorkloadResult {
@@ -28,6 +28,8 @@ const rows: Row[] = [
     storeCpuMsPerOp: 2,
     rawStoreCpuMsPerOp: 1,
     baseServerCpuMsPerOp: 1.25,
+    othersCpuMsPerOp: 2.5,
+    cores: 2,
     raw: result(500, 25, { errors: 2, firstError: "409 Conflict" }),
   },
 ];
@@ -39,21 +41,39 @@ const cells = (line: string) =>
     .map((c) => c.trim());
 
 describe("bench table", () => {
+  it("bounds the ratio by what the rest of the machine spends per operation", () => {
+    const row = rows[1];
+    expect(ratioCeiling(row)).toBeCloseTo(1.6);
+    // the rest of the machine twice as busy per operation: half the ceiling
+    expect(ratioCeiling({ ...row, othersCpuMsPerOp: 5 })).toBeCloseTo(0.8);
+    expect(ratioCeiling({ ...row, cores: 4 })).toBeCloseTo(3.2);
+    expect(ratioCeiling({ ...row, othersCpuMsPerOp: undefined })).toBeUndefined();
+    expect(ratioCeiling({ ...row, raw: undefined })).toBeUndefined();
+  });
+
   it("compares with the raw store by default, marking ratios below 0.5", () => {
     const lines = markdownTable(rows).split("\n");
     expect(lines.slice(0, 2)).toEqual([
-      "| workload | backend | N | ops/s | p50 ms | p99 ms | RSS MiB | cores server/client | server CPU ms/op | store CPU ms/op server/raw | raw ops/s | raw p50 ms | ratio |",
-      "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+      "| workload | backend | N | ops/s | p50 ms | p99 ms | RSS MiB | cores server/client | server CPU ms/op | store CPU ms/op server/raw | raw ops/s | raw p50 ms | ratio | ceiling |",
+      "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]);
     const head = cells(lines[0]);
-    expect(head.slice(9)).toEqual(["store CPU ms/op server/raw", "raw ops/s", "raw p50 ms", "ratio"]);
+    expect(head.slice(9)).toEqual([
+      "store CPU ms/op server/raw",
+      "raw ops/s",
+      "raw p50 ms",
+      "ratio",
+      "ceiling",
+    ]);
     expect(head).not.toContain("base server CPU ms/op");
     expect(cells(lines[1])).toHaveLength(head.length);
     const get = cells(lines[2]);
     expect(get).toHaveLength(head.length);
-    expect(get.slice(8)).toEqual(["0.75", "–", "3000", "4.00", "0.40 ✗"]);
+    // no machine-wide figure for this row: no ceiling
+    expect(get.slice(8)).toEqual(["0.75", "–", "3000", "4.00", "0.40 ✗", "–"]);
     const update = cells(lines[3]);
-    expect(update.slice(9)).toEqual(["2.00/1.00", "500", "25.0", "0.80"]);
+    // 2 cores' 2,000 ms a second over the others' 2.5 ms per operation: 800/s, 1.6 times the raw 500/s
+    expect(update.slice(9)).toEqual(["2.00/1.00", "500", "25.0", "0.80", "1.60"]);
     expect(lines).toContain("- update-6k on postgres at N=10000: raw: 2 errors (409 Conflict)");
   });
 
