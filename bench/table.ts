@@ -76,6 +76,33 @@ export function ratioCeiling(row: Row): number | undefined {
   return (row.cores * 1000) / row.othersCpuMsPerOp / row.raw.opsPerSec;
 }
 
+/**
+ * The most CPU per operation the server may spend at ratio 0.5: half the baseline's rate gives each
+ * operation `1,000 ÷ (raw ops/s ÷ 2)` ms of one core. The whole machine's cores, less what the rest
+ * of the machine spent per operation, is one bound; one core is the other, since Node serves
+ * requests on one thread. Both assume the machine busy every moment, so they are upper bounds.
+ */
+export function serverBudget(row: Row): { machine: number; oneCore: number } | undefined {
+  if (!row.raw || row.raw.opsPerSec <= 0 || !row.cores || row.othersCpuMsPerOp === undefined)
+    return undefined;
+  const oneCore = 1000 / (row.raw.opsPerSec / 2);
+  return { machine: row.cores * oneCore - row.othersCpuMsPerOp, oneCore };
+}
+
+function budgetNote(row: Row): string | undefined {
+  const q = ratio(row);
+  const b = serverBudget(row);
+  if (q === undefined || q >= 0.5 || b === undefined || row.serverCpuMsPerOp === undefined) return undefined;
+  const most = Math.min(b.machine, b.oneCore);
+  const spent = `it spent ${ms(row.serverCpuMsPerOp)}`;
+  if (most <= 0)
+    return `for ratio 0.5 nothing is left for the server (the machine leaves ${b.machine.toFixed(2)} ms/op); ${spent}`;
+  return (
+    `for ratio 0.5 the server may spend at most ${ms(most)} ms/op ` +
+    `(the machine leaves ${b.machine.toFixed(2)}, one core ${ms(b.oneCore)}); ${spent}`
+  );
+}
+
 export function markdownTable(rows: Row[], opts: TableOptions = {}): string {
   const compare = opts.compare === true;
   // Which baseline the columns are about; in compare mode a ratio is this build ÷ the base build, where
@@ -130,6 +157,7 @@ export function markdownTable(rows: Row[], opts: TableOptions = {}): string {
       errors(r.raw, who),
       r.server.note && `server: ${r.server.note}`,
       r.raw?.note && `${who}: ${r.raw.note}`,
+      compare ? undefined : budgetNote(r),
     ]
       .filter((e): e is string => typeof e === "string" && e !== "")
       .map((e) => `- ${r.workload} on ${r.backend} at N=${r.n}: ${e}`),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { markdownTable, ratioCeiling, type Row } from "../../bench/table.js";
+import { markdownTable, ratioCeiling, serverBudget, type Row } from "../../bench/table.js";
 import type { WorkloadResult } from "../../bench/workloads.js";
 
 function result(opsPerSec: number, p50Ms: number, extra: Partial<WorkloadResult> = {}): WorkloadResult {
@@ -49,6 +49,23 @@ describe("bench table", () => {
     expect(ratioCeiling({ ...row, cores: 4 })).toBeCloseTo(3.2);
     expect(ratioCeiling({ ...row, othersCpuMsPerOp: undefined })).toBeUndefined();
     expect(ratioCeiling({ ...row, raw: undefined })).toBeUndefined();
+  });
+
+  it("says below the table what a missed row leaves the server per operation", () => {
+    const missed: Row = { ...rows[1], server: result(200, 30), serverCpuMsPerOp: 6 };
+    // half the raw 500/s is 250/s: 4 ms of one core per operation, 8 of two less the others' 2.5
+    expect(serverBudget(missed)).toEqual({ machine: 5.5, oneCore: 4 });
+    expect(markdownTable([missed]).split("\n")).toContain(
+      "- update-6k on postgres at N=10000: for ratio 0.5 the server may spend at most 4.00 ms/op " +
+        "(the machine leaves 5.50, one core 4.00); it spent 6.00",
+    );
+    const crowded: Row = { ...missed, othersCpuMsPerOp: 9 };
+    expect(markdownTable([crowded])).toContain(
+      "for ratio 0.5 nothing is left for the server (the machine leaves -1.00 ms/op); it spent 6.00",
+    );
+    // rows that pass, rows without the machine's figure, and --compare get no such line
+    expect(markdownTable(rows)).not.toContain("for ratio 0.5");
+    expect(markdownTable([missed], { compare: true })).not.toContain("for ratio 0.5");
   });
 
   it("compares with the raw store by default, marking ratios below 0.5", () => {
